@@ -1,0 +1,54 @@
+"""Run a real ASGI app under uvicorn on a loopback port the OS picks, in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import uvicorn
+
+
+class UvicornThread:
+    """A real uvicorn server on 127.0.0.1:<free port>; `url` is its base URL."""
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", log_level: str = "warning") -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind((host, 0))
+        self.host = host
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
+        self.server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name=f"uvicorn:{self.port}", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self._sock]))
+
+    def start(self) -> UvicornThread:
+        self._thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[UvicornThread]:
+    """`with serve(app) as server: httpx.get(server.url + "/path")`."""
+    server = UvicornThread(app).start()
+    try:
+        yield server
+    finally:
+        server.stop()
