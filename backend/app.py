@@ -1,0 +1,96 @@
+"""Build the FastAPI application for one backend process."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from backend import __version__
+from backend.config import Settings
+from backend.db.engine import make_engine, session_factory
+from backend.db.migrate import upgrade
+from backend.errors import install_error_handlers
+from backend.state import AppState
+
+log = logging.getLogger(__name__)
+
+
+def _mount_sandbox(app: FastAPI, settings: Settings) -> None:
+    from backend.sandbox.app import create_sandbox_app
+    from backend.sandbox.config import SandboxConfig
+
+    table = settings.sandbox_table()
+    config = SandboxConfig.from_toml_table(table)
+    if settings.embedded:
+        # The desktop's own sandbox: keep demo grants across restarts; fault knobs for demos.
+        if config.state_file is None:
+            config.state_file = settings.data_dir / "sandbox-state.json"
+        if "admin_api" not in table:
+            config.admin_api = True
+    app.mount("/sandbox", create_sandbox_app(config))
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Open the database (migrating it), load the keys, and wire the routers."""
+    from backend.auth.endpoints import router as auth_router
+    from backend.auth.keys import load_signing_key
+    from backend.connections.endpoints import router as connections_router
+    from backend.flows.endpoints import router as flows_router
+    from backend.meta_endpoints import router as meta_router
+    from backend.providers.registry import build_providers
+    from backend.reports.endpoints import router as reports_router
+    from backend.vault.keys import load_keyring
+
+    settings = settings or Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine)
+    public_url = settings.resolved_public_url()
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        keyring=load_keyring(settings),
+        signing_key=load_signing_key(settings),
+        public_url=public_url,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        sandbox_url = f"{public_url}/sandbox" if settings.sandbox_enabled else None
+        state.providers = await build_providers(
+            settings.provider_tables(),
+            env=os.environ,
+            public_url=public_url,
+            sandbox_url=sandbox_url,
+        )
+        log.info("providers enabled: %s", ", ".join(state.providers) or "none")
+        try:
+            yield
+        finally:
+            for provider in state.providers.values():
+                await provider.aclose()
+            engine.dispose()
+
+    app = FastAPI(
+        title="Connected Accounts backend",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.ca = state
+    install_error_handlers(app)
+    app.include_router(meta_router)
+    app.include_router(auth_router)
+    app.include_router(flows_router)
+    app.include_router(connections_router)
+    app.include_router(reports_router)
+    if settings.sandbox_enabled:
+        _mount_sandbox(app, settings)
+    return app

@@ -1,0 +1,226 @@
+"""`connected-accounts-backend`: serve | create-user | migrate | rotate-key | sandbox."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from backend import __version__
+from backend.config import Settings
+from backend.logging_setup import setup_logging
+
+log = logging.getLogger("connected_accounts.backend")
+
+
+def _settings(args: argparse.Namespace, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {}
+    if getattr(args, "database_url", None):
+        values["database_url"] = args.database_url
+    if getattr(args, "config", None):
+        values["config"] = args.config
+    if getattr(args, "embedded", False):
+        values["embedded"] = True
+    values.update(overrides)
+    return Settings(**values)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in the data folder)")
+    p.add_argument("--config", type=Path, help="provider configuration (TOML)")
+    p.add_argument("--embedded", action="store_true", help="the desktop's local companion mode")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="connected-accounts-backend", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API server")
+    _common(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765, help="0 lets the OS choose")
+    serve.add_argument("--public-url", help="base URL clients reach this backend at")
+    serve.add_argument("--sandbox", action="store_true", help="serve Demo Ads under /sandbox")
+
+    create = sub.add_parser("create-user", help="create a user (or set a password with --update)")
+    _common(create)
+    create.add_argument("email")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
+    create.add_argument("--update", action="store_true", help="set the password if the user exists")
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    _common(migrate)
+    rotate = sub.add_parser("rotate-key", help="add a new vault key and re-encrypt every token")
+    _common(rotate)
+
+    sandbox = sub.add_parser("sandbox", help="serve the Demo Ads sandbox provider alone")
+    sandbox.add_argument("--config", type=Path, help="TOML with a [sandbox] table")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8766)
+    sandbox.add_argument("--admin-api", action="store_true", help="enable the fault/admin API")
+    sandbox.add_argument("--state-file", type=Path, help="keep grants across restarts")
+    return parser
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from backend.app import create_app
+
+    sock = _bind(args.host, args.port)
+    port = sock.getsockname()[1]
+    overrides: dict[str, Any] = {"host": args.host, "port": port}
+    if args.public_url:
+        overrides["public_url"] = args.public_url
+    if args.sandbox:
+        overrides["sandbox"] = True
+    settings = _settings(args, **overrides)
+    setup_logging(settings.log_level)
+    try:
+        app = create_app(settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    host = f"[{args.host}]" if ":" in args.host else args.host
+
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                print(f"READY http://{host}:{port}", flush=True)
+                log.info(
+                    "listening on http://%s:%d (database: %s)",
+                    host,
+                    port,
+                    settings.resolved_database_url().split("://", 1)[0],
+                )
+
+    server = _Server(config)
+    asyncio.run(server.serve(sockets=[sock]))
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise SystemExit("The two passwords differ.")
+    if len(password) < 8:
+        raise SystemExit("A password needs at least 8 characters.")
+    return password
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from backend.auth.service import UserExists, create_user
+    from backend.db.engine import make_engine, session_factory
+    from backend.db.migrate import upgrade
+
+    settings = _settings(args)
+    setup_logging("WARNING")
+    password = _read_password(args)
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine)
+    with session_factory(engine).begin() as session:
+        try:
+            create_user(session, args.email, password, update=args.update)
+        except UserExists:
+            print(
+                f"A user {args.email} exists already (use --update to set a new password).",
+                file=sys.stderr,
+            )
+            return 1
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    print(f"User {args.email} is ready.")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from backend.db.engine import make_engine
+    from backend.db.migrate import upgrade
+
+    settings = _settings(args)
+    setup_logging(settings.log_level)
+    upgrade(make_engine(settings.resolved_database_url()))
+    print("The database is up to date.")
+    return 0
+
+
+def cmd_rotate_key(args: argparse.Namespace) -> int:
+    from backend.db.engine import make_engine, session_factory
+    from backend.db.migrate import upgrade
+    from backend.vault.keys import rotate_key
+
+    settings = _settings(args)
+    setup_logging(settings.log_level)
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine)
+    result = rotate_key(settings, session_factory(engine))
+    print(result)
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from backend.sandbox.config import SandboxConfig
+    from backend.sandbox.serve import run_sandbox
+
+    setup_logging("INFO")
+    table: dict[str, Any] = {}
+    if args.config:
+        with args.config.open("rb") as fh:
+            table = dict(tomllib.load(fh).get("sandbox", {}))
+    config = SandboxConfig.from_toml_table(table)
+    if args.admin_api:
+        config.admin_api = True
+    if args.state_file:
+        config.state_file = args.state_file
+    run_sandbox(args.host, args.port, config)
+    return 0
+
+
+COMMANDS = {
+    "serve": cmd_serve,
+    "create-user": cmd_create_user,
+    "migrate": cmd_migrate,
+    "rotate-key": cmd_rotate_key,
+    "sandbox": cmd_sandbox,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

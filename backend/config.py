@@ -1,0 +1,71 @@
+"""Backend settings (environment / CLI) and the provider TOML file."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_NAME = "connected-accounts-backend"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+class Settings(BaseSettings):
+    """One place for every knob; env prefix `CONNECTED_ACCOUNTS_`."""
+
+    model_config = SettingsConfigDict(env_prefix="CONNECTED_ACCOUNTS_", extra="ignore")
+
+    database_url: str | None = None
+    config: Path | None = None
+    data_dir: Path = Field(default_factory=default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 8765
+    public_url: str | None = None
+    vault_keys: str | None = Field(default=None, repr=False)
+    signing_key_file: Path | None = None
+    sandbox: bool = False
+    embedded: bool = False
+    log_level: str = "INFO"
+    # Refresh an access token once this fraction of its lifetime has passed.
+    refresh_lead_fraction: float = 0.1
+    login_throttle_base_s: float = 0.5
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'backend.sqlite3'}"
+
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def load_toml(self) -> dict[str, Any]:
+        """The provider/sandbox TOML file; empty when none is configured."""
+        if self.config is None:
+            return {}
+        try:
+            with self.config.open("rb") as fh:
+                return tomllib.load(fh)
+        except FileNotFoundError:
+            raise ValueError(f"The config file {self.config} does not exist.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"The config file {self.config} is not valid TOML: {exc}") from None
+
+    def provider_tables(self) -> dict[str, dict[str, Any]]:
+        tables: dict[str, dict[str, Any]] = dict(self.load_toml().get("providers", {}))
+        if (self.sandbox or self.embedded) and "demo" not in tables:
+            tables["demo"] = {"preset": "demo"}
+        return tables
+
+    def sandbox_table(self) -> dict[str, Any]:
+        return dict(self.load_toml().get("sandbox", {}))
+
+    @property
+    def sandbox_enabled(self) -> bool:
+        return self.sandbox or self.embedded or "sandbox" in self.load_toml()

@@ -1,0 +1,35 @@
+"""Alembic environment: uses the connection handed over by backend.db.migrate.upgrade."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+from backend.db.engine import make_engine
+from backend.db.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    with engine.begin() as conn:
+        _run(conn)
+
+
+run_migrations_online()

@@ -1,0 +1,125 @@
+"""One error hierarchy, mapped to RFC 9457 problem+json in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+
+
+class ApiError(Exception):
+    """An error the API reports to its caller, in plain words, with a stable `code`."""
+
+    status = 400
+    code = "invalid_request"
+    title = "Invalid request"
+
+    def __init__(self, detail: str, *, retry_after: float | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after = retry_after
+        self.extra = extra
+
+
+class Unauthorized(ApiError):
+    status, code, title = 401, "unauthorized", "Sign-in needed"
+
+
+class NotFound(ApiError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class NeedsReconnect(ApiError):
+    status, code, title = 409, "needs_reconnect", "Reconnect needed"
+
+
+class Conflict(ApiError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class InvalidRequest(ApiError):
+    status, code, title = 422, "invalid_request", "Invalid request"
+
+
+class RateLimitedError(ApiError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
+class ProviderUnavailableError(ApiError):
+    status, code, title = 503, "provider_unavailable", "Provider unavailable"
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    *,
+    retry_after: float | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if extra:
+        body.update(extra)
+    headers = {"Cache-Control": "no-store"}
+    if retry_after is not None:
+        headers["Retry-After"] = str(max(1, int(retry_after + 0.999)))
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return problem(
+            exc.status,
+            exc.code,
+            exc.title,
+            exc.detail,
+            retry_after=exc.retry_after,
+            extra=exc.extra,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Name the fields and what is wrong, but never echo the submitted values (may be secrets).
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
+            parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
+        return problem(
+            422, "invalid_request", "Invalid request", "; ".join(parts) or "Invalid request."
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {401: "unauthorized", 404: "not_found", 405: "invalid_request", 429: "rate_limited"}
+        code = codes.get(
+            exc.status_code, "invalid_request" if exc.status_code < 500 else "internal"
+        )
+        return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error: %s", type(exc).__name__)
+        return problem(
+            500,
+            "internal",
+            "Internal error",
+            "Something went wrong on the server. Try again; if it persists, check the backend log.",
+        )

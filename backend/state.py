@@ -1,0 +1,50 @@
+"""What one backend process holds: settings, database, vault, signing keys, providers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.config import Settings
+
+if TYPE_CHECKING:
+    from backend.auth.keys import SigningKey
+    from backend.providers.base import Provider
+    from backend.vault.crypto import KeyRing
+
+T = TypeVar("T")
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keyring: KeyRing
+    signing_key: SigningKey
+    public_url: str
+    providers: dict[str, Provider] = field(default_factory=dict)
+
+    def provider(self, provider_id: str) -> Provider:
+        from backend.errors import InvalidRequest
+
+        try:
+            return self.providers[provider_id]
+        except KeyError:
+            raise InvalidRequest(
+                f"There is no provider called '{provider_id}' on this backend."
+            ) from None
+
+    async def run_db(self, fn: Callable[[Session], T]) -> T:
+        """Run `fn(session)` in a worker thread in one transaction: commit on success."""
+
+        def _work() -> T:
+            with self.sessions.begin() as session:
+                return fn(session)
+
+        return await anyio.to_thread.run_sync(_work)
