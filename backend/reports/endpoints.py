@@ -1,0 +1,5 @@
+"""PLACEHOLDER — replaced by its owner."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

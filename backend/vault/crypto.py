@@ -1,0 +1,5 @@
+"""PLACEHOLDER (owner: vault engineer)."""
+
+
+class KeyRing:
+    pass
