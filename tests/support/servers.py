@@ -13,12 +13,28 @@ from typing import Any
 import uvicorn
 
 
+def bind_loopback(host: str = "127.0.0.1") -> socket.socket:
+    """A listening socket on a port the OS picks (bind first, so the URL is known up front)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((host, 0))
+    sock.listen(1024)
+    return sock
+
+
 class UvicornThread:
     """A real uvicorn server on 127.0.0.1:<free port>; `url` is its base URL."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", log_level: str = "warning") -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind((host, 0))
+    def __init__(
+        self,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        log_level: str = "warning",
+        sock: socket.socket | None = None,
+    ) -> None:
+        if sock is None:
+            sock = bind_loopback(host)
+        self._sock = sock
         self.host = host
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://{host}:{self.port}"
