@@ -149,7 +149,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
             create_user(session, args.email, password, update=args.update)
         except UserExists:
             print(
-                f"A user {args.email} exists already (use --update to set a new password).",
+                f"A user {args.email} exists already; use --update to set a new password.",  # noqa: S608
                 file=sys.stderr,
             )
             return 1
