@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-ORDER = ["cold_start", "report_load", "ui_stall", "backend_overhead", "refresh_storm", "connect_latency"]
+ORDER = [
+    "cold_start",
+    "report_load",
+    "ui_stall",
+    "backend_overhead",
+    "refresh_storm",
+    "connect_latency",
+]
 
 
 def main(argv: list[str]) -> int:
