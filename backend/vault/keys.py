@@ -1,8 +1,268 @@
-"""PLACEHOLDER (owner: vault engineer)."""
+"""Where vault keys come from: the environment, or a key file made on first start; rotation.
+
+`CONNECTED_ACCOUNTS_VAULT_KEYS="kid1:base64key,kid2:base64key"` (first is active) wins. Without
+it the keys live in ``<data_dir>/vault-keys.json`` (mode 0600), created on first start
+(DESIGN "Command line": "with none configured the backend makes a key file (mode 0600) in its
+data folder and says so in its log"). Running backends notice a rotated key file by themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
-from backend.vault.crypto import KeyRing
+from backend.secret import Secret
+from backend.vault.crypto import (
+    KeyRing,
+    VaultError,
+    VaultKeyMissing,
+    b64decode_key,
+    b64encode_key,
+    generate_key,
+    new_kid,
+)
+
+log = logging.getLogger(__name__)
+
+KEY_FILE_NAME = "vault-keys.json"
+ENV_VAR = "CONNECTED_ACCOUNTS_VAULT_KEYS"
+# How often a running backend looks at the key file's mtime before sealing (one stat call).
+RELOAD_INTERVAL_S = 1.0
+
+try:  # POSIX; on Windows two concurrent rotate-key runs are simply not supported.
+    import fcntl
+except ImportError:  # pragma: no cover - not on Linux
+    fcntl = None  # type: ignore[assignment]
+
+
+def key_file_path(settings: Settings) -> Path:
+    return settings.data_dir / KEY_FILE_NAME
+
+
+class FileKeyRing(KeyRing):
+    """A key ring backed by the key file: picks up a key added by `rotate-key` while running."""
+
+    def __init__(self, path: Path, keys: list[tuple[str, bytes]]) -> None:
+        super().__init__(keys)
+        self.path = path
+        self._lock = threading.Lock()
+        self._stamp = _stamp(path)
+        self._checked = time.monotonic()
+
+    def seal(self, plaintext: str | Secret, aad: str) -> str:
+        # Seal with the newest active key soon after a rotation, so rotate-key's passes converge.
+        if time.monotonic() - self._checked >= RELOAD_INTERVAL_S:
+            self.reload()
+        return super().seal(plaintext, aad)
+
+    def open(self, blob: str, aad: str) -> Secret:
+        try:
+            return super().open(blob, aad)
+        except VaultKeyMissing:
+            # Another process may have rotated the key file since we read it.
+            if not self.reload(force=True):
+                raise
+            return super().open(blob, aad)
+
+    def reload(self, *, force: bool = False) -> bool:
+        """Re-read the key file if it changed; True when the ring changed."""
+        with self._lock:
+            self._checked = time.monotonic()
+            stamp = _stamp(self.path)
+            if stamp == self._stamp and not force:
+                return False
+            try:
+                keys = read_key_file(self.path)
+            except (OSError, VaultError) as exc:
+                log.warning("could not re-read the vault key file %s: %s", self.path, exc)
+                return False
+            self._stamp = stamp
+            if list(self.kids) == [kid for kid, _ in keys]:
+                return False
+            self._set_keys(keys)
+            log.info("vault key file changed; active key is now %s", self.active_kid)
+            return True
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def read_key_file(path: Path) -> list[tuple[str, bytes]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = data["keys"]
+        keys = [(str(e["kid"]), b64decode_key(str(e["key"]))) for e in entries]
+    except (ValueError, KeyError, TypeError):
+        raise VaultError(
+            f"The vault key file {path} is not readable JSON of the expected shape."
+        ) from None
+    if not keys:
+        raise VaultError(f"The vault key file {path} holds no keys.")
+    return keys
+
+
+def _file_body(keys: list[dict[str, Any]]) -> bytes:
+    return (json.dumps({"version": 1, "keys": keys}, indent=2) + "\n").encode("utf-8")
+
+
+def _key_entry(kid: str, key: bytes) -> dict[str, Any]:
+    created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return {"kid": kid, "key": b64encode_key(key), "created_at": created}
+
+
+def _write_private_tmp(path: Path, body: bytes) -> Path:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, body)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return tmp
+
+
+def _create_key_file(path: Path) -> bool:
+    """Create the key file with one fresh key unless it exists; True when this call made it.
+
+    The content is written to a private temp file first and then hard-linked into place:
+    link() fails if the name exists (like O_EXCL) and readers never see a half-written file,
+    so two processes starting together end up with the same (the first) keys.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.exists():
+        return False
+    tmp = _write_private_tmp(path, _file_body([_key_entry(new_kid(), generate_key())]))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+    _fsync_dir(path.parent)
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a directory
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _load_key_file(path: Path) -> FileKeyRing:
+    if _create_key_file(path):
+        ring = FileKeyRing(path, read_key_file(path))
+        log.warning(
+            "No vault keys were configured, so the backend created the vault key file %s "
+            "(mode 0600, key id %s). Back it up: without it the stored tokens cannot be read.",
+            path,
+            ring.active_kid,
+        )
+        return ring
+    mode = path.stat().st_mode
+    if mode & 0o077:
+        log.warning(
+            "The vault key file %s can be read by other users (mode %o); run chmod 600 on it.",
+            path,
+            mode & 0o777,
+        )
+    return FileKeyRing(path, read_key_file(path))
 
 
 def load_keyring(settings: Settings) -> KeyRing:
-    return KeyRing()
+    """The env var's keys when set, else the key file (created on first use)."""
+    if settings.vault_keys:
+        ring = KeyRing.parse(settings.vault_keys)
+        log.info("vault keys from %s; active key %s", ENV_VAR, ring.active_kid)
+        return ring
+    ring = _load_key_file(key_file_path(settings))
+    log.info("vault keys from %s; active key %s", ring.path, ring.active_kid)
+    return ring
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """Serialise rotate-key runs that edit the same key file."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def add_key_to_file(path: Path) -> FileKeyRing:
+    """Put a fresh key first (active) in the key file, keeping the old ones to read with."""
+    _load_key_file(path)  # creates it on a fresh install
+    with _file_lock(path):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries: list[dict[str, Any]] = list(data["keys"])
+        entries.insert(0, _key_entry(new_kid(), generate_key()))
+        tmp = _write_private_tmp(path, _file_body(entries))
+        os.replace(tmp, path)  # atomic: readers see the old file or the new one
+        _fsync_dir(path.parent)
+    ring = FileKeyRing(path, read_key_file(path))
+    log.info("added vault key %s to %s", ring.active_kid, path)
+    return ring
+
+
+def rotate_key(settings: Settings, sessions: sessionmaker[Session]) -> str:
+    """Make a new key active and re-encrypt every stored secret with it; a summary in words."""
+    from backend.vault.rotation import reencrypt_all
+
+    if settings.vault_keys:
+        ring = KeyRing.parse(settings.vault_keys)
+        if len(ring) == 1:
+            # We cannot edit another process's environment; re-encrypting now with a key the
+            # running backends do not have would lock them out of every token.
+            kid = new_kid()
+            return (
+                f"The vault keys come from {ENV_VAR}, so rotate-key cannot store a new key "
+                "itself. To rotate:\n"
+                f"  1. Set on every backend process: {ENV_VAR}="
+                f"{kid}:{b64encode_key(generate_key())},<the current value>\n"
+                "  2. Restart them.\n"
+                f"  3. Run rotate-key again with that value to re-encrypt every secret with {kid}."
+            )
+        where = f"from {ENV_VAR}"
+        settle_s = 0.0
+    else:
+        ring = add_key_to_file(key_file_path(settings))
+        where = f"from {ring.path}"
+        # Running backends may seal with the old key until they notice the new file.
+        settle_s = 2 * RELOAD_INTERVAL_S + 0.5
+    result = reencrypt_all(sessions, ring, settle_s=settle_s)
+    old = ", ".join(k for k in ring.kids if k != ring.active_kid)
+    summary = f"Re-encrypted {result.resealed} secrets with key {ring.active_kid}"
+    if result.unreadable:
+        return (
+            f"{summary}; {result.unreadable} secrets could not be read (damaged, or sealed with "
+            "a key that is not configured) and were left as they are, so keep the old keys."
+        )
+    if not old:
+        return summary + "."
+    many = "keys" if "," in old else "key"
+    return f"{summary}; the old {many} {old} can now be removed ({where})."

@@ -1,0 +1,202 @@
+"""What flows, connections and reports call: store a token set, get an access token, call an API.
+
+Provider failures become the API's errors here, and the connection's status follows them:
+`invalid_grant` -> needs_reconnect (never retried), 5xx / network / 429 -> error with the
+last error and when, and any later success -> connected again (DESIGN "Connection status").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import anyio.to_thread
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from backend.db.engine import locked_transaction
+from backend.db.models import Connection, new_id
+from backend.errors import (
+    ApiError,
+    InvalidRequest,
+    NeedsReconnect,
+    ProviderUnavailableError,
+    RateLimitedError,
+)
+from backend.providers.base import (
+    AccessTokenRejected,
+    InvalidGrant,
+    ProviderError,
+    ProviderRequestError,
+    ProviderUnavailable,
+    RateLimited,
+    TokenSet,
+)
+from backend.secret import Secret
+from backend.state import AppState
+from backend.vault.crypto import KeyRing
+from backend.vault.refresh import (
+    Token,
+    cached_token,
+    lock_row,
+    locked_refresh,
+    provider_name,
+    read_token,
+    refresh_limiter,
+    single_flight,
+    token_values,
+)
+
+T = TypeVar("T")
+
+
+def store_tokens(
+    session: Session, keyring: KeyRing, conn: Connection, tokens: TokenSet, *, now: datetime
+) -> None:
+    """Seal a fresh token set into `conn` (after a code redemption or an import); caller commits."""
+    if not conn.id:
+        conn.id = new_id()  # the AAD binds each ciphertext to this id, so it is needed now
+    for column, value in token_values(keyring, conn.id, tokens, now).items():
+        setattr(conn, column, value)
+    conn.token_version = (conn.token_version or 0) + 1
+    session.add(conn)
+
+
+async def get_access_token(
+    state: AppState, connection_id: str, *, force_refresh: bool = False
+) -> Secret:
+    """A usable access token: the stored one until shortly before expiry, else a refresh."""
+    token = await _acquire(state, connection_id, force_refresh=force_refresh)
+    return token.secret
+
+
+async def call_with_token(
+    state: AppState, connection_id: str, fn: Callable[[Secret], Awaitable[T]]
+) -> T:
+    """`fn(access_token)`; on a rejected token refresh once and retry once; map provider errors."""
+    token = await _acquire(state, connection_id)
+    try:
+        try:
+            result = await fn(token.secret)
+        except AccessTokenRejected:
+            # Someone else may have refreshed already: the version check makes us reuse theirs.
+            token = await _acquire(state, connection_id, rejected_version=token.version)
+            try:
+                result = await fn(token.secret)
+            except AccessTokenRejected:
+                raise InvalidGrant("the provider refused a freshly issued access token") from None
+    except ProviderError as exc:
+        raise await _failed(state, connection_id, exc, token.version) from None
+    if token.status == "error":
+        await anyio.to_thread.run_sync(_mark_connected, state, connection_id)
+    return result
+
+
+async def _acquire(
+    state: AppState,
+    connection_id: str,
+    *,
+    force_refresh: bool = False,
+    rejected_version: int | None = None,
+) -> Token:
+    token, version = await anyio.to_thread.run_sync(
+        read_token, state, connection_id, rejected_version
+    )
+    if force_refresh and rejected_version is None:
+        # "The current token was rejected": refresh unless someone replaces it first.
+        rejected_version = version
+        token = None
+    if token is not None:
+        return token
+    async with single_flight(state, connection_id):
+        # A coroutine ahead of us in this process may have refreshed already.
+        token, _ = await anyio.to_thread.run_sync(
+            read_token, state, connection_id, rejected_version
+        )
+        if token is not None:
+            return token
+        outcome = await anyio.to_thread.run_sync(
+            locked_refresh, state, connection_id, rejected_version, limiter=refresh_limiter(state)
+        )
+        if outcome.token is not None:
+            return outcome.token
+        assert outcome.failure is not None
+        if isinstance(outcome.failure, InvalidGrant):
+            # A loser re-reads before marking (DESIGN "Refresh"): new tokens may have landed.
+            settled, _ = await anyio.to_thread.run_sync(
+                _mark_needs_reconnect, state, connection_id, outcome.version
+            )
+            if settled is not None:
+                return settled
+        raise await _failed(state, connection_id, outcome.failure, outcome.version)
+
+
+async def _failed(
+    state: AppState, connection_id: str, exc: ProviderError, version: int
+) -> ApiError:
+    """Record what happened on the connection and return the API error to raise."""
+    if isinstance(exc, InvalidGrant):
+        _, reason = await anyio.to_thread.run_sync(
+            _mark_needs_reconnect, state, connection_id, version
+        )
+        if reason is None:
+            return ProviderUnavailableError(
+                "The connection's tokens changed while this request ran; try again.",
+                retry_after=1,
+            )
+        return NeedsReconnect(reason)
+    if isinstance(exc, ProviderUnavailable):
+        await anyio.to_thread.run_sync(_record_error, state, connection_id, str(exc))
+        if isinstance(exc, RateLimited):
+            return RateLimitedError(str(exc), retry_after=exc.retry_after)
+        return ProviderUnavailableError(str(exc), retry_after=exc.retry_after)
+    if isinstance(exc, ProviderRequestError):
+        return InvalidRequest(str(exc))
+    return ProviderUnavailableError(str(exc))
+
+
+def _mark_needs_reconnect(
+    state: AppState, connection_id: str, version: int
+) -> tuple[Token | None, str | None]:
+    """In a new short transaction: (their token, None) if new tokens landed since `version`,
+    else mark the connection needs_reconnect once and return (None, the reason)."""
+    with locked_transaction(state.engine) as session:
+        conn = lock_row(session, connection_id)
+        if conn is None:
+            return None, "This connection no longer exists."
+        if conn.status == "needs_reconnect" and conn.status_reason:
+            return None, conn.status_reason
+        if conn.token_version != version:
+            now = datetime.now(UTC)
+            return cached_token(state, conn, rejected_version=version, now=now), None
+        reason = (
+            f"{provider_name(state, conn.provider)} says this grant is no longer valid "
+            "(revoked or expired). Reconnect to keep reports flowing."
+        )
+        if conn.status in ("connected", "error"):
+            conn.status, conn.status_reason = "needs_reconnect", reason
+            # The access token dies with the grant; the refresh token stays only for revocation.
+            conn.access_ct, conn.access_expires_at = None, None
+            conn.token_version += 1
+        return None, reason
+
+
+def _record_error(state: AppState, connection_id: str, message: str) -> None:
+    with state.sessions.begin() as session:
+        session.execute(
+            update(Connection)
+            .where(Connection.id == connection_id, Connection.status.in_(("connected", "error")))
+            .values(status="error", last_error=message, last_error_at=datetime.now(UTC))
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _mark_connected(state: AppState, connection_id: str) -> None:
+    with state.sessions.begin() as session:
+        session.execute(
+            update(Connection)
+            .where(Connection.id == connection_id, Connection.status == "error")
+            .values(status="connected", last_error=None, last_error_at=None)
+            .execution_options(synchronize_session=False)
+        )
