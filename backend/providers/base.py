@@ -95,6 +95,10 @@ class ProviderRequestError(ProviderError):
     """The provider refused the request itself (a 4xx we caused, e.g. a range over its limit)."""
 
 
+class RevocationUnsupported(ProviderError):
+    """The provider offers no way to revoke a grant by API: the user removes access on its site."""
+
+
 class Provider(ABC):
     """One configured ad platform. Implementations live one per module in this package."""
 
@@ -105,6 +109,19 @@ class Provider(ABC):
     redirect_mode: RedirectMode
     issuer: str | None
     max_report_days: int
+    # `{public_url}/v1/flows/callback` when redirect_mode is "backend" (set by the registry).
+    relay_redirect_uri: str | None = None
+
+    def provider_redirect_uri(self, loopback_redirect_uri: str) -> str:
+        """The redirect_uri to send to the provider: the desktop's receiver, or the relay."""
+        if self.redirect_mode == "backend":
+            if not self.relay_redirect_uri:
+                raise ProviderRequestError(
+                    f"{self.display_name} redirects to the backend, but the backend's public URL "
+                    "is not configured."
+                )
+            return self.relay_redirect_uri
+        return loopback_redirect_uri
 
     @abstractmethod
     def authorization_url(

@@ -1,0 +1,157 @@
+"""One HTTP helper for every provider call: bounded retries, backoff with full jitter, Retry-After.
+
+Nothing here ever formats a URL, a header or a body into a message: provider URLs can carry
+tokens in their query strings (Meta's debug_token), so errors name only the provider and what
+we were trying to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from backend.providers.base import ProviderUnavailable, RateLimited
+
+log = logging.getLogger(__name__)
+
+# httpx logs every request line (full URL, query string included) at INFO. Provider URLs may
+# hold tokens, so its chatter stays at WARNING whatever the root level is.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+# 502/503/504 mean a gateway or the origin did not process the request, so even a
+# non-idempotent call (code redemption, rotating refresh) may be sent again.
+_GATEWAY_STATUSES = frozenset({502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: `attempts` in all, sleeping up to base*2**n (capped) between them."""
+
+    attempts: int = 3
+    base_delay_s: float = 0.25
+    max_delay_s: float = 4.0
+    # A 429 whose Retry-After is longer than this is not waited out: RateLimited at once.
+    retry_after_cap_s: float = 5.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full jitter (AWS architecture blog, "Exponential Backoff And Jitter")."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * (2**attempt))
+        return random.uniform(0, ceiling)  # noqa: S311 - jitter, not a secret
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+async def request_with_retries(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    provider: str,
+    action: str,
+    policy: RetryPolicy | None = None,
+    idempotent: bool = True,
+    params: Mapping[str, str] | None = None,
+    data: Mapping[str, str] | None = None,
+    json: Any = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """Send one request, retrying transient failures; return any 2xx/3xx/4xx (not 429) response.
+
+    `provider` is the display name and `action` plain words ("exchange the sign-in code") for
+    messages. `idempotent=False` (code redemption, refresh) retries only when the request surely
+    was not processed: a refused connection, a connect timeout, 502/503/504, 429. Sending a code
+    twice makes many providers revoke the whole grant (RFC 6749 §4.1.2).
+    5xx / network errors after the last attempt -> ProviderUnavailable; 429 -> RateLimited.
+    """
+    policy = policy or RetryPolicy()
+    last_retry_after: float | None = None
+    for attempt in range(policy.attempts):
+        last = attempt == policy.attempts - 1
+        try:
+            response = await client.request(
+                method, url, params=params, data=data, json=json, headers=headers
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+            if last:
+                raise ProviderUnavailable(
+                    f"{provider} {kind} while we tried to {action}; try again in a minute."
+                ) from None
+            await _sleep(policy.backoff(attempt), provider, action, kind)
+            continue
+        except httpx.TransportError as exc:
+            # The request may have reached the provider (read timeout, dropped connection).
+            kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "stopped answering"
+            if last or not idempotent:
+                raise ProviderUnavailable(
+                    f"{provider} {kind} while we tried to {action}; try again in a minute."
+                ) from None
+            await _sleep(policy.backoff(attempt), provider, action, kind)
+            continue
+
+        status = response.status_code
+        if status == 429:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            last_retry_after = retry_after
+            if last or (retry_after is not None and retry_after > policy.retry_after_cap_s):
+                raise RateLimited(_rate_limited_words(provider, retry_after), retry_after)
+            await _sleep(
+                retry_after if retry_after is not None else policy.backoff(attempt),
+                provider,
+                action,
+                "asked us to slow down",
+            )
+            continue
+        if status >= 500:
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            last_retry_after = retry_after
+            retryable = idempotent or status in _GATEWAY_STATUSES
+            if last or not retryable or (retry_after or 0) > policy.retry_after_cap_s:
+                raise ProviderUnavailable(
+                    f"{provider} is having trouble (HTTP {status}) and could not {action}; "
+                    "try again in a few minutes.",
+                    retry_after,
+                )
+            delay = retry_after if retry_after is not None else policy.backoff(attempt)
+            await _sleep(delay, provider, action, f"answered HTTP {status}")
+            continue
+        return response
+    # Unreachable with attempts >= 1; kept for the type checker.
+    raise ProviderUnavailable(f"{provider} could not {action}.", last_retry_after)
+
+
+def _rate_limited_words(provider: str, retry_after: float | None) -> str:
+    if retry_after is None:
+        return f"{provider} is rate-limiting this app; try again in a few minutes."
+    return f"{provider} is rate-limiting this app; try again in {max(1, round(retry_after))} s."
+
+
+async def _sleep(delay: float, provider: str, action: str, why: str) -> None:
+    log.info("%s %s while we tried to %s; retrying in %.2f s", provider, why, action, delay)
+    started = time.monotonic()
+    await asyncio.sleep(delay)
+    log.debug("slept %.3f s", time.monotonic() - started)

@@ -1,0 +1,116 @@
+"""Default settings of each preset; a `[providers.<id>]` table overrides any of them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+META_GRAPH_VERSION = "v23.0"
+GOOGLE_ADS_API_VERSION = "v22"
+
+
+def _demo(sandbox_url: str | None) -> dict[str, Any]:
+    base = (sandbox_url or "").rstrip("/")
+    endpoints: dict[str, Any] = {}
+    if base:
+        # The sandbox is ours: its endpoints are known, no discovery round trip at start-up.
+        endpoints = {
+            "issuer": base,
+            "authorization_endpoint": f"{base}/authorize",
+            "token_endpoint": f"{base}/token",
+            "revocation_endpoint": f"{base}/revoke",
+        }
+    return {
+        "display_name": "Demo Ads",
+        "client_id": "demo-desktop",
+        "client_secret": "demo-secret",
+        "redirect": "loopback",
+        "token_endpoint_auth_method": "client_secret_basic",
+        "scopes": ["ads_read"],
+        "max_report_days": 731,
+        "discovery": False,
+        "reports": {"adapter": "demo", "base_url": base or None, "page_size": 500},
+        **endpoints,
+    }
+
+
+def _meta() -> dict[str, Any]:
+    graph = f"https://graph.facebook.com/{META_GRAPH_VERSION}"
+    return {
+        "display_name": "Meta Ads",
+        # Meta live apps refuse http://127.0.0.1 redirect URIs: relay through the backend.
+        "redirect": "backend",
+        "authorization_endpoint": f"https://www.facebook.com/{META_GRAPH_VERSION}/dialog/oauth",
+        # token_endpoint, revocation_endpoint and debug_token derive from reports.base_url
+        # (the Graph API root) unless set: one override points every Graph call elsewhere.
+        "token_endpoint_auth_method": "client_secret_post",
+        "scopes": ["ads_read"],
+        "max_report_days": 1095,  # Insights keep 37 months; 3 years is safely inside.
+        "discovery": False,
+        "reports": {
+            "adapter": "meta_insights",
+            "base_url": graph,
+            "conversion_action_types": ["purchase"],
+            "page_size": 500,
+        },
+    }
+
+
+def _google_ads() -> dict[str, Any]:
+    return {
+        "display_name": "Google Ads",
+        "redirect": "loopback",
+        "issuer": "https://accounts.google.com",
+        "authorization_endpoint": "https://accounts.google.com/o/oauth2/v2/auth",
+        "token_endpoint": "https://oauth2.googleapis.com/token",
+        "revocation_endpoint": "https://oauth2.googleapis.com/revoke",
+        "userinfo_endpoint": "https://openidconnect.googleapis.com/v1/userinfo",
+        "token_endpoint_auth_method": "client_secret_post",
+        "scopes": ["openid", "email", "https://www.googleapis.com/auth/adwords"],
+        # offline + consent: Google issues a refresh token only on a consented offline grant.
+        "authorize_params": {
+            "access_type": "offline",
+            "prompt": "consent",
+            "include_granted_scopes": "true",
+        },
+        "max_report_days": 1095,
+        "discovery": False,
+        "reports": {
+            "adapter": "google_ads",
+            "base_url": "https://googleads.googleapis.com",
+            "api_version": GOOGLE_ADS_API_VERSION,
+            "developer_token_env": "GOOGLE_ADS_DEVELOPER_TOKEN",
+        },
+    }
+
+
+def _oauth2() -> dict[str, Any]:
+    return {
+        "redirect": "loopback",
+        "token_endpoint_auth_method": "client_secret_basic",
+        "max_report_days": 366,
+    }
+
+
+def preset_defaults(preset: str, *, sandbox_url: str | None) -> dict[str, Any] | None:
+    """The defaults of `preset`, or None when there is no such preset."""
+    if preset == "demo":
+        return _demo(sandbox_url)
+    if preset == "meta":
+        return _meta()
+    if preset == "google_ads":
+        return _google_ads()
+    if preset == "oauth2":
+        return _oauth2()
+    return None
+
+
+def merge(defaults: Mapping[str, Any], table: Mapping[str, Any]) -> dict[str, Any]:
+    """The table over the defaults; `reports` and `authorize_params` merge key by key."""
+    merged = dict(defaults)
+    for key, value in table.items():
+        if key in ("reports", "authorize_params") and isinstance(value, Mapping):
+            merged[key] = {**dict(defaults.get(key) or {}), **value}
+        else:
+            merged[key] = value
+    return merged
