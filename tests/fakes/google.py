@@ -1,0 +1,258 @@
+"""A fake Google: OAuth 2.0 (auth, token, revoke, userinfo) and the Google Ads REST API
+(customers:listAccessibleCustomers, googleAds:searchStream).
+
+Behaviour copied from Google's: no refresh-token rotation; a refresh token only for
+access_type=offline; revoking an unknown token is `400 invalid_token`; int64 fields are JSON
+strings, zero metrics are left out (proto3 JSON), conversions are doubles; searchStream answers
+a JSON array of batches.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import jwt
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from tests.fakes.common import FakeState, form_of, install_faults, new_token, s256
+
+API_VERSION = "v22"
+ISSUER = "https://accounts.google.com"
+
+
+@dataclass
+class GoogleGrant:
+    sub: str
+    scope: str
+    nonce: str | None
+    active: bool = True
+
+
+@dataclass
+class GoogleState(FakeState):
+    client_id: str = "123-abc.apps.googleusercontent.com"
+    client_secret: str = "google-client-secret"
+    developer_token: str = "dev-token-xyz"
+    user: dict[str, str] = field(
+        default_factory=lambda: {"sub": "1171", "email": "gina@example.com", "name": "Gina G"}
+    )
+    # customer id -> (name, currency, time zone, manager that must be named in login-customer-id)
+    customers: dict[str, tuple[str, str, str, str | None]] = field(
+        default_factory=lambda: {
+            "1112223333": ("Shop EU", "EUR", "Europe/Paris", None),
+            "4445556666": ("Shop JP", "JPY", "Asia/Tokyo", None),
+            "7778889999": ("Closed shop", "USD", "America/New_York", "0000000000"),
+        }
+    )
+    batch_size: int = 7
+    codes: dict[str, dict[str, str]] = field(default_factory=dict)
+    refresh_tokens: dict[str, GoogleGrant] = field(default_factory=dict)
+    access_tokens: dict[str, GoogleGrant] = field(default_factory=dict)
+    last_authorize: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        FakeState.__init__(self)
+
+    def rows(self, customer: str, since: date, until: date, campaign: bool) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        day = since
+        seed = int(customer[-3:])
+        while day <= until:
+            for c in range(2) if campaign else [0]:
+                n = day.toordinal() + seed + c
+                metrics: dict[str, Any] = {
+                    "impressions": str(500 + n % 400),
+                    "clicks": str(n % 30),
+                    "costMicros": str((n % 9000) * 1130),
+                    "conversions": (n % 5) / 2,  # 0.0, 0.5, 1.0, ... doubles
+                }
+                # proto3 JSON leaves zero values out
+                metrics = {k: v for k, v in metrics.items() if v not in ("0", 0, 0.0)}
+                row: dict[str, Any] = {"segments": {"date": day.isoformat()}, "metrics": metrics}
+                if campaign:
+                    row["campaign"] = {
+                        "resourceName": f"customers/{customer}/campaigns/{900 + c}",
+                        "id": str(900 + c),
+                        "name": f"Search {c}",
+                    }
+                rows.append(row)
+            day += timedelta(days=1)
+        return rows
+
+
+def _status(code: int, status: str, error_code: dict[str, str] | None = None) -> JSONResponse:
+    err: dict[str, Any] = {"code": code, "message": "fake", "status": status}
+    if error_code:
+        err["details"] = [
+            {
+                "@type": "type.googleapis.com/google.ads.googleads.v22.errors.GoogleAdsFailure",
+                "errors": [{"errorCode": error_code, "message": "fake"}],
+            }
+        ]
+    return JSONResponse({"error": err}, status_code=code)
+
+
+def create_google_app(state: GoogleState) -> FastAPI:
+    app = FastAPI()
+    install_faults(app, state)
+
+    def grant_of(request: Request) -> GoogleGrant | None:
+        tok = request.headers.get("authorization", "").removeprefix("Bearer ")
+        grant = state.access_tokens.get(tok)
+        return grant if grant is not None and grant.active else None
+
+    @app.get("/o/oauth2/v2/auth")
+    async def auth(request: Request) -> Response:
+        q = dict(request.query_params)
+        state.last_authorize = q
+        if q.get("client_id") != state.client_id or q.get("code_challenge_method") != "S256":
+            return Response("Error 400: invalid_request", status_code=400)
+        code = new_token("4/0google")
+        state.codes[code] = q
+        back = {"state": q.get("state", ""), "code": code, "scope": q.get("scope", "")}
+        back["iss"] = ISSUER  # sent although not advertised (RFC 9207 §2.4 lets clients compare)
+        return RedirectResponse(f"{q['redirect_uri']}?{urlencode(back)}", status_code=302)
+
+    def tokens(grant: GoogleGrant, *, refresh: str | None) -> JSONResponse:
+        access = new_token("ya29")
+        state.access_tokens[access] = grant
+        claims = {
+            "iss": ISSUER,
+            "aud": state.client_id,
+            "sub": grant.sub,
+            "email": state.user["email"],
+            "email_verified": True,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 3600,
+            **({"nonce": grant.nonce} if grant.nonce else {}),
+        }
+        body: dict[str, Any] = {
+            "access_token": access,
+            "expires_in": 3599,
+            "scope": grant.scope,
+            "token_type": "Bearer",
+            "id_token": jwt.encode(claims, "google-fake-key-for-tests-only-32b", "HS256"),
+        }
+        if refresh:
+            body["refresh_token"] = refresh
+        return JSONResponse(body)
+
+    @app.post("/token")
+    async def token(request: Request) -> Response:
+        form = await form_of(request)
+        if form.get("client_id") != state.client_id or form.get("client_secret") != (
+            state.client_secret
+        ):
+            return JSONResponse({"error": "invalid_client"}, status_code=401)
+        if form.get("grant_type") == "authorization_code":
+            entry = state.codes.pop(form.get("code", ""), None)
+            if entry is None or s256(form.get("code_verifier", "")) != entry["code_challenge"]:
+                return JSONResponse({"error": "invalid_grant"}, status_code=400)
+            if entry["redirect_uri"] != form.get("redirect_uri"):
+                return JSONResponse({"error": "redirect_uri_mismatch"}, status_code=400)
+            grant = GoogleGrant(state.user["sub"], entry["scope"], entry.get("nonce"))
+            refresh = None
+            if entry.get("access_type") == "offline":
+                refresh = new_token("1//0google")
+                state.refresh_tokens[refresh] = grant
+            return tokens(grant, refresh=refresh)
+        if form.get("grant_type") == "refresh_token":
+            grant = state.refresh_tokens.get(form.get("refresh_token", ""))
+            if grant is None or not grant.active:
+                return JSONResponse(
+                    {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+                    status_code=400,
+                )
+            return tokens(grant, refresh=None)  # Google does not rotate
+        return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+
+    @app.post("/revoke")
+    async def revoke(request: Request) -> Response:
+        form = await form_of(request)
+        tok = form.get("token", "")
+        grant = state.refresh_tokens.get(tok) or state.access_tokens.get(tok)
+        if grant is None or not grant.active:
+            return JSONResponse(
+                {"error": "invalid_token", "error_description": "Token expired or revoked"},
+                status_code=400,
+            )
+        grant.active = False
+        return JSONResponse({})
+
+    @app.get("/v1/userinfo")
+    async def userinfo(request: Request) -> Response:
+        grant = grant_of(request)
+        if grant is None:
+            return JSONResponse({"error": "invalid_token"}, status_code=401)
+        return JSONResponse(dict(state.user))
+
+    def ads_check(request: Request, customer: str | None) -> Response | None:
+        if grant_of(request) is None:
+            return _status(401, "UNAUTHENTICATED", {"authenticationError": "OAUTH_TOKEN_INVALID"})
+        if request.headers.get("developer-token") != state.developer_token:
+            return _status(
+                403, "PERMISSION_DENIED", {"authorizationError": "DEVELOPER_TOKEN_NOT_APPROVED"}
+            )
+        if customer is not None:
+            if customer not in state.customers:
+                return _status(403, "PERMISSION_DENIED", {"authorizationError": "USER_PERMISSION_DENIED"})
+            manager = state.customers[customer][3]
+            if manager and request.headers.get("login-customer-id") != manager:
+                return _status(
+                    403, "PERMISSION_DENIED", {"authorizationError": "USER_PERMISSION_DENIED"}
+                )
+        return None
+
+    @app.get(f"/{API_VERSION}/customers:listAccessibleCustomers")
+    async def accessible(request: Request) -> Response:
+        problem = ads_check(request, None)
+        if problem is not None:
+            return problem
+        return JSONResponse({"resourceNames": [f"customers/{c}" for c in state.customers]})
+
+    @app.post(f"/{API_VERSION}/customers/{{customer}}/googleAds:searchStream")
+    async def search_stream(customer: str, request: Request) -> Response:
+        problem = ads_check(request, customer)
+        if problem is not None:
+            return problem
+        query = (await request.json())["query"]
+        resource = re.search(r"FROM (\w+)", query)
+        if resource is None:
+            return _status(400, "INVALID_ARGUMENT", {"queryError": "UNEXPECTED_END_OF_QUERY"})
+        name, currency, tz, _ = state.customers[customer]
+        if resource.group(1) == "customer" and "segments.date" not in query:
+            results: list[dict[str, Any]] = [
+                {
+                    "customer": {
+                        "resourceName": f"customers/{customer}",
+                        "id": customer,
+                        "descriptiveName": name,
+                        "currencyCode": currency,
+                        "timeZone": tz,
+                    }
+                }
+            ]
+        else:
+            between = re.search(r"BETWEEN '(\d{4}-\d\d-\d\d)' AND '(\d{4}-\d\d-\d\d)'", query)
+            if between is None:
+                return _status(400, "INVALID_ARGUMENT", {"queryError": "MISSING_DATE_RANGE"})
+            results = state.rows(
+                customer,
+                date.fromisoformat(between.group(1)),
+                date.fromisoformat(between.group(2)),
+                resource.group(1) == "campaign",
+            )
+        size = state.batch_size
+        batches = [
+            {"results": results[i : i + size], "fieldMask": "fake", "requestId": "req"}
+            for i in range(0, len(results), size)
+        ] or [{"fieldMask": "fake", "requestId": "req"}]
+        return JSONResponse(batches)
+
+    return app

@@ -1,0 +1,213 @@
+"""A small but honest OAuth 2.0 / OIDC authorization server for the generic `oauth2` preset.
+
+Code flow with PKCE S256 (plain refused), client_secret_basic / client_secret_post / none,
+refresh with optional rotation and reuse detection (RFC 9700 §4.14.2: a reused old refresh
+token revokes the whole grant), RFC 7009 revocation, userinfo, RFC 8414 / OIDC discovery.
+The issuer is the base URL the server is reached at.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import jwt
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from tests.fakes.common import (
+    FakeState,
+    basic_credentials,
+    form_of,
+    install_faults,
+    new_token,
+    s256,
+)
+
+
+@dataclass
+class Client:
+    secret: str | None
+    auth_method: str = "client_secret_basic"
+
+
+@dataclass
+class Grant:
+    sub: str
+    scope: str
+    nonce: str | None
+    active: bool = True
+
+
+@dataclass
+class IdpState(FakeState):
+    clients: dict[str, Client] = field(default_factory=dict)
+    rotate_refresh_tokens: bool = True
+    discovery: Literal["oauth", "oidc", "none"] = "oauth"
+    with_revocation: bool = True
+    send_iss: bool = True
+    access_ttl: int = 300
+    user: dict[str, str] = field(
+        default_factory=lambda: {"sub": "user-42", "name": "Ada Admin", "email": "ada@idp.test"}
+    )
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refresh_tokens: dict[str, tuple[Grant, bool]] = field(default_factory=dict)  # -> current?
+    access_tokens: dict[str, Grant] = field(default_factory=dict)
+    last_authorize: dict[str, str] = field(default_factory=dict)
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        FakeState.__init__(self)
+
+
+def _error(code: str, status: int = 400) -> JSONResponse:
+    return JSONResponse({"error": code}, status_code=status)
+
+
+def create_idp_app(state: IdpState) -> FastAPI:
+    app = FastAPI()
+    install_faults(app, state)
+
+    def issuer(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    def metadata(request: Request) -> dict[str, Any]:
+        base = issuer(request)
+        doc: dict[str, Any] = {
+            "issuer": base,
+            "authorization_endpoint": f"{base}/authorize",
+            "token_endpoint": f"{base}/token",
+            "userinfo_endpoint": f"{base}/userinfo",
+            "response_types_supported": ["code"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
+        }
+        if state.with_revocation:
+            doc["revocation_endpoint"] = f"{base}/revoke"
+        return doc
+
+    @app.get("/.well-known/oauth-authorization-server")
+    async def rfc8414(request: Request) -> Response:
+        if state.discovery != "oauth":
+            return Response(status_code=404)
+        return JSONResponse(metadata(request))
+
+    @app.get("/.well-known/openid-configuration")
+    async def oidc(request: Request) -> Response:
+        if state.discovery != "oidc":
+            return Response(status_code=404)
+        return JSONResponse(metadata(request))
+
+    @app.get("/authorize")
+    async def authorize(request: Request) -> Response:
+        q = dict(request.query_params)
+        state.last_authorize = q
+        if q.get("client_id") not in state.clients or q.get("response_type") != "code":
+            return Response("bad client or response_type", status_code=400)
+        if q.get("code_challenge_method") != "S256" or not q.get("code_challenge"):
+            return Response("PKCE S256 required", status_code=400)
+        code = new_token("code")
+        state.codes[code] = {**q, "issued": time.time()}
+        back: dict[str, str] = {"code": code, "state": q.get("state", "")}
+        if state.send_iss:
+            back["iss"] = issuer(request)  # RFC 9207
+        return RedirectResponse(f"{q['redirect_uri']}?{urlencode(back)}", status_code=302)
+
+    def authenticate(request: Request, form: dict[str, str]) -> str | None:
+        basic = basic_credentials(request.headers.get("authorization"))
+        if basic is not None:
+            client_id, secret = basic
+            method = "client_secret_basic"
+        else:
+            client_id, secret = form.get("client_id", ""), form.get("client_secret")
+            method = "client_secret_post" if secret is not None else "none"
+        client = state.clients.get(client_id)
+        if client is None or client.auth_method != method:
+            return None
+        if method != "none" and secret != client.secret:
+            return None
+        return client_id
+
+    def issue(grant: Grant, request: Request, *, with_refresh: bool, client_id: str) -> JSONResponse:
+        access = new_token("at")
+        state.access_tokens[access] = grant
+        body: dict[str, Any] = {
+            "access_token": access,
+            "token_type": "Bearer",
+            "expires_in": state.access_ttl,
+            "scope": grant.scope,
+        }
+        if with_refresh:
+            refresh = new_token("rt")
+            state.refresh_tokens[refresh] = (grant, True)
+            body["refresh_token"] = refresh
+        if "openid" in grant.scope.split():
+            claims = {
+                "iss": issuer(request),
+                "aud": client_id,
+                "sub": grant.sub,
+                "iat": int(time.time()),
+                "exp": int(time.time()) + 300,
+                **({"nonce": grant.nonce} if grant.nonce else {}),
+                **{k: v for k, v in state.user.items() if k != "sub"},
+            }
+            body["id_token"] = jwt.encode(claims, "idp-signing-key-for-tests-only-32b", "HS256")
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    @app.post("/token")
+    async def token(request: Request) -> Response:
+        form = await form_of(request)
+        state.token_requests.append({k: v for k, v in form.items() if k == "grant_type"})
+        client_id = authenticate(request, form)
+        if client_id is None:
+            return _error("invalid_client", 401)
+        if form.get("grant_type") == "authorization_code":
+            entry = state.codes.pop(form.get("code", ""), None)
+            if entry is None or entry["client_id"] != client_id:
+                return _error("invalid_grant")
+            if entry["redirect_uri"] != form.get("redirect_uri"):
+                return _error("invalid_grant")
+            if s256(form.get("code_verifier", "")) != entry["code_challenge"]:
+                return _error("invalid_grant")
+            grant = Grant(state.user["sub"], entry.get("scope", ""), entry.get("nonce"))
+            return issue(grant, request, with_refresh=True, client_id=client_id)
+        if form.get("grant_type") == "refresh_token":
+            found = state.refresh_tokens.get(form.get("refresh_token", ""))
+            if found is None or not found[0].active:
+                return _error("invalid_grant")
+            grant, current = found
+            if not current:
+                grant.active = False  # reuse of a rotated token: the whole grant dies
+                return _error("invalid_grant")
+            if state.rotate_refresh_tokens:
+                state.refresh_tokens[form["refresh_token"]] = (grant, False)
+            return issue(
+                grant, request, with_refresh=state.rotate_refresh_tokens, client_id=client_id
+            )
+        return _error("unsupported_grant_type")
+
+    @app.post("/revoke")
+    async def revoke(request: Request) -> Response:
+        if not state.with_revocation:
+            return Response(status_code=404)
+        form = await form_of(request)
+        if authenticate(request, form) is None:
+            return _error("invalid_client", 401)
+        tok = form.get("token", "")
+        if tok in state.refresh_tokens:
+            state.refresh_tokens[tok][0].active = False
+        elif tok in state.access_tokens:
+            state.access_tokens[tok].active = False
+        return Response(status_code=200)  # RFC 7009 §2.2: unknown tokens too
+
+    @app.get("/userinfo")
+    async def userinfo(request: Request) -> Response:
+        auth = request.headers.get("authorization", "")
+        grant = state.access_tokens.get(auth.removeprefix("Bearer "))
+        if grant is None or not grant.active:
+            return JSONResponse({"error": "invalid_token"}, status_code=401)
+        return JSONResponse(dict(state.user))
+
+    return app
