@@ -1,0 +1,212 @@
+"""The google_ads preset against a fake Google OAuth + Google Ads REST API on loopback."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from backend.providers.base import (
+    AccessTokenRejected,
+    InvalidGrant,
+    Provider,
+    ProviderRequestError,
+    RateLimited,
+    ReportQuery,
+    TokenSet,
+)
+from backend.providers.registry import build_provider
+from backend.secret import Secret
+from tests.backend.providers.conftest import (
+    FAST_RETRIES,
+    LOOPBACK,
+    PUBLIC_URL,
+    follow_consent,
+    new_pkce,
+    query_of,
+)
+from tests.fakes.google import API_VERSION, ISSUER, GoogleState
+from tests.support.servers import UvicornThread
+
+pytestmark = pytest.mark.anyio
+
+Google = tuple[UvicornThread, GoogleState]
+STREAM = f"/{API_VERSION}/customers/1112223333/googleAds:searchStream"
+
+
+async def connect(provider: Provider, nonce: str = "n-1") -> tuple[TokenSet, dict[str, str]]:
+    pkce = new_pkce()
+    url = provider.authorization_url(
+        redirect_uri=LOOPBACK, state="st", code_challenge=pkce.challenge, nonce=nonce
+    )
+    back = follow_consent(url)
+    tokens = await provider.redeem_code(
+        code=Secret(back["code"]), redirect_uri=LOOPBACK, code_verifier=pkce.verifier
+    )
+    return tokens, back
+
+
+async def test_consent_url_asks_for_offline_access_with_pkce_and_nonce(
+    google: Google, google_provider: Provider
+) -> None:
+    server, state = google
+    url = google_provider.authorization_url(
+        redirect_uri=LOOPBACK, state="st", code_challenge="ch", nonce="nn"
+    )
+    assert url.startswith(f"{server.url}/o/oauth2/v2/auth?")
+    q = query_of(url)
+    assert q["access_type"] == "offline"
+    assert q["prompt"] == "consent"
+    assert q["include_granted_scopes"] == "true"
+    assert (q["code_challenge"], q["code_challenge_method"]) == ("ch", "S256")
+    assert q["nonce"] == "nn"
+    assert q["scope"] == "openid email https://www.googleapis.com/auth/adwords"
+    assert q["client_id"] == state.client_id
+    assert google_provider.issuer == ISSUER
+    assert google_provider.redirect_mode == "loopback"
+
+
+async def test_callback_iss_matches_the_provider_issuer(google_provider: Provider) -> None:
+    _, back = await connect(google_provider)
+    assert back["iss"] == google_provider.issuer  # what the flow compares (RFC 9207)
+
+
+async def test_code_redeemed_and_identity_from_the_id_token(
+    google: Google, google_provider: Provider
+) -> None:
+    tokens, _ = await connect(google_provider)
+    assert tokens.refresh_token is not None
+    assert tokens.expires_in == 3599
+    identity = await google_provider.identify(tokens)
+    assert identity.subject == "1171"
+    assert identity.display_name == "gina@example.com"
+    # the closed customer (reachable only through a manager) is left out, not an error
+    assert [(a.id, a.currency, a.time_zone) for a in identity.accounts] == [
+        ("1112223333", "EUR", "Europe/Paris"),
+        ("4445556666", "JPY", "Asia/Tokyo"),
+    ]
+
+
+async def test_login_customer_id_reaches_accounts_behind_a_manager(google: Google) -> None:
+    server, state = google
+    provider = await build_provider(
+        "google",
+        {
+            **FAST_RETRIES,
+            "preset": "google_ads",
+            "client_id": state.client_id,
+            "client_secret_env": "G_SECRET",
+            "authorization_endpoint": f"{server.url}/o/oauth2/v2/auth",
+            "token_endpoint": f"{server.url}/token",
+            "reports": {
+                "base_url": server.url,
+                "developer_token_env": "G_DEV",
+                "login_customer_id": "000-000-0000",
+            },
+        },
+        env={"G_SECRET": state.client_secret, "G_DEV": state.developer_token},
+        public_url=PUBLIC_URL,
+        sandbox_url=None,
+    )
+    try:
+        tokens, _ = await connect(provider)
+        accounts = await provider.list_accounts(tokens.access_token)
+        assert "7778889999" in [a.id for a in accounts]
+        sent = [h for _, p, h in state.requests if p.endswith("7778889999/googleAds:searchStream")]
+        assert sent[-1]["login-customer-id"] == "0000000000"
+    finally:
+        await provider.aclose()
+
+
+async def test_refresh_keeps_the_refresh_token_google_does_not_rotate(
+    google_provider: Provider,
+) -> None:
+    tokens, _ = await connect(google_provider)
+    assert tokens.refresh_token is not None
+    refreshed = await google_provider.refresh(tokens.refresh_token)
+    assert refreshed.refresh_token is None
+    assert refreshed.access_token != tokens.access_token
+
+
+async def test_report_turns_cost_micros_into_money_across_batches(
+    google: Google, google_provider: Provider
+) -> None:
+    _, state = google
+    tokens, _ = await connect(google_provider)
+    query = ReportQuery("111-222-3333", date(2026, 10, 1), date(2026, 10, 31), "campaign")
+    rows = await google_provider.fetch_report(tokens.access_token, query)
+    expected = state.rows("1112223333", query.since, query.until, True)
+    assert len(rows) == len(expected) == 62  # nine batches of seven
+    micros = sum(int(e["metrics"].get("costMicros", "0")) for e in expected)
+    assert sum(r.spend for r in rows) == Decimal(micros) / Decimal(1_000_000)
+    assert all(r.spend == r.spend.quantize(Decimal("0.000001")) for r in rows)
+    assert sum(r.impressions for r in rows) == sum(
+        int(e["metrics"].get("impressions", 0)) for e in expected
+    )
+    assert {r.campaign_id for r in rows} == {"900", "901"}
+    # zero metrics are absent from Google's JSON and read as 0
+    assert any(r.clicks == 0 for r in rows)
+    # 1.5 conversions round half up to 2; 0.5 to 1
+    by_key = {(r.date, r.campaign_id): r for r in rows}
+    for e in expected:
+        conv = e["metrics"].get("conversions", 0)
+        row = by_key[(date.fromisoformat(e["segments"]["date"]), e["campaign"]["id"])]
+        assert row.conversions == int(Decimal(str(conv)) + Decimal("0.5"))
+
+
+async def test_expired_access_token_is_access_token_rejected(
+    google: Google, google_provider: Provider
+) -> None:
+    query = ReportQuery("1112223333", date(2026, 10, 1), date(2026, 10, 2))
+    with pytest.raises(AccessTokenRejected):
+        await google_provider.fetch_report(Secret("ya29-stale"), query)
+
+
+async def test_resource_exhausted_is_rate_limited(google: Google, google_provider: Provider) -> None:
+    _, state = google
+    tokens, _ = await connect(google_provider)
+    body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota"}}
+    state.fail_next(STREAM, 429, times=3, body=body, headers={"Retry-After": "600"})
+    query = ReportQuery("1112223333", date(2026, 10, 1), date(2026, 10, 2))
+    with pytest.raises(RateLimited) as caught:
+        await google_provider.fetch_report(tokens.access_token, query)
+    assert caught.value.retry_after == 600
+
+
+async def test_unapproved_developer_token_says_check_the_configuration(google: Google) -> None:
+    server, state = google
+    provider = await build_provider(
+        "google",
+        {
+            **FAST_RETRIES,
+            "preset": "google_ads",
+            "client_id": state.client_id,
+            "client_secret_env": "G_SECRET",
+            "authorization_endpoint": f"{server.url}/o/oauth2/v2/auth",
+            "token_endpoint": f"{server.url}/token",
+            "reports": {"base_url": server.url, "developer_token_env": "G_DEV"},
+        },
+        env={"G_SECRET": state.client_secret, "G_DEV": "not-approved"},
+        public_url=PUBLIC_URL,
+        sandbox_url=None,
+    )
+    try:
+        tokens, _ = await connect(provider)
+        with pytest.raises(ProviderRequestError, match="developer token") as caught:
+            await provider.list_accounts(tokens.access_token)
+        assert "not-approved" not in str(caught.value)
+    finally:
+        await provider.aclose()
+
+
+async def test_revocation_kills_the_grant_and_a_second_revoke_is_fine(
+    google: Google, google_provider: Provider
+) -> None:
+    tokens, _ = await connect(google_provider)
+    assert tokens.refresh_token is not None
+    await google_provider.revoke(tokens.refresh_token)
+    with pytest.raises(InvalidGrant):
+        await google_provider.refresh(tokens.refresh_token)
+    # Google answers 400 invalid_token for a dead token: revocation's goal is met.
+    await google_provider.revoke(tokens.refresh_token)
