@@ -1,0 +1,129 @@
+"""Backend-relayed redirect (docs/ARCHITECTURE.md "Process contracts").
+
+The provider sends the browser to `{public_url}/v1/flows/callback`; the backend redeems the
+code at once and sends the browser on (303) to the desktop's loopback receiver with only
+`state`, `flow_id` and `result` (+ `error`, `error_description`): the code never reaches the
+device. A state that matches no pending relayed flow gets an error page, never a redirect
+(an open redirector would hand an attacker's browser a trusted-looking hop).
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from backend.connections.locking import run_locked
+from backend.flows import outcomes
+from backend.flows.completion import Claimed, redeem
+from backend.flows.service import Failure, claim, fail, flow_by_state
+from backend.secret import Secret
+from backend.state import AppState
+
+# DESIGN "Loopback receiver": pages echo no code, are not cached and leak no referrer.
+_PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;max-width:36em;margin:4em auto;line-height:1.5}}</style>
+</head><body><h1>{title}</h1><p>{message}</p></body></html>
+"""
+
+
+@dataclass(frozen=True)
+class CallbackParams:
+    state: str | None
+    code: str | None
+    iss: str | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class _Redirect:
+    url_base: str
+    state: str
+    flow_id: str
+    failure: Failure | None = None
+
+
+def error_page(title: str, message: str, status: int = 400) -> HTMLResponse:
+    body = _PAGE.format(title=html.escape(title), message=html.escape(message))
+    return HTMLResponse(body, status_code=status, headers=_PAGE_HEADERS)
+
+
+def _to_device(target: _Redirect) -> RedirectResponse:
+    params = {"state": target.state, "flow_id": target.flow_id}
+    if target.failure is None:
+        params["result"] = "success"
+    else:
+        params["result"] = "error"
+        params["error"] = target.failure.provider_error or "connect_failed"
+        params["error_description"] = target.failure.detail
+    sep = "&" if "?" in target.url_base else "?"
+    # 303: the browser follows with a GET whatever method brought it here.
+    return RedirectResponse(
+        target.url_base + sep + urlencode(params), status_code=303, headers=_PAGE_HEADERS
+    )
+
+
+async def handle_callback(state: AppState, params: CallbackParams) -> Response:
+    """GET /v1/flows/callback: redeem, then send the browser back to the desktop."""
+    now = datetime.now(UTC)
+    presented = params.state
+
+    def _claim(session: Session) -> HTMLResponse | _Redirect | tuple[_Redirect, Claimed]:
+        flow = flow_by_state(session, presented) if presented else None
+        if flow is None or flow.provider_redirect_uri == flow.redirect_uri:
+            return error_page(
+                "Unknown sign-in",
+                "This sign-in response does not belong to any connect attempt in progress. "
+                "Go back to Connected Accounts and start connecting again.",
+            )
+        if flow.status != "pending":
+            return error_page(
+                "Already finished",
+                "This connect attempt has already finished; you can close this tab.",
+                status=409,
+            )
+        if flow.expires_at <= now:
+            return error_page(
+                "Sign-in expired",
+                "This connect attempt expired (they last 10 minutes). Go back to Connected "
+                "Accounts and start connecting again.",
+            )
+        assert presented is not None
+        target = _Redirect(flow.redirect_uri, presented, flow.id)
+        provider = state.provider(flow.provider)
+        failure: Failure | None = None
+        if params.error is not None:
+            failure = outcomes.declined(provider, params.error)
+        elif not outcomes.issuer_matches(provider, params.iss):
+            failure = outcomes.wrong_issuer(provider)
+        elif not params.code:
+            failure = outcomes.no_code()
+        if failure is not None:
+            fail(session, flow.id, failure)
+            return _Redirect(target.url_base, target.state, target.flow_id, failure)
+        ref, verifier = claim(session, state.keyring, flow)
+        return target, Claimed(ref, verifier)
+
+    claimed = await run_locked(state, _claim)
+    if isinstance(claimed, HTMLResponse):
+        return claimed
+    if isinstance(claimed, _Redirect):
+        return _to_device(claimed)
+    target, claim_ = claimed
+    assert params.code is not None
+    result = await redeem(state, claim_, Secret(params.code))
+    if isinstance(result, Failure):
+        return _to_device(_Redirect(target.url_base, target.state, target.flow_id, result))
+    return _to_device(target)

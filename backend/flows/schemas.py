@@ -1,0 +1,31 @@
+"""Request and response bodies of the connect-flow endpoints (docs/ARCHITECTURE.md)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FlowCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = Field(min_length=1, max_length=100)
+    redirect_uri: str = Field(min_length=1, max_length=2000)
+
+
+class FlowCreated(BaseModel):
+    flow_id: str
+    authorization_url: str
+    state: str
+    expires_at: str
+
+
+class FlowComplete(BaseModel):
+    """What the loopback receiver got back from the browser (RFC 6749 §4.1.2, §4.1.2.1)."""
+
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    state: str = Field(min_length=1, max_length=500)
+    code: str | None = Field(default=None, min_length=1, max_length=4000)
+    iss: str | None = Field(default=None, max_length=2000)
+    error: str | None = Field(default=None, max_length=200)
+    error_description: str | None = Field(default=None, max_length=2000)
