@@ -48,6 +48,8 @@ class IdpState(FakeState):
     discovery: Literal["oauth", "oidc", "none"] = "oauth"
     with_revocation: bool = True
     send_iss: bool = True
+    # Metadata that names another issuer (a mix-up attempt, RFC 8414 §3.3).
+    metadata_issuer: str | None = None
     access_ttl: int = 300
     user: dict[str, str] = field(
         default_factory=lambda: {"sub": "user-42", "name": "Ada Admin", "email": "ada@idp.test"}
@@ -76,7 +78,7 @@ def create_idp_app(state: IdpState) -> FastAPI:
     def metadata(request: Request) -> dict[str, Any]:
         base = issuer(request)
         doc: dict[str, Any] = {
-            "issuer": base,
+            "issuer": state.metadata_issuer or base,
             "authorization_endpoint": f"{base}/authorize",
             "token_endpoint": f"{base}/token",
             "userinfo_endpoint": f"{base}/userinfo",
