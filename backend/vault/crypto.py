@@ -115,9 +115,11 @@ class KeyRing:
             if len(key) != KEY_BYTES:
                 raise VaultError(f"The vault key '{kid}' must be {KEY_BYTES} bytes (AES-256).")
             ciphers[kid] = AESGCM(key)
-        # One assignment each: readers in other threads see the old or the new ring, never half.
-        self._order: tuple[str, ...] = tuple(kid for kid, _ in keys)
-        self._ciphers = ciphers
+        # One assignment: readers in other threads see the old ring or the new one, never half.
+        self._ring: tuple[tuple[str, ...], dict[str, AESGCM]] = (
+            tuple(kid for kid, _ in keys),
+            ciphers,
+        )
 
     @classmethod
     def parse(cls, spec: str) -> KeyRing:
@@ -126,25 +128,26 @@ class KeyRing:
 
     @property
     def active_kid(self) -> str:
-        return self._order[0]
+        return self._ring[0][0]
 
     @property
     def kids(self) -> tuple[str, ...]:
-        return self._order
+        return self._ring[0]
 
     def __contains__(self, kid: object) -> bool:
-        return kid in self._ciphers
+        return kid in self._ring[1]
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._ring[0])
 
     def __repr__(self) -> str:
-        return f"KeyRing(active={self.active_kid!r}, kids={list(self._order)!r})"
+        return f"KeyRing(active={self.active_kid!r}, kids={list(self.kids)!r})"
 
     def seal(self, plaintext: str | Secret, aad: str) -> str:
         """Encrypt with the active key and a fresh random nonce (never reused under one key)."""
-        kid = self.active_kid
-        cipher = self._cipher(kid)
+        order, ciphers = self._ring
+        kid = order[0]
+        cipher = ciphers[kid]
         value = plaintext.reveal() if isinstance(plaintext, Secret) else plaintext
         nonce = os.urandom(NONCE_BYTES)
         sealed = cipher.encrypt(nonce, value.encode("utf-8"), aad.encode("utf-8"))
@@ -179,7 +182,7 @@ class KeyRing:
         return self.seal(self.open(blob, aad), aad)
 
     def _cipher(self, kid: str) -> AESGCM:
-        cipher = self._ciphers.get(kid)
+        cipher = self._ring[1].get(kid)
         if cipher is None:
             raise VaultKeyMissing(kid)
         return cipher
