@@ -56,7 +56,11 @@ class FakeState:
         with self.lock:
             self.hits[request.url.path] += 1
             self.requests.append(
-                (request.method, request.url.path, {k.lower(): v for k, v in request.headers.items()})
+                (
+                    request.method,
+                    request.url.path,
+                    {k.lower(): v for k, v in request.headers.items()},
+                )
             )
 
 

@@ -163,13 +163,16 @@ def create_google_app(state: GoogleState) -> FastAPI:
                 state.refresh_tokens[refresh] = grant
             return tokens(grant, refresh=refresh)
         if form.get("grant_type") == "refresh_token":
-            grant = state.refresh_tokens.get(form.get("refresh_token", ""))
-            if grant is None or not grant.active:
+            known = state.refresh_tokens.get(form.get("refresh_token", ""))
+            if known is None or not known.active:
                 return JSONResponse(
-                    {"error": "invalid_grant", "error_description": "Token has been expired or revoked."},
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "Token has been expired or revoked.",
+                    },
                     status_code=400,
                 )
-            return tokens(grant, refresh=None)  # Google does not rotate
+            return tokens(known, refresh=None)  # Google does not rotate
         return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
 
     @app.post("/revoke")
@@ -201,7 +204,9 @@ def create_google_app(state: GoogleState) -> FastAPI:
             )
         if customer is not None:
             if customer not in state.customers:
-                return _status(403, "PERMISSION_DENIED", {"authorizationError": "USER_PERMISSION_DENIED"})
+                return _status(
+                    403, "PERMISSION_DENIED", {"authorizationError": "USER_PERMISSION_DENIED"}
+                )
             manager = state.customers[customer][3]
             if manager and request.headers.get("login-customer-id") != manager:
                 return _status(

@@ -119,6 +119,7 @@ def create_idp_app(state: IdpState) -> FastAPI:
 
     def authenticate(request: Request, form: dict[str, str]) -> str | None:
         basic = basic_credentials(request.headers.get("authorization"))
+        secret: str | None
         if basic is not None:
             client_id, secret = basic
             method = "client_secret_basic"
@@ -132,7 +133,9 @@ def create_idp_app(state: IdpState) -> FastAPI:
             return None
         return client_id
 
-    def issue(grant: Grant, request: Request, *, with_refresh: bool, client_id: str) -> JSONResponse:
+    def issue(
+        grant: Grant, request: Request, *, with_refresh: bool, client_id: str
+    ) -> JSONResponse:
         access = new_token("at")
         state.access_tokens[access] = grant
         body: dict[str, Any] = {

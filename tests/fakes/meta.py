@@ -96,9 +96,7 @@ def graph_error(code: int, status: int = 400, subcode: int | None = None) -> JSO
     return JSONResponse({"error": err}, status_code=status)
 
 
-def _page(
-    items: list[dict[str, Any]], request: Request, default_limit: int = 25
-) -> dict[str, Any]:
+def _page(items: list[dict[str, Any]], request: Request, default_limit: int = 25) -> dict[str, Any]:
     limit = int(request.query_params.get("limit", default_limit))
     start = int(request.query_params.get("after", "0") or 0)
     chunk = items[start : start + limit]

@@ -163,7 +163,9 @@ async def test_expired_access_token_is_access_token_rejected(
         await google_provider.fetch_report(Secret("ya29-stale"), query)
 
 
-async def test_resource_exhausted_is_rate_limited(google: Google, google_provider: Provider) -> None:
+async def test_resource_exhausted_is_rate_limited(
+    google: Google, google_provider: Provider
+) -> None:
     _, state = google
     tokens, _ = await connect(google_provider)
     body = {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota"}}

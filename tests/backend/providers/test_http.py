@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -39,11 +39,19 @@ def flaky() -> Iterator[tuple[UvicornThread, FakeState]]:
 async def call(url: str, **kwargs: object) -> httpx.Response:
     async with httpx.AsyncClient(timeout=5) as client:
         return await request_with_retries(
-            client, "GET", url, provider="Acme", action="read the thing", policy=FAST, **kwargs  # type: ignore[arg-type]
+            client,
+            "GET",
+            url,
+            provider="Acme",
+            action="read the thing",
+            policy=FAST,
+            **kwargs,  # type: ignore[arg-type]
         )
 
 
-async def test_5xx_is_retried_with_backoff_then_succeeds(flaky: tuple[UvicornThread, FakeState]) -> None:
+async def test_5xx_is_retried_with_backoff_then_succeeds(
+    flaky: tuple[UvicornThread, FakeState],
+) -> None:
     server, state = flaky
     state.fail_next("/thing", 503, times=2)
     response = await call(f"{server.url}/thing?access_token=sekrit")
@@ -60,8 +68,10 @@ async def test_persistent_5xx_gives_up_after_the_attempts_in_plain_words(
         await call(f"{server.url}/thing?access_token=sekrit")
     assert state.hits["/thing"] == 3
     message = str(caught.value)
-    assert "Acme" in message and "try again" in message
-    assert "sekrit" not in message and "127.0.0.1" not in message
+    assert "Acme" in message
+    assert "try again" in message
+    assert "sekrit" not in message
+    assert "127.0.0.1" not in message
 
 
 async def test_non_idempotent_call_is_not_resent_after_a_500(
@@ -94,7 +104,9 @@ async def test_4xx_such_as_invalid_grant_is_never_retried(
     assert state.hits["/thing"] == 1
 
 
-async def test_429_waits_the_retry_after_it_was_given(flaky: tuple[UvicornThread, FakeState]) -> None:
+async def test_429_waits_the_retry_after_it_was_given(
+    flaky: tuple[UvicornThread, FakeState],
+) -> None:
     server, state = flaky
     state.fail_next("/thing", 429, headers={"Retry-After": "1"})
     started = time.monotonic()
@@ -116,7 +128,9 @@ async def test_429_with_a_long_retry_after_gives_up_at_once(
     assert "Acme" in str(caught.value)
 
 
-async def test_429_on_every_attempt_ends_rate_limited(flaky: tuple[UvicornThread, FakeState]) -> None:
+async def test_429_on_every_attempt_ends_rate_limited(
+    flaky: tuple[UvicornThread, FakeState],
+) -> None:
     server, state = flaky
     state.fail_next("/thing", 429, times=3, headers={"Retry-After": "0"})
     with pytest.raises(RateLimited):
@@ -138,7 +152,8 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after("7") == 7.0
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
     parsed = parse_retry_after(later)
-    assert parsed is not None and 25 <= parsed <= 31
+    assert parsed is not None
+    assert 25 <= parsed <= 31
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
 

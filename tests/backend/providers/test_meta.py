@@ -17,7 +17,13 @@ from backend.providers.base import (
     TokenSet,
 )
 from backend.secret import Secret
-from tests.backend.providers.conftest import LOOPBACK, PUBLIC_URL, follow_consent, new_pkce, query_of
+from tests.backend.providers.conftest import (
+    LOOPBACK,
+    PUBLIC_URL,
+    follow_consent,
+    new_pkce,
+    query_of,
+)
 from tests.fakes.meta import LONG_LIVED_S, MetaState
 from tests.support.servers import UvicornThread
 
@@ -67,7 +73,8 @@ async def test_code_becomes_a_long_lived_token_stored_as_the_refresh_token(
     stored = state.tokens[tokens.access_token.reveal()]
     assert stored.kind == "long"  # not the short-lived one from the code
     assert tokens.scope == ["ads_read"]
-    assert tokens.expires_in is not None and 3500 <= tokens.expires_in <= 3600
+    assert tokens.expires_in is not None
+    assert 3500 <= tokens.expires_in <= 3600
 
 
 async def test_identity_carries_the_expiry_from_debug_token(
@@ -93,7 +100,9 @@ async def test_refresh_checks_the_token_and_keeps_it(meta: Meta, meta_provider: 
     assert refreshed.refresh_token is None
 
 
-async def test_expired_long_lived_token_needs_reconnecting(meta: Meta, meta_provider: Provider) -> None:
+async def test_expired_long_lived_token_needs_reconnecting(
+    meta: Meta, meta_provider: Provider
+) -> None:
     _, state = meta
     tokens = await connect(meta_provider)
     assert tokens.refresh_token is not None
@@ -151,7 +160,9 @@ async def test_graph_throttling_codes_are_rate_limited(meta: Meta, meta_provider
     state.fail_next(
         "/v23.0/act_1000/insights",
         400,
-        body={"error": {"message": "User request limit reached", "code": 17, "type": "OAuthException"}},
+        body={
+            "error": {"message": "User request limit reached", "code": 17, "type": "OAuthException"}
+        },
         headers={"X-Business-Use-Case-Usage": json.dumps(usage)},
     )
     query = ReportQuery("act_1000", date(2026, 11, 1), date(2026, 11, 2))
@@ -197,7 +208,7 @@ async def test_bearer_tokens_never_travel_in_urls(meta: Meta, meta_provider: Pro
     await meta_provider.fetch_report(
         tokens.access_token, ReportQuery("act_1000", date(2026, 11, 1), date(2026, 11, 9))
     )
-    for _, path, headers in state.requests:
+    for _, path, _headers in state.requests:
         assert tokens.access_token.reveal() not in path
         assert state.app_secret not in path
     api = [h for _, p, h in state.requests if p.endswith("/insights")]

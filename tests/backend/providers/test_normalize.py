@@ -21,15 +21,23 @@ START = date(2026, 11, 1)
 
 def q(level: str = "campaign", metrics: list[str] | None = None) -> ReportQuery:
     return ReportQuery(
-        "act_1", START, START + timedelta(days=30), level,  # type: ignore[arg-type]
+        "act_1",
+        START,
+        START + timedelta(days=30),
+        level,  # type: ignore[arg-type]
         list(metrics or METRICS),
     )
 
 
 def row(day: int, imp: int, clicks: int, spend: str, conv: int, c: str | None = "c1") -> RawRow:
     return RawRow(
-        START + timedelta(days=day), c, None if c is None else f"Name {c}", imp, clicks,
-        Decimal(spend), conv,
+        START + timedelta(days=day),
+        c,
+        None if c is None else f"Name {c}",
+        imp,
+        clicks,
+        Decimal(spend),
+        conv,
     )
 
 
@@ -47,17 +55,30 @@ def test_the_documented_example() -> None:
         ["2026-11-01", "c1", "Name c1", 1200, 34, "12.50", 3, "2.83", "0.37", "10.42"]
     ]
     assert report["totals"] == {
-        "impressions": 1200, "clicks": 34, "spend": "12.50", "conversions": 3,
-        "ctr": "2.83", "cpc": "0.37", "cpm": "10.42",
+        "impressions": 1200,
+        "clicks": 34,
+        "spend": "12.50",
+        "conversions": 3,
+        "ctr": "2.83",
+        "cpc": "0.37",
+        "cpm": "10.42",
     }
     assert [c["key"] for c in report["columns"]] == [
-        "date", "campaign_id", "campaign_name", *METRICS,
+        "date",
+        "campaign_id",
+        "campaign_name",
+        *METRICS,
     ]
     assert report["account"] == {
-        "id": "act_1", "name": "Shop", "currency": "EUR", "time_zone": "Europe/Berlin",
+        "id": "act_1",
+        "name": "Shop",
+        "currency": "EUR",
+        "time_zone": "Europe/Berlin",
     }
     assert (report["since"], report["until"], report["level"]) == (
-        "2026-11-01", "2026-12-01", "campaign",
+        "2026-11-01",
+        "2026-12-01",
+        "campaign",
     )
 
 
@@ -91,16 +112,24 @@ def test_yen_has_no_decimals() -> None:
     assert report["rows"][0][5] == "1002"
     assert report["rows"][0][8] == "501"  # 1001.5 / 2 = 500.75
     assert report["totals"]["cpm"] == "333833"
-    assert minor_units("jpy") == 0 and minor_units("KWD") == 3 and minor_units("EUR") == 2
+    assert minor_units("jpy") == 0
+    assert minor_units("KWD") == 3
+    assert minor_units("EUR") == 2
 
 
 def test_rows_are_sorted_by_date_then_campaign_name() -> None:
-    rows = [row(2, 1, 1, "1", 0, "b"), row(0, 1, 1, "1", 0, "z"), row(2, 1, 1, "1", 0, "a"),
-            row(0, 1, 1, "1", 0, "c")]
+    rows = [
+        row(2, 1, 1, "1", 0, "b"),
+        row(0, 1, 1, "1", 0, "z"),
+        row(2, 1, 1, "1", 0, "a"),
+        row(0, 1, 1, "1", 0, "c"),
+    ]
     report = normalize_report(rows, query=q(), account=EUR)
     assert [(r[0], r[2]) for r in report["rows"]] == [
-        ("2026-11-01", "Name c"), ("2026-11-01", "Name z"),
-        ("2026-11-03", "Name a"), ("2026-11-03", "Name b"),
+        ("2026-11-01", "Name c"),
+        ("2026-11-01", "Name z"),
+        ("2026-11-03", "Name a"),
+        ("2026-11-03", "Name b"),
     ]
 
 
@@ -171,8 +200,15 @@ def test_totals_are_the_sums_and_ratios_of_the_sums(rows: list[RawRow], currency
 
 def test_a_hundred_thousand_rows_take_well_under_a_second() -> None:
     rows = [
-        RawRow(START + timedelta(days=i % 730), f"c{i // 730}", f"Campaign {i // 730}",
-               1000 + i % 977, i % 53, Decimal(i % 10007) / 100, i % 7)
+        RawRow(
+            START + timedelta(days=i % 730),
+            f"c{i // 730}",
+            f"Campaign {i // 730}",
+            1000 + i % 977,
+            i % 53,
+            Decimal(i % 10007) / 100,
+            i % 7,
+        )
         for i in range(100_000)
     ]
     best = min(_timed(rows) for _ in range(2))

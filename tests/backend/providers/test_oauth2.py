@@ -173,9 +173,8 @@ async def test_invalid_grant_is_plain_words_without_the_token(idp: Idp) -> None:
             await provider.refresh(Secret("rt-not-a-real-token"))
         message = str(caught.value)
         assert message.startswith("Acme says this grant is no longer valid")
-        assert "rt-not-a-real-token" not in message and "rt-not-a-real-token" not in repr(
-            caught.value
-        )
+        assert "rt-not-a-real-token" not in message
+        assert "rt-not-a-real-token" not in repr(caught.value)
     finally:
         await provider.aclose()
 

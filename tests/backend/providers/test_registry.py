@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -78,7 +79,9 @@ async def test_every_preset_field_can_be_overridden() -> None:
         assert meta.endpoints.token == "http://127.0.0.1:9/graph/oauth/access_token"
         assert meta.endpoints.revocation == "http://127.0.0.1:9/graph/me/permissions"
         assert meta.endpoints.authorization.startswith("https://www.facebook.com/")
-        url = meta.authorization_url(redirect_uri=LOOPBACK, state="s", code_challenge="c", nonce=None)
+        url = meta.authorization_url(
+            redirect_uri=LOOPBACK, state="s", code_challenge="c", nonce=None
+        )
         assert "scope=ads_read%2Cbusiness_management" in url
     finally:
         await close(providers)
@@ -140,13 +143,12 @@ async def test_backend_redirect_mode_uses_the_relay_uri() -> None:
 async def test_bad_config_names_the_provider_and_the_field(
     table: dict[str, Any], env: dict[str, str], words: str
 ) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match=re.escape(words)):
         await build_all({"p": table}, env)
-    assert words in str(caught.value)
 
 
 async def test_a_rejected_secret_value_is_not_echoed() -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(ValueError, match="'client_secret'") as caught:
         await build_all({"p": {"preset": "meta", "client_id": "a", "client_secret": 12345678}})
     assert "12345678" not in str(caught.value)
 
@@ -163,8 +165,15 @@ async def test_endpoints_are_discovered_from_the_issuer(idp: Idp, discovery: str
     server, state = idp
     state.discovery = discovery  # type: ignore[assignment]
     providers = await build_all(
-        {"acme": {"preset": "oauth2", "issuer": server.url, "client_id": "public-app",
-                  "token_endpoint_auth_method": "none", "scopes": ["openid"]}}
+        {
+            "acme": {
+                "preset": "oauth2",
+                "issuer": server.url,
+                "client_id": "public-app",
+                "token_endpoint_auth_method": "none",
+                "scopes": ["openid"],
+            }
+        }
     )
     try:
         acme = providers["acme"]
@@ -182,9 +191,15 @@ async def test_endpoints_are_discovered_from_the_issuer(idp: Idp, discovery: str
 async def test_explicit_endpoints_win_over_discovery(idp: Idp) -> None:
     server, _ = idp
     providers = await build_all(
-        {"acme": {"preset": "oauth2", "issuer": server.url, "client_id": "public-app",
-                  "token_endpoint_auth_method": "none",
-                  "authorization_endpoint": "https://login.example/authorize"}}
+        {
+            "acme": {
+                "preset": "oauth2",
+                "issuer": server.url,
+                "client_id": "public-app",
+                "token_endpoint_auth_method": "none",
+                "authorization_endpoint": "https://login.example/authorize",
+            }
+        }
     )
     try:
         acme = providers["acme"]
@@ -198,10 +213,18 @@ async def test_explicit_endpoints_win_over_discovery(idp: Idp) -> None:
 async def test_discovery_failure_names_the_provider(idp: Idp) -> None:
     server, state = idp
     state.discovery = "none"
-    with pytest.raises(ValueError, match="Provider 'acme': could not read the authorization server"):
+    with pytest.raises(
+        ValueError, match="Provider 'acme': could not read the authorization server"
+    ):
         await build_all(
-            {"acme": {"preset": "oauth2", "issuer": server.url, "client_id": "public-app",
-                      "token_endpoint_auth_method": "none"}}
+            {
+                "acme": {
+                    "preset": "oauth2",
+                    "issuer": server.url,
+                    "client_id": "public-app",
+                    "token_endpoint_auth_method": "none",
+                }
+            }
         )
 
 
@@ -211,8 +234,14 @@ async def test_unreachable_issuer_names_the_provider() -> None:
     sock.close()
     with pytest.raises(ValueError, match="Provider 'acme'.*could not be reached"):
         await build_all(
-            {"acme": {"preset": "oauth2", "issuer": f"http://127.0.0.1:{port}",
-                      "client_id": "public-app", "token_endpoint_auth_method": "none"}}
+            {
+                "acme": {
+                    "preset": "oauth2",
+                    "issuer": f"http://127.0.0.1:{port}",
+                    "client_id": "public-app",
+                    "token_endpoint_auth_method": "none",
+                }
+            }
         )
 
 
@@ -221,6 +250,12 @@ async def test_metadata_for_another_issuer_is_refused(idp: Idp) -> None:
     state.metadata_issuer = "https://evil.example"
     with pytest.raises(ValueError, match="names issuer 'https://evil.example'"):
         await build_all(
-            {"acme": {"preset": "oauth2", "issuer": server.url, "client_id": "public-app",
-                      "token_endpoint_auth_method": "none"}}
+            {
+                "acme": {
+                    "preset": "oauth2",
+                    "issuer": server.url,
+                    "client_id": "public-app",
+                    "token_endpoint_auth_method": "none",
+                }
+            }
         )
