@@ -123,6 +123,7 @@ def _rows(
     pct = _PERCENT_EXP
     hundred = _HUNDRED
     thousand = _THOUSAND
+    quantize = Decimal.quantize
     iso_of: dict[date, str] = {}
     out: list[list[Any]] = []
     append = out.append
@@ -135,29 +136,22 @@ def _rows(
         if iso is None:
             iso = iso_of[day] = day.isoformat()
         if imp:
-            ctr: str | None = str((clicks * hundred / imp).quantize(pct))
-            cpm: str | None = str((spend * thousand / imp).quantize(money_exp))
+            ctr: str | None = str(quantize(clicks * hundred / imp, pct))
+            cpm: str | None = str(quantize(spend * thousand / imp, money_exp))
         else:
             ctr = cpm = None
-        cpc = str((spend / clicks).quantize(money_exp)) if clicks else None
-        append(
-            [
-                iso,
-                r.campaign_id,
-                r.campaign_name,
-                imp,
-                clicks,
-                str(spend.quantize(money_exp)),
-                r.conversions,
-                ctr,
-                cpc,
-                cpm,
-            ]
-        )
-    # Positions in the full row above: date, campaign id, campaign name, then METRICS.
-    picks = ([0, 1, 2] if campaign else [0]) + [3 + METRICS.index(m) for m in metrics]
-    if picks == list(range(10)):
+        cpc = str(quantize(spend / clicks, money_exp)) if clicks else None
+        spent = str(quantize(spend, money_exp))
+        if campaign:
+            cid, name, conv = r.campaign_id, r.campaign_name, r.conversions
+            append([iso, cid, name, imp, clicks, spent, conv, ctr, cpc, cpm])
+        else:
+            append([iso, imp, clicks, spent, r.conversions, ctr, cpc, cpm])
+    if len(metrics) == len(METRICS):
         return out
+    # Positions in the rows above: the dimension columns, then METRICS in order.
+    first = 3 if campaign else 1
+    picks = list(range(first)) + [first + METRICS.index(m) for m in metrics]
     return [[row[i] for i in picks] for row in out]
 
 
