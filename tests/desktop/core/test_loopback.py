@@ -1,0 +1,236 @@
+"""The one-shot loopback receiver, driven over real sockets."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from desktop.loopback import (
+    CallbackResult,
+    LoopbackReceiver,
+    ReceiverCancelled,
+    ReceiverTimeout,
+)
+
+STATE = "s-8f1c2b9e7a6d"
+
+
+@pytest.fixture
+def receiver() -> Iterator[LoopbackReceiver]:
+    r = LoopbackReceiver(timeout=10)
+    r.expect(STATE)
+    yield r
+    r.close()
+
+
+def raw(receiver: LoopbackReceiver, request: bytes) -> bytes:
+    """Send raw bytes, return the answer's head and body (by its Content-Length)."""
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=5) as s:
+        s.sendall(request)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += s.recv(65536)
+        head, body = answer.split(b"\r\n\r\n", 1)
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        while len(body) < length:
+            body += s.recv(65536)
+    return head + b"\r\n\r\n" + body
+
+
+def status_of(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+def get(receiver: LoopbackReceiver, query: str, **headers: str) -> httpx.Response:
+    return httpx.get(f"{receiver.redirect_uri}?{query}", headers=headers, timeout=5)
+
+
+def result_in_background(receiver: LoopbackReceiver) -> tuple[threading.Thread, list[object]]:
+    out: list[object] = []
+
+    def run() -> None:
+        try:
+            out.append(receiver.wait())
+        except Exception as exc:
+            out.append(exc)
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out
+
+
+def test_listens_only_on_ipv4_loopback_with_os_chosen_port(receiver: LoopbackReceiver) -> None:
+    host, port = receiver._sock.getsockname()
+    assert host == "127.0.0.1"
+    assert port == receiver.port
+    assert port > 0
+    assert receiver.redirect_uri == f"http://127.0.0.1:{port}/callback"
+    assert receiver._sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
+
+
+def test_matching_callback_completes_with_success_page(receiver: LoopbackReceiver) -> None:
+    r = get(receiver, f"code=the-code-123&state={STATE}&iss=https%3A%2F%2Fidp.example")
+    assert r.status_code == 200
+    assert "Consent received" in r.text
+    assert "the-code-123" not in r.text
+    result = receiver.wait()
+    assert isinstance(result, CallbackResult)
+    assert result.code is not None
+    assert result.code.reveal() == "the-code-123"
+    assert result.state == STATE
+    assert result.iss == "https://idp.example"
+    assert "the-code-123" not in repr(result)
+
+
+def test_pages_send_no_store_no_referrer_and_a_strict_csp(receiver: LoopbackReceiver) -> None:
+    r = get(receiver, f"code=c&state={STATE}")
+    assert r.headers["cache-control"] == "no-store"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert r.headers["content-security-policy"] == "default-src 'none'; style-src 'unsafe-inline'"
+    assert r.headers["content-type"] == "text/html; charset=utf-8"
+    # Self-contained: nothing is loaded from elsewhere.
+    assert "http://" not in r.text
+    assert "https://" not in r.text
+    assert "src=" not in r.text
+
+
+def test_wrong_or_missing_state_gets_error_page_and_keeps_waiting(
+    receiver: LoopbackReceiver,
+) -> None:
+    assert get(receiver, "code=evil&state=wrong").status_code == 400
+    assert get(receiver, "code=evil").status_code == 400
+    r = get(receiver, f"code=good&state={STATE}")
+    assert r.status_code == 200
+    result = receiver.wait()
+    assert result.code is not None
+    assert result.code.reveal() == "good"
+
+
+def test_stray_paths_and_other_methods_do_not_consume_the_flow(
+    receiver: LoopbackReceiver,
+) -> None:
+    assert httpx.get(f"http://127.0.0.1:{receiver.port}/favicon.ico").status_code == 404
+    assert httpx.get(f"http://127.0.0.1:{receiver.port}/").status_code == 404
+    query = f"code=c1&state={STATE}"
+    assert httpx.head(f"{receiver.redirect_uri}?{query}").status_code == 405
+    options = httpx.request("OPTIONS", f"{receiver.redirect_uri}?{query}")
+    assert options.status_code == 405
+    assert httpx.post(f"{receiver.redirect_uri}?{query}").status_code == 405
+    r = get(receiver, query, **{"Sec-Purpose": "prefetch;prerender"})
+    assert r.status_code == 503
+    assert get(receiver, query, Purpose="prefetch").status_code == 503
+    t, out = result_in_background(receiver)
+    t.join(0.3)
+    assert t.is_alive(), "nothing above may complete the flow"
+    assert get(receiver, query).status_code == 200
+    t.join(5)
+    assert isinstance(out[0], CallbackResult)
+
+
+def test_second_identical_callback_is_already_completed_and_not_forwarded(
+    receiver: LoopbackReceiver,
+) -> None:
+    first = get(receiver, f"code=once&state={STATE}")
+    result = receiver.wait()
+    second = get(receiver, f"code=once&state={STATE}")
+    assert first.status_code == 200
+    assert "Consent received" in first.text
+    assert second.status_code == 200
+    assert "Already done" in second.text
+    assert receiver.wait() is result  # still the one result, nothing new forwarded
+
+
+def test_foreign_host_header_is_rejected(receiver: LoopbackReceiver) -> None:
+    query = f"code=c&state={STATE}"
+    r = get(receiver, query, Host=f"evil.example:{receiver.port}")
+    assert r.status_code == 400
+    assert get(receiver, query, Host=f"localhost:{receiver.port}").status_code == 400
+    answer = raw(receiver, f"GET /callback?{query} HTTP/1.1\r\n\r\n".encode())
+    assert status_of(answer) == 400
+    t, _ = result_in_background(receiver)
+    t.join(0.2)
+    assert t.is_alive()
+    receiver.cancel()
+    t.join(5)
+
+
+def test_oversized_and_non_utf8_requests_get_4xx_without_crashing(
+    receiver: LoopbackReceiver,
+) -> None:
+    host = f"Host: 127.0.0.1:{receiver.port}\r\n"
+    long_target = "/callback?x=" + "a" * 20000
+    assert status_of(raw(receiver, f"GET {long_target} HTTP/1.1\r\n{host}\r\n".encode())) == 414
+    huge_headers = "".join(f"X-{i}: {'b' * 100}\r\n" for i in range(300))
+    answer = raw(receiver, f"GET /callback HTTP/1.1\r\n{host}{huge_headers}\r\n".encode())
+    assert status_of(answer) == 431
+    bad = f"GET /callback?state={STATE}&code=%ff%fe HTTP/1.1\r\n{host}\r\n".encode()
+    assert status_of(raw(receiver, bad)) == 400
+    raw_bytes = b"GET /callback?state=\xff HTTP/1.1\r\n" + host.encode() + b"\r\n"
+    assert status_of(raw(receiver, raw_bytes)) == 400
+    assert status_of(raw(receiver, b"garbage\r\n\r\n")) == 400
+    repeated = f"GET /callback?state={STATE}&code=a&code=b HTTP/1.1\r\n{host}\r\n".encode()
+    assert status_of(raw(receiver, repeated)) == 400
+    # Still alive and still waiting for the real redirect.
+    assert get(receiver, f"code=ok&state={STATE}").status_code == 200
+    assert receiver.wait().code is not None
+
+
+def test_silent_client_does_not_block_the_real_redirect(receiver: LoopbackReceiver) -> None:
+    with socket.create_connection(("127.0.0.1", receiver.port)):
+        assert get(receiver, f"code=ok&state={STATE}").status_code == 200
+
+
+def test_provider_error_shows_plain_words_and_completes(receiver: LoopbackReceiver) -> None:
+    r = get(receiver, f"error=access_denied&error_description=<b>User+said+no</b>&state={STATE}")
+    assert r.status_code == 200
+    assert "You did not allow access" in r.text
+    assert "&lt;b&gt;User said no&lt;/b&gt;" in r.text
+    assert "<b>" not in r.text
+    result = receiver.wait()
+    assert result.error == "access_denied"
+    assert result.code is None
+
+
+def test_relayed_redirect_without_code(receiver: LoopbackReceiver) -> None:
+    r = get(receiver, f"state={STATE}&flow_id=f1&result=success")
+    assert r.status_code == 200
+    result = receiver.wait()
+    assert result.relayed
+    assert result.flow_id == "f1"
+    assert result.code is None
+
+
+def test_wait_times_out() -> None:
+    with LoopbackReceiver(timeout=0.3) as r:
+        r.expect(STATE)
+        with pytest.raises(ReceiverTimeout, match="No answer from the browser"):
+            r.wait()
+
+
+def test_cancel_wakes_wait_from_another_thread(receiver: LoopbackReceiver) -> None:
+    t, out = result_in_background(receiver)
+    receiver.cancel()
+    t.join(5)
+    assert isinstance(out[0], ReceiverCancelled)
+    # A late redirect after cancel does not complete anything.
+    assert get(receiver, f"code=late&state={STATE}").status_code == 400
+
+
+def test_socket_is_closed_afterwards_and_the_port_is_free() -> None:
+    r = LoopbackReceiver(timeout=5)
+    r.expect(STATE)
+    assert get(r, f"code=c&state={STATE}").status_code == 200
+    port = r.port
+    r.close()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", port))  # no SO_REUSEADDR: fails if anything still holds the port
+    finally:
+        s.close()
+    assert not r._thread.is_alive()
