@@ -1,13 +1,25 @@
-"""PLACEHOLDER (owner: auth engineer)."""
+"""`CurrentUser`: the signed-in device behind a request's Bearer access token (RFC 6750)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from backend.auth.tokens import TokenRejected, verify_access_token
+from backend.db.models import Device
+from backend.deps import StateDep
 from backend.errors import Unauthorized
+
+# How long a "this device is still signed in" answer is reused. A sign-out through this
+# process takes effect at once; one through another process within this many seconds.
+DEVICE_STATUS_TTL_S = 2.0
+_MAX_CACHED = 10_000
 
 
 @dataclass(frozen=True)
@@ -16,8 +28,87 @@ class Principal:
     device_id: str
 
 
-async def current_principal() -> Principal:
-    raise Unauthorized("Sign in first.")
+@dataclass(frozen=True)
+class _Status:
+    user_id: str
+    revoked: bool
+    checked_at: float
+
+
+class DeviceStatusCache:
+    """Per-app memo of device → (owner, signed out?), so most requests skip the database."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Status] = {}
+
+    def get(self, device_id: str) -> _Status | None:
+        entry = self._entries.get(device_id)
+        if entry is None:
+            return None
+        # A sign-out is final, so that answer never goes stale.
+        if entry.revoked or time.monotonic() - entry.checked_at < DEVICE_STATUS_TTL_S:
+            return entry
+        return None
+
+    def put(self, device_id: str, user_id: str, revoked: bool) -> _Status:
+        entry = _Status(user_id, revoked, time.monotonic())
+        with self._lock:
+            if len(self._entries) >= _MAX_CACHED:
+                self._entries.clear()
+            self._entries[device_id] = entry
+        return entry
+
+    def signed_out(self, device_id: str, user_id: str) -> None:
+        self.put(device_id, user_id, revoked=True)
+
+
+def device_status_cache(request: Request) -> DeviceStatusCache:
+    app_state = request.app.state
+    cache: DeviceStatusCache | None = getattr(app_state, "auth_device_status", None)
+    if cache is None:
+        cache = DeviceStatusCache()
+        app_state.auth_device_status = cache
+    return cache
+
+
+def _bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("Sign in first: this request carries no access token.")
+    scheme, _, token = header.partition(" ")
+    # RFC 7235 §2.1: the scheme is case-insensitive.
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Sign in first: send the access token as 'Authorization: Bearer …'.")
+    return token.strip()
+
+
+def _load_status(session: Session, device_id: str) -> tuple[str, bool] | None:
+    row = session.execute(
+        select(Device.user_id, Device.revoked_at).where(Device.id == device_id)
+    ).one_or_none()
+    return None if row is None else (row.user_id, row.revoked_at is not None)
+
+
+async def current_principal(request: Request, state: StateDep) -> Principal:
+    """The user and device of a valid access token of a device that is still signed in."""
+    token = _bearer_token(request)
+    try:
+        claims = verify_access_token(state.signing_key, token)
+    except TokenRejected as exc:
+        raise Unauthorized(f"{exc} Sign in again.") from None
+    cache = device_status_cache(request)
+    status = cache.get(claims.device_id)
+    if status is None:
+        loaded = await state.run_db(lambda s: _load_status(s, claims.device_id))
+        if loaded is None:
+            raise Unauthorized("This device is not known to the backend. Sign in again.")
+        status = cache.put(claims.device_id, *loaded)
+    if status.user_id != claims.user_id:
+        raise Unauthorized("The access token is not valid. Sign in again.")
+    if status.revoked:
+        raise Unauthorized("This device was signed out. Sign in again.")
+    return Principal(user_id=claims.user_id, device_id=claims.device_id)
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

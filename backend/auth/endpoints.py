@@ -1,5 +1,212 @@
-"""PLACEHOLDER — replaced by its owner."""
+"""/v1/auth: login, RFC 7523 token renewal, devices."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+import json
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+import anyio.to_thread
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
+
+from backend.auth import jwt_bearer, passwords, service, throttle
+from backend.auth.deps import CurrentUser, device_status_cache
+from backend.auth.schemas import DeviceOut, LoginRequest, LoginResponse, TokenResponse, UserOut
+from backend.auth.tokens import (
+    DEFAULT_ACCESS_TTL_S,
+    IssuedToken,
+    TokenRejected,
+    issue_access_token,
+)
+from backend.db.engine import locked_transaction
+from backend.db.models import utcnow
+from backend.deps import StateDep
+from backend.errors import InvalidRequest, NotFound, RateLimitedError, Unauthorized
+from backend.state import AppState
+
+router = APIRouter(tags=["auth"])
+
+T = TypeVar("T")
+
+WRONG_CREDENTIALS = "The email or password is wrong."
+MAX_TOKEN_REQUEST_BYTES = 16 * 1024
+# RFC 6749 §5.1: token responses must not be cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def _write(state: AppState, fn: Callable[[Session], T]) -> T:
+    """Run `fn` in a transaction that takes the write lock up front (BEGIN IMMEDIATE on
+    SQLite), so a read-then-write cannot fail on a snapshot another writer moved on from."""
+
+    def _work() -> T:
+        with locked_transaction(state.engine) as session:
+            return fn(session)
+
+    return await anyio.to_thread.run_sync(_work)
+
+
+def _issue(state: AppState, user_id: str, device_id: str) -> IssuedToken:
+    ttl = getattr(state.settings, "access_token_ttl_s", DEFAULT_ACCESS_TTL_S)
+    return issue_access_token(
+        state.signing_key, user_id=user_id, device_id=device_id, ttl_s=int(ttl)
+    )
+
+
+@router.post("/v1/auth/login", response_model=LoginResponse)
+async def login(body: LoginRequest, request: Request, state: StateDep) -> JSONResponse:
+    """Email + password + this device's public key → an access JWT and the device id."""
+    email = service.normalize_email(body.email)
+    keys = throttle.keys_for(email, request.client.host if request.client else None)
+    base_s = state.settings.login_throttle_base_s
+
+    def _begin(session: Session) -> tuple[float | None, service.UserRecord | None]:
+        wait = throttle.begin_attempt(session, keys, utcnow(), base_s)
+        return wait, (None if wait is not None else service.find_user(session, email))
+
+    wait, user = await _write(state, _begin)
+    if wait is not None:
+        seconds = math.ceil(wait)
+        raise RateLimitedError(
+            f"Too many failed sign-ins for this account or from this address. "
+            f"Try again in {seconds} second{'s' if seconds != 1 else ''}.",
+            retry_after=wait,
+        )
+    password = body.password.get_secret_value()
+
+    def _check() -> tuple[bool, str | None]:
+        # An unknown email costs the same hashing time as a wrong password.
+        if user is None:
+            return passwords.dummy_verify(password), None
+        if not passwords.verify_password(user.password_hash, password):
+            return False, None
+        rehashed = None
+        if passwords.needs_rehash(user.password_hash):
+            rehashed = passwords.hash_password(password)
+        return True, rehashed
+
+    ok, rehashed = await anyio.to_thread.run_sync(_check)
+    if not ok or user is None:
+        raise Unauthorized(WRONG_CREDENTIALS)
+    signed_in = user
+
+    def _succeed(session: Session) -> str:
+        throttle.attempt_succeeded(session, keys, base_s)
+        if rehashed is not None:
+            service.update_password_hash(session, signed_in.id, rehashed)
+        return service.add_device(session, signed_in.id, body.device_name, body.device_public_key)
+
+    device_id = await _write(state, _succeed)
+    issued = _issue(state, user.id, device_id)
+    response = LoginResponse(
+        access_token=issued.token,
+        expires_in=issued.expires_in,
+        device_id=device_id,
+        user=UserOut(id=user.id, email=user.email),
+    )
+    return JSONResponse(response.model_dump(), headers=NO_STORE)
+
+
+async def _token_request_fields(request: Request) -> dict[str, str]:
+    """The form (RFC 6749 §4.1.3 style) or JSON body as a flat dict of strings."""
+    body = await request.body()
+    if len(body) > MAX_TOKEN_REQUEST_BYTES:
+        raise InvalidRequest("The token request is too large.")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        try:
+            data: Any = json.loads(body)
+        except ValueError:
+            raise InvalidRequest("The token request is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise InvalidRequest("The token request must be a JSON object.")
+        return {k: v for k, v in data.items() if isinstance(v, str)}
+    if content_type == "application/x-www-form-urlencoded":
+        try:
+            pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+        except UnicodeDecodeError:
+            raise InvalidRequest("The token request is not UTF-8 text.") from None
+        names = [name for name, _ in pairs]
+        # RFC 6749 §3.2: parameters must not be included more than once.
+        if len(names) != len(set(names)):
+            raise InvalidRequest("A token request parameter appears more than once.")
+        return dict(pairs)
+    raise InvalidRequest(
+        "Send the token request as application/x-www-form-urlencoded or application/json."
+    )
+
+
+def _rejected(detail: str) -> Unauthorized:
+    # `error` carries the RFC 6749 §5.2 code for OAuth client libraries.
+    return Unauthorized(detail, error="invalid_grant")
+
+
+@router.post("/v1/auth/token", response_model=TokenResponse)
+async def token(request: Request, state: StateDep) -> JSONResponse:
+    """RFC 7523 §2.1 JWT-bearer grant: an assertion signed by the device key → access JWT."""
+    fields = await _token_request_fields(request)
+    if fields.get("grant_type") != jwt_bearer.GRANT_TYPE:
+        raise InvalidRequest(f"grant_type must be {jwt_bearer.GRANT_TYPE}.")
+    assertion = fields.get("assertion")
+    if not assertion:
+        raise InvalidRequest("The token request needs an 'assertion'.")
+    try:
+        device_id = jwt_bearer.device_id_of(assertion)
+    except TokenRejected as exc:
+        raise _rejected(str(exc)) from None
+    device = await state.run_db(lambda s: service.get_device(s, device_id))
+    if device is None:
+        raise _rejected("The assertion names a device this backend does not know. Sign in again.")
+    if device.revoked:
+        raise _rejected("This device was signed out. Sign in again.")
+    try:
+        verified = jwt_bearer.verify_assertion(
+            assertion,
+            device_id=device.id,
+            device_jwk=device.public_jwk,
+            # RFC 7523 §3 item 3: the audience is this token endpoint, exactly.
+            audience=f"{state.public_url}/v1/auth/token",
+        )
+    except TokenRejected as exc:
+        raise _rejected(str(exc)) from None
+    try:
+        seen = await _write(state, lambda s: service.consume_assertion(s, verified))
+    except service.DeviceUnusable as exc:
+        raise _rejected(str(exc)) from None
+    issued = _issue(state, seen.user_id, seen.id)
+    response = TokenResponse(
+        access_token=issued.token, expires_in=issued.expires_in, device_id=seen.id
+    )
+    return JSONResponse(response.model_dump(), headers=NO_STORE)
+
+
+@router.get("/v1/auth/devices", response_model=list[DeviceOut])
+async def list_devices(state: StateDep, principal: CurrentUser) -> list[DeviceOut]:
+    """This user's signed-in devices; `current` marks the one asking."""
+    devices = await state.run_db(lambda s: service.list_devices(s, principal.user_id))
+    return [
+        DeviceOut(
+            id=d.id,
+            name=d.name,
+            created_at=d.created_at,
+            last_seen_at=d.last_seen_at,
+            current=d.id == principal.device_id,
+        )
+        for d in devices
+    ]
+
+
+@router.delete("/v1/auth/devices/{device_id}", status_code=204)
+async def sign_out_device(
+    device_id: str, request: Request, state: StateDep, principal: CurrentUser
+) -> Response:
+    """Sign a device out: its access tokens and assertions stop working."""
+    found = await _write(state, lambda s: service.sign_out_device(s, principal.user_id, device_id))
+    if not found:
+        # 404 rather than 403 for another user's device: do not confirm that it exists.
+        raise NotFound("There is no such device among yours.")
+    device_status_cache(request).signed_out(device_id, principal.user_id)
+    return Response(status_code=204)

@@ -1,0 +1,181 @@
+"""Users and devices: the database side of signing in (session first, flush only)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from backend.auth import passwords
+from backend.auth.jwt_bearer import VerifiedAssertion
+from backend.auth.tokens import LEEWAY_S
+from backend.db.models import Device, UsedJti, User, utcnow
+
+# Deliberately loose: one "@", something either side, no spaces. `local@this-device`
+# (the embedded mode's user) is a valid address here.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+MAX_EMAIL_CHARS = 320
+MIN_PASSWORD_CHARS = 8
+
+
+class UserExists(Exception):
+    """A user with this email exists already."""
+
+
+class DeviceUnusable(Exception):
+    """The device does not exist or was signed out; the message says which in plain words."""
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: str
+    email: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    id: str
+    user_id: str
+    name: str
+    public_jwk: dict[str, Any]
+    created_at: datetime
+    last_seen_at: datetime | None
+    revoked: bool
+
+
+def normalize_email(email: str) -> str:
+    """Emails compare case-insensitively here (RFC 5321 allows case in the local part, but no
+    mail provider in use treats `Ann@x` and `ann@x` as two people)."""
+    return email.strip().lower()
+
+
+def validate_email(email: str) -> str:
+    normalized = normalize_email(email)
+    if len(normalized) > MAX_EMAIL_CHARS or not _EMAIL.match(normalized):
+        raise ValueError("That is not an email address (expected something like ann@example.com).")
+    return normalized
+
+
+def create_user(session: Session, email: str, password: str, *, update: bool = False) -> User:
+    """Create a user, or with `update=True` set a new password for an existing one."""
+    normalized = validate_email(email)
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValueError(f"A password needs at least {MIN_PASSWORD_CHARS} characters.")
+    password_hash = passwords.hash_password(password)
+    user = session.scalars(select(User).where(User.email == normalized)).one_or_none()
+    if user is not None:
+        if not update:
+            raise UserExists(normalized)
+        user.password_hash = password_hash
+        session.flush()
+        return user
+    user = User(email=normalized, password_hash=password_hash)
+    try:
+        with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        # Another process created the same email between our SELECT and INSERT.
+        raise UserExists(normalized) from None
+    return user
+
+
+def find_user(session: Session, email: str) -> UserRecord | None:
+    user = session.scalars(select(User).where(User.email == normalize_email(email))).one_or_none()
+    if user is None:
+        return None
+    return UserRecord(id=user.id, email=user.email, password_hash=user.password_hash)
+
+
+def update_password_hash(session: Session, user_id: str, password_hash: str) -> None:
+    user = session.get(User, user_id)
+    if user is not None:
+        user.password_hash = password_hash
+
+
+def add_device(session: Session, user_id: str, name: str, public_jwk: dict[str, str]) -> str:
+    now = utcnow()
+    device = Device(user_id=user_id, name=name, public_jwk=public_jwk, created_at=now)
+    device.last_seen_at = now
+    session.add(device)
+    session.flush()
+    return device.id
+
+
+def _info(device: Device) -> DeviceInfo:
+    return DeviceInfo(
+        id=device.id,
+        user_id=device.user_id,
+        name=device.name,
+        public_jwk=dict(device.public_jwk),
+        created_at=device.created_at,
+        last_seen_at=device.last_seen_at,
+        revoked=device.revoked_at is not None,
+    )
+
+
+def get_device(session: Session, device_id: str) -> DeviceInfo | None:
+    device = session.get(Device, device_id)
+    return None if device is None else _info(device)
+
+
+def list_devices(session: Session, user_id: str) -> list[DeviceInfo]:
+    stmt = (
+        select(Device)
+        .where(Device.user_id == user_id, Device.revoked_at.is_(None))
+        .order_by(Device.created_at, Device.id)
+    )
+    return [_info(d) for d in session.scalars(stmt)]
+
+
+def sign_out_device(session: Session, user_id: str, device_id: str) -> bool:
+    """Mark the user's device signed out; False when the user has no such device.
+
+    Signing out twice is fine (DELETE is idempotent, RFC 9110 §9.3.5).
+    """
+    device = session.get(Device, device_id)
+    if device is None or device.user_id != user_id:
+        return False
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+    return True
+
+
+def usable_device(session: Session, device_id: str) -> DeviceInfo:
+    device = get_device(session, device_id)
+    if device is None:
+        raise DeviceUnusable("This device is not known to the backend; sign in again.")
+    if device.revoked:
+        raise DeviceUnusable("This device was signed out; sign in again.")
+    return device
+
+
+def consume_assertion(session: Session, assertion: VerifiedAssertion) -> DeviceInfo:
+    """Record the assertion's `jti` as used (RFC 7523 §3 item 7) and mark the device seen.
+
+    Raises DeviceUnusable for a replayed `jti` or a device signed out meanwhile. Call in a
+    locked transaction so the device check and the insert see the same state.
+    """
+    now = utcnow()
+    device = session.get(Device, assertion.device_id)
+    if device is None or device.revoked_at is not None:
+        raise DeviceUnusable("This device was signed out; sign in again.")
+    # Drop ids that can no longer be replayed: their assertions are past exp (+ leeway).
+    session.execute(delete(UsedJti).where(UsedJti.expires_at < now))
+    expires_at = datetime.fromtimestamp(assertion.expires_at, now.tzinfo) + timedelta(
+        seconds=LEEWAY_S
+    )
+    # Namespaced by device, so one device cannot burn another's ids.
+    used = UsedJti(jti=f"{assertion.device_id}:{assertion.jti}", expires_at=expires_at)
+    try:
+        with session.begin_nested():
+            session.add(used)
+    except IntegrityError:
+        raise DeviceUnusable("This assertion was used before; each one works once.") from None
+    device.last_seen_at = now
+    return _info(device)
