@@ -1,0 +1,306 @@
+"""The backend's HTTP API as plain Python calls (sync httpx; safe to call from worker threads)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from desktop import __version__
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+CANCEL_POLL = 0.05
+# Plain words when a problem body is missing (a proxy's HTML error page, a crash).
+_STATUS_CODES = {
+    401: ("unauthorized", "Sign in again to continue."),
+    404: ("not_found", "That item no longer exists on the backend."),
+    409: ("conflict", "The backend refused because something changed meanwhile."),
+    422: ("invalid_request", "The backend did not accept the request."),
+    429: ("rate_limited", "Too many requests; wait a moment and try again."),
+    503: ("provider_unavailable", "The service is unavailable right now; try again later."),
+}
+
+
+class TokenSource(Protocol):
+    """Gives a bearer token for the backend and drops it when the backend rejects it."""
+
+    def access_token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
+
+
+class ApiError(Exception):
+    """A failed call in plain words; `code` is the API's code or network/bad_response/cancelled."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.status = status
+        self.retry_after = retry_after
+        self.body: dict[str, Any] = dict(body or {})
+
+    def __str__(self) -> str:
+        return self.detail
+
+    def __repr__(self) -> str:
+        return f"ApiError(code={self.code!r}, status={self.status!r}, detail={self.detail!r})"
+
+
+def cancelled_error() -> ApiError:
+    return ApiError("cancelled", "Cancelled.")
+
+
+class ApiClient:
+    """One backend. Every method raises ApiError; on 401 the token is renewed once and retried."""
+
+    def __init__(
+        self, base_url: str, auth: TokenSource | None = None, *, timeout: float = 20.0
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=timeout,
+            follow_redirects=False,
+            headers={
+                "Accept": "application/json",
+                "User-Agent": f"connected-accounts-desktop/{__version__}",
+            },
+        )
+
+    # -- endpoints --------------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        return self._dict(self.request_json("GET", "/healthz", authenticated=False))
+
+    def providers(self) -> list[dict[str, Any]]:
+        return self._list(self.request_json("GET", "/v1/providers"))
+
+    def connections(self) -> list[dict[str, Any]]:
+        return self._list(self.request_json("GET", "/v1/connections"))
+
+    def connection(self, id: str, *, check: bool = False) -> dict[str, Any]:
+        params = {"check": "true"} if check else None
+        return self._dict(self.request_json("GET", f"/v1/connections/{_q(id)}", params=params))
+
+    def accounts(self, id: str) -> list[dict[str, Any]]:
+        return self._list(self.request_json("GET", f"/v1/connections/{_q(id)}/accounts"))
+
+    def start_flow(self, provider: str, redirect_uri: str) -> dict[str, Any]:
+        body = {"provider": provider, "redirect_uri": redirect_uri}
+        return self._dict(self.request_json("POST", "/v1/flows", json=body))
+
+    def complete_flow(self, flow_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+        path = f"/v1/flows/{_q(flow_id)}/complete"
+        return self._dict(self.request_json("POST", path, json=dict(params)))
+
+    def report(
+        self,
+        id: str,
+        *,
+        account: str | None,
+        since: date,
+        until: date,
+        level: str = "account",
+        metrics: Sequence[str] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, str] = {
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "level": level,
+        }
+        if account:
+            params["account"] = account
+        if metrics:
+            params["metrics"] = ",".join(metrics)
+        path = f"/v1/connections/{_q(id)}/reports"
+        body = _cancellable(lambda: self._send("GET", path, params=params, cancel=cancel), cancel)
+        return self._dict(body)
+
+    def disconnect(self, id: str, *, forget: bool = False) -> dict[str, Any]:
+        params = {"forget": "true"} if forget else None
+        return self._dict(self.request_json("DELETE", f"/v1/connections/{_q(id)}", params=params))
+
+    def devices(self) -> list[dict[str, Any]]:
+        return self._list(self.request_json("GET", "/v1/auth/devices"))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        authenticated: bool = True,
+    ) -> Any:
+        """One call; the decoded JSON body (None for 204)."""
+        return self._send(method, path, params=params, json_body=json, authenticated=authenticated)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        authenticated: bool = True,
+        cancel: threading.Event | None = None,
+    ) -> Any:
+        use_auth = authenticated and self.auth is not None
+        for attempt in (1, 2):
+            headers = {}
+            if use_auth and self.auth is not None:
+                headers["Authorization"] = f"Bearer {self.auth.access_token()}"
+            status, raw, response_headers = self._exchange(
+                method, path, params, json_body, headers, cancel
+            )
+            if status == 401 and use_auth and attempt == 1 and self.auth is not None:
+                # The access JWT expired or was revoked: renew once (RFC 7523 assertion).
+                self.auth.invalidate()
+                continue
+            return _decode(status, raw, response_headers)
+        raise AssertionError("unreachable")
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        json_body: Any,
+        headers: dict[str, str],
+        cancel: threading.Event | None,
+    ) -> tuple[int, bytes, httpx.Headers]:
+        try:
+            request = self._http.build_request(
+                method, path, params=params, json=json_body, headers=headers
+            )
+            response = self._http.send(request, stream=True)
+            try:
+                chunks: list[bytes] = []
+                for chunk in response.iter_bytes():
+                    if cancel is not None and cancel.is_set():
+                        raise cancelled_error()
+                    chunks.append(chunk)
+            finally:
+                response.close()
+        except httpx.TimeoutException:
+            raise ApiError(
+                "network", f"The backend at {self.base_url} did not answer in time."
+            ) from None
+        except httpx.HTTPError as exc:
+            raise ApiError(
+                "network",
+                f"Cannot reach the backend at {self.base_url} ({type(exc).__name__}). "
+                "Check that it is running and that you are online.",
+            ) from None
+        return response.status_code, b"".join(chunks), response.headers
+
+    @staticmethod
+    def _dict(body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise ApiError("bad_response", "The backend sent an answer this app cannot read.")
+        return body
+
+    @staticmethod
+    def _list(body: Any) -> list[dict[str, Any]]:
+        if not isinstance(body, list) or not all(isinstance(x, dict) for x in body):
+            raise ApiError("bad_response", "The backend sent an answer this app cannot read.")
+        return body
+
+
+def _q(segment: str) -> str:
+    return quote(segment, safe="")
+
+
+def _decode(status: int, raw: bytes, headers: httpx.Headers) -> Any:
+    if status == 204 or (200 <= status < 300 and not raw):
+        return None
+    try:
+        body: Any = json.loads(raw) if raw else None
+    except ValueError:
+        body = None
+    if 200 <= status < 300:
+        if body is None:
+            raise ApiError("bad_response", "The backend sent an answer this app cannot read.")
+        return body
+    retry_after = _retry_after(headers.get("retry-after"))
+    if isinstance(body, dict) and isinstance(body.get("code"), str):
+        detail = body.get("detail") or body.get("title") or "The backend refused the request."
+        raise ApiError(body["code"], str(detail), status=status, retry_after=retry_after, body=body)
+    code, detail = _STATUS_CODES.get(
+        status, ("bad_response", f"The backend failed (HTTP {status}); try again later.")
+    )
+    raise ApiError(code, detail, status=status, retry_after=retry_after)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        from datetime import UTC, datetime
+
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _cancellable(fn: Callable[[], T], cancel: threading.Event | None) -> T:
+    """Run `fn` in a helper thread so a cancel is honoured even while waiting for headers."""
+    if cancel is None:
+        return fn()
+    if cancel.is_set():
+        raise cancelled_error()
+    done = threading.Event()
+    box: list[T] = []
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            box.append(fn())
+        except BaseException as exc:  # carried to the caller's thread
+            error.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="api-report", daemon=True).start()
+    while not done.wait(CANCEL_POLL):
+        if cancel.is_set():
+            raise cancelled_error()  # the helper drops its answer when it arrives
+    if error:
+        raise error[0]
+    return box[0]

@@ -1,0 +1,269 @@
+"""The device's sign-in with the backend: an EC P-256 device key and short-lived access JWTs."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from desktop.api.client import ApiClient, ApiError
+from desktop.api.secret import Secret
+from desktop.secure_store import DeviceRecord, SecureStore, SecureStoreUnavailable
+
+log = logging.getLogger(__name__)
+
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+ASSERTION_LIFETIME = 240  # seconds; the backend accepts at most 5 minutes (RFC 7523 §3 item 4)
+MAX_LEAD = 60.0
+BAD_SIGN_IN_ANSWER = "The backend sent a sign-in answer this app cannot read."
+
+
+def sign_in_needed(detail: str = "Sign in to continue.") -> ApiError:
+    return ApiError("unauthorized", detail, status=401)
+
+
+class Session:
+    """Implements the ApiClient's TokenSource; keeps the device key in the secure store."""
+
+    def __init__(self, base_url: str, store: SecureStore) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._store = store
+        self._http = ApiClient(self.base_url)
+        self._lock = threading.RLock()
+        self._device_id: str | None = None
+        self._key: ec.EllipticCurvePrivateKey | None = None
+        self._token: Secret | None = None
+        self._renew_at = 0.0
+        self.user_email: str | None = None
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def signed_in(self) -> bool:
+        return self._key is not None and self._device_id is not None
+
+    @property
+    def device_id(self) -> str | None:
+        return self._device_id
+
+    @property
+    def storage(self) -> str:
+        """Where the sign-in is kept, e.g. "keyring (SecretService)" or "memory only"."""
+        return self._store.description
+
+    @property
+    def persistent(self) -> bool:
+        return self._store.persistent
+
+    @property
+    def storage_reason(self) -> str | None:
+        """Why the sign-in is kept in memory only (None when it is in the keyring)."""
+        return self._store.reason
+
+    # -- sign-in ----------------------------------------------------------------------------
+
+    def login(self, email: str, password: str, device_name: str) -> None:
+        """Register a fresh device key with the backend and keep it in the secure store."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        body = {
+            "email": email,
+            "password": password,
+            "device_name": device_name,
+            "device_public_key": public_jwk(key),
+        }
+        answer = self._http.request_json("POST", "/v1/auth/login", json=body, authenticated=False)
+        if not isinstance(answer, dict) or not answer.get("access_token"):
+            raise ApiError(
+                "bad_response", "The backend sent a sign-in answer this app cannot read."
+            )
+        with self._lock:
+            self._key = key
+            self._device_id = str(answer["device_id"])
+            user = answer.get("user") or {}
+            self.user_email = str(user.get("email") or email)
+            self._take_token(answer)
+            self._save()
+
+    def restore(self) -> bool:
+        """Sign in silently from the store; False when there is nothing usable to sign in with."""
+        try:
+            record = self._store.load(self.base_url)
+        except SecureStoreUnavailable as exc:
+            log.warning("Cannot read the stored sign-in: %s", exc)
+            return False
+        if record is None:
+            return False
+        try:
+            key = serialization.load_pem_private_key(
+                record.private_key_pem.reveal().encode(), password=None
+            )
+        except ValueError:
+            log.warning("The stored device key is unreadable; signing in again is needed")
+            return False
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            return False
+        with self._lock:
+            self._key = key
+            self._device_id = record.device_id
+            self.user_email = record.user_email or None
+            self._token = record.access_token
+            self._renew_at = _renew_time(record.access_token)
+            try:
+                self.access_token()
+            except ApiError as exc:
+                if exc.code == "unauthorized":
+                    return False
+                raise
+        return True
+
+    def logout(self) -> None:
+        """Sign this device out at the backend (best effort) and wipe the stored sign-in."""
+        with self._lock:
+            device_id = self._device_id
+        if device_id is not None:
+            try:
+                self._delete_device(device_id, self.access_token())
+            except ApiError as exc:
+                log.warning("Could not sign this device out at the backend: %s", exc)
+        self._forget()
+
+    # -- TokenSource ------------------------------------------------------------------------
+
+    def access_token(self) -> str:
+        """A valid access JWT, renewed by a device-key assertion when it is about to expire."""
+        with self._lock:
+            if not self.signed_in:
+                raise sign_in_needed()
+            if self._token is not None and time.time() < self._renew_at:
+                return self._token.reveal()
+            return self._renew()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._token = None
+            self._renew_at = 0.0
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _renew(self) -> str:
+        body = {"grant_type": JWT_BEARER, "assertion": self._assertion()}
+        try:
+            answer = self._http.request_json(
+                "POST", "/v1/auth/token", json=body, authenticated=False
+            )
+        except ApiError as exc:
+            if exc.code in ("unauthorized", "not_found"):
+                # The backend no longer knows this device (signed out elsewhere, reset).
+                self._forget()
+                raise sign_in_needed(f"{exc.detail} Sign in again.".strip()) from None
+            raise
+        if not isinstance(answer, dict) or not answer.get("access_token"):
+            raise ApiError(
+                "bad_response", "The backend sent a sign-in answer this app cannot read."
+            )
+        token = self._take_token(answer)
+        self._save()
+        return token.reveal()
+
+    def _assertion(self) -> str:
+        """RFC 7523 §3: iss = sub = device id, aud = the token endpoint, short exp, unique jti."""
+        key, device_id = self._identity()
+        now = int(time.time())
+        claims = {
+            "iss": device_id,
+            "sub": device_id,
+            "aud": f"{self.base_url}/v1/auth/token",
+            "iat": now,
+            "exp": now + ASSERTION_LIFETIME,
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, key, algorithm="ES256", headers={"kid": device_id})
+
+    def _identity(self) -> tuple[ec.EllipticCurvePrivateKey, str]:
+        if self._key is None or self._device_id is None:
+            raise sign_in_needed()
+        return self._key, self._device_id
+
+    def _take_token(self, answer: dict[str, Any]) -> Secret:
+        token = self._token = Secret(str(answer["access_token"]))
+        expires_in = float(answer.get("expires_in") or 300)
+        # Lead time proportional to the lifetime, so a short token is not renewed on every call.
+        self._renew_at = time.time() + expires_in - min(MAX_LEAD, expires_in / 5)
+        return token
+
+    def _delete_device(self, device_id: str, token: str) -> None:
+        client = ApiClient(self.base_url, _FixedToken(token))
+        try:
+            client.request_json("DELETE", f"/v1/auth/devices/{device_id}")
+        finally:
+            client.close()
+
+    def _save(self) -> None:
+        key, device_id = self._identity()
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),  # the OS keyring is the protection (DESIGN: secrets)
+        ).decode()
+        record = DeviceRecord(device_id, Secret(pem), self._token, self.user_email or "")
+        try:
+            self._store.save(self.base_url, record)
+        except SecureStoreUnavailable as exc:
+            log.warning("Could not keep the sign-in in the keyring: %s", exc)
+
+    def _forget(self) -> None:
+        with self._lock:
+            self._key = None
+            self._device_id = None
+            self._token = None
+            self._renew_at = 0.0
+        try:
+            self._store.delete(self.base_url)
+        except SecureStoreUnavailable as exc:
+            log.warning("Could not remove the sign-in from the keyring: %s", exc)
+
+
+class _FixedToken:
+    """A TokenSource that cannot renew (used for the final sign-out call)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def access_token(self) -> str:
+        return self._token
+
+    def invalidate(self) -> None:
+        pass
+
+
+def public_jwk(key: ec.EllipticCurvePrivateKey) -> dict[str, str]:
+    """RFC 7518 §6.2.1: the public half as a JWK (coordinates are 32-byte base64url)."""
+    numbers = key.public_key().public_numbers()
+
+    def b64(n: int) -> str:
+        return base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+
+    return {"kty": "EC", "crv": "P-256", "x": b64(numbers.x), "y": b64(numbers.y)}
+
+
+def _renew_time(token: Secret | None) -> float:
+    """When a stored token should be renewed: read its own `exp` (no need to verify our copy)."""
+    if token is None:
+        return 0.0
+    try:
+        claims = jwt.decode(token.reveal(), options={"verify_signature": False})
+        exp = float(claims["exp"])
+        iat = float(claims.get("iat", exp - 300))
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return 0.0
+    return exp - min(MAX_LEAD, (exp - iat) / 5)
