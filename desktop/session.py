@@ -32,9 +32,11 @@ def sign_in_needed(detail: str = "Sign in to continue.") -> ApiError:
 class Session:
     """Implements the ApiClient's TokenSource; keeps the device key in the secure store."""
 
-    def __init__(self, base_url: str, store: SecureStore) -> None:
+    def __init__(self, base_url: str, store: SecureStore, *, store_key: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._store = store
+        # The embedded backend's URL changes every start, so it is kept under a fixed key.
+        self._store_key = store_key or self.base_url
         self._http = ApiClient(self.base_url)
         self._lock = threading.RLock()
         self._device_id: str | None = None
@@ -94,7 +96,7 @@ class Session:
     def restore(self) -> bool:
         """Sign in silently from the store; False when there is nothing usable to sign in with."""
         try:
-            record = self._store.load(self.base_url)
+            record = self._store.load(self._store_key)
         except SecureStoreUnavailable as exc:
             log.warning("Cannot read the stored sign-in: %s", exc)
             return False
@@ -217,7 +219,7 @@ class Session:
         ).decode()
         record = DeviceRecord(device_id, Secret(pem), self._token, self.user_email or "")
         try:
-            self._store.save(self.base_url, record)
+            self._store.save(self._store_key, record)
         except SecureStoreUnavailable as exc:
             log.warning("Could not keep the sign-in in the keyring: %s", exc)
 
@@ -228,7 +230,7 @@ class Session:
             self._token = None
             self._renew_at = 0.0
         try:
-            self._store.delete(self.base_url)
+            self._store.delete(self._store_key)
         except SecureStoreUnavailable as exc:
             log.warning("Could not remove the sign-in from the keyring: %s", exc)
 
