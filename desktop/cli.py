@@ -1,0 +1,266 @@
+"""`connected-accounts` sub-commands (the window is the default when none is given)."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+import webbrowser
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from desktop import __version__
+from desktop.api.client import ApiError
+from desktop.cli_backend import BackendContext, CliError, exit_code_for, resolve_connection
+from desktop.cli_output import (
+    connection_summary,
+    connections_table,
+    providers_table,
+    report_csv,
+    report_table,
+    to_json,
+)
+from desktop.config import resolve_backend_url
+from desktop.connect import ConnectRefused, run_connect
+from desktop.embedded import EmbeddedBackendError
+from desktop.loopback import ReceiverCancelled, ReceiverTimeout
+from desktop.secure_store import open_store
+from desktop.session import Session
+
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+UNAVAILABLE_ERRORS = {"server_error", "temporarily_unavailable"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="connected-accounts",
+        description="Connect ad-platform accounts, view ads reports, disconnect.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--backend", metavar="URL", help="companion backend (default: local)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command")
+
+    login = sub.add_parser("login", help="sign in to a backend")
+    login.add_argument("email")
+    login.add_argument("--password-stdin", action="store_true", help="read the password on stdin")
+    sub.add_parser("logout", help="sign this device out")
+    for name, text in (("providers", "providers you can connect"), ("list", "your connections")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--json", action="store_true", help="the API's own objects")
+
+    connect = sub.add_parser("connect", help="connect an account (opens your browser)")
+    connect.add_argument("provider")
+    connect.add_argument("--no-browser", action="store_true", help="print the address instead")
+    connect.add_argument("--timeout", type=_positive, default=300.0, metavar="S")
+    connect.add_argument("--json", action="store_true")
+
+    report = sub.add_parser("report", help="an ads report")
+    report.add_argument("connection", help="connection id or a unique prefix")
+    report.add_argument("--account", help="ad account id (default: the only one)")
+    report.add_argument("--since", type=_date, required=True, metavar="YYYY-MM-DD")
+    report.add_argument("--until", type=_date, required=True, metavar="YYYY-MM-DD")
+    report.add_argument("--level", choices=["account", "campaign"], default="account")
+    report.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    disconnect = sub.add_parser("disconnect", help="revoke access and remove a connection")
+    disconnect.add_argument("connection")
+    disconnect.add_argument("--yes", action="store_true", help="do not ask to confirm")
+    disconnect.add_argument("--forget", action="store_true", help="drop a revocation-pending one")
+
+    sub.add_parser("install-desktop-entry", help="add the app to your desktop's menu")
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run one sub-command; errors become plain words on stderr and the DESIGN exit codes."""
+    try:
+        return int(COMMANDS[args.command](args))
+    except CliError as exc:
+        _err(str(exc))
+        return exc.exit_code
+    except ApiError as exc:
+        _err(str(exc))
+        return exit_code_for(exc)
+    except ConnectRefused as exc:
+        _err(str(exc))
+        if exc.error == "access_denied":
+            return 6
+        return 5 if exc.error in UNAVAILABLE_ERRORS else 1
+    except (ReceiverTimeout, ReceiverCancelled) as exc:
+        _err(str(exc))
+        return 6
+    except EmbeddedBackendError as exc:
+        _err(str(exc))
+        return 5
+    except KeyboardInterrupt:
+        _err("Cancelled.")
+        return 6
+
+
+def _login(args: argparse.Namespace) -> int:
+    url = resolve_backend_url(args.backend)
+    if url is None:
+        raise CliError(
+            "The local backend signs you in by itself. "
+            "To sign in to a team backend, add --backend URL.",
+            2,
+        )
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass(f"Password for {args.email}: ")
+    if not password:
+        raise CliError("No password given.", 2)
+    session = Session(url, open_store())
+    try:
+        session.login(args.email, password, device_name=_device_name())
+    finally:
+        session.close()
+    print(f"Signed in to {url} as {session.user_email}.")
+    if session.persistent:
+        print(f"Your sign-in is kept in the {session.storage}.")
+    else:
+        _err(
+            f"Your sign-in is kept in memory only: {session.storage_reason} "
+            "Each command will need you to sign in again."
+        )
+    return 0
+
+
+def _logout(args: argparse.Namespace) -> int:
+    url = resolve_backend_url(args.backend)
+    with BackendContext(url) as ctx:
+        if ctx.session is not None:
+            ctx.session.logout()
+    print("Signed out on this device.")
+    return 0
+
+
+def _providers(args: argparse.Namespace) -> int:
+    with BackendContext(resolve_backend_url(args.backend)) as ctx:
+        providers = ctx.api.providers()
+    print(to_json(providers) if args.json else providers_table(providers))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    with BackendContext(resolve_backend_url(args.backend)) as ctx:
+        connections = ctx.api.connections()
+    print(to_json(connections) if args.json else connections_table(connections))
+    return 0
+
+
+def _connect(args: argparse.Namespace) -> int:
+    def show_url(url: str) -> None:
+        if args.no_browser:
+            print(to_json({"authorization_url": url}).replace("\n", "") if args.json else url)
+            sys.stdout.flush()
+        else:
+            _err(f"Opening your browser. If it does not open, visit:\n{url}")
+
+    def open_browser(url: str) -> object:
+        return None if args.no_browser else webbrowser.open(url)
+
+    with BackendContext(resolve_backend_url(args.backend)) as ctx:
+        if not args.no_browser:
+            _err("Waiting for you to finish in the browser (Ctrl-C to cancel)…")
+        connection = run_connect(
+            ctx.api, args.provider, open_browser=open_browser, on_url=show_url, timeout=args.timeout
+        )
+    print(to_json(connection) if args.json else connection_summary(connection))
+    return 4 if connection.get("status") == "needs_reconnect" else 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    if args.since > args.until:
+        raise CliError("--since must be on or before --until.", 2)
+    with BackendContext(resolve_backend_url(args.backend)) as ctx:
+        connection = resolve_connection(ctx.api, args.connection)
+        account = args.account or _only_account(connection)
+        report = ctx.api.report(
+            str(connection["id"]),
+            account=account,
+            since=args.since,
+            until=args.until,
+            level=args.level,
+        )
+    if args.format == "json":
+        print(to_json(report))
+    elif args.format == "csv":
+        sys.stdout.write(report_csv(report))
+    else:
+        print(report_table(report))
+    return 0
+
+
+def _disconnect(args: argparse.Namespace) -> int:
+    with BackendContext(resolve_backend_url(args.backend)) as ctx:
+        connection = resolve_connection(ctx.api, args.connection)
+        name = f"{connection.get('provider_display_name')} — {connection.get('display_name')}"
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise CliError(f"Add --yes to disconnect {name}.", 2)
+            answer = input(f"Disconnect {name}? This revokes access at the provider. [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                _err("Nothing was changed.")
+                return 6
+        result = ctx.api.disconnect(str(connection["id"]), forget=args.forget)
+    print(result.get("message") or f"Disconnected {name}.")
+    return 5 if result.get("revocation_pending") else 0
+
+
+def _install_desktop_entry(args: argparse.Namespace) -> int:
+    from desktop.cli_install import install_desktop_entry
+
+    for path in install_desktop_entry(RESOURCES):
+        print(f"Installed {path}")
+    return 0
+
+
+COMMANDS: dict[str, Any] = {
+    "login": _login,
+    "logout": _logout,
+    "providers": _providers,
+    "list": _list,
+    "connect": _connect,
+    "report": _report,
+    "disconnect": _disconnect,
+    "install-desktop-entry": _install_desktop_entry,
+}
+
+
+def _only_account(connection: dict[str, Any]) -> str | None:
+    accounts = connection.get("accounts") or []
+    if len(accounts) <= 1:
+        return str(accounts[0]["id"]) if accounts else None
+    ids = ", ".join(str(a.get("id")) for a in accounts)
+    raise CliError(f"This connection covers several ad accounts; add --account (one of: {ids}).", 2)
+
+
+def _device_name() -> str:
+    import platform
+
+    return f"{platform.node() or 'This computer'} (command line)"
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01") from None
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return value
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,139 @@
+"""Plain-text renderings for the command line: tables, CSV, one-line summaries."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from typing import Any
+
+NUMERIC_TYPES = {"integer", "money", "percent", "number", "decimal"}
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool]) -> str:
+    """An aligned text table; `right` marks the right-aligned (numeric) columns."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        out = [
+            cell.rjust(w) if r else cell.ljust(w)
+            for cell, w, r in zip(cells, widths, right, strict=True)
+        ]
+        return "  ".join(out).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _value(value: Any, column: dict[str, Any]) -> str:
+    if value is not None and column.get("type") == "percent":
+        return f"{value} %"
+    return cell(value)
+
+
+def report_table(report: dict[str, Any]) -> str:
+    """The report's rows under their labels, then a totals line with the summed metrics."""
+    columns: list[dict[str, Any]] = report.get("columns") or []
+    keys = [str(c.get("key")) for c in columns]
+    headers = [str(c.get("label") or c.get("key")) for c in columns]
+    right = [c.get("type") in NUMERIC_TYPES for c in columns]
+    rows = [
+        [_value(v, c) for v, c in zip(r, columns, strict=False)] for r in report.get("rows") or []
+    ]
+    totals = report.get("totals") or {}
+    total_row = []
+    for i, (key, col) in enumerate(zip(keys, columns, strict=True)):
+        if key in totals:
+            total_row.append(_value(totals[key], col))
+        else:
+            total_row.append("Total" if i == 0 else "")
+    body = table(headers, [*rows, total_row], right) if columns else "(no columns)"
+    account = report.get("account") or {}
+    title = (
+        f"{account.get('name') or account.get('id') or 'Account'}"
+        f" ({account.get('id', '')}, {account.get('currency', '')})"
+        f" — {report.get('since')} to {report.get('until')}, {report.get('level')} level"
+    )
+    lines = body.splitlines()
+    if rows:
+        # A rule above the totals line so it reads as a sum, not as another day.
+        lines.insert(len(lines) - 1, lines[1])
+    else:
+        lines.insert(2, "(no data in this period)")
+    return "\n".join([title, "", *lines])
+
+
+def report_csv(report: dict[str, Any]) -> str:
+    """RFC 4180 CSV: a header row of column keys, then the rows as the API sent them."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([c.get("key") for c in report.get("columns") or []])
+    for row in report.get("rows") or []:
+        writer.writerow(["" if v is None else v for v in row])
+    return out.getvalue()
+
+
+def connections_table(connections: Sequence[dict[str, Any]]) -> str:
+    if not connections:
+        return "No connections yet. Connect one with: connected-accounts connect PROVIDER"
+    rows = []
+    for c in connections:
+        status = str(c.get("status"))
+        if c.get("revocation_pending"):
+            status += " (revocation pending)"
+        rows.append(
+            [
+                str(c.get("id", ""))[:8],
+                str(c.get("provider_display_name") or c.get("provider")),
+                cell(c.get("display_name")),
+                status,
+                str(len(c.get("accounts") or [])),
+                cell(c.get("last_refreshed_at")),
+            ]
+        )
+    headers = ["ID", "Provider", "Account", "Status", "Ad accounts", "Last refreshed"]
+    text = table(headers, rows, [False, False, False, False, True, False])
+    reasons = [
+        f"{str(c.get('id'))[:8]}: {c['status_reason']}"
+        for c in connections
+        if c.get("status_reason") and c.get("status") != "connected"
+    ]
+    return "\n".join([text, *([""] + reasons if reasons else [])])
+
+
+def providers_table(providers: Sequence[dict[str, Any]]) -> str:
+    if not providers:
+        return "This backend has no providers enabled."
+    rows = [
+        [str(p.get("id")), str(p.get("display_name")), str(p.get("redirect", ""))]
+        for p in providers
+    ]
+    return table(["ID", "Name", "Redirect"], rows, [False, False, False])
+
+
+def connection_summary(c: dict[str, Any]) -> str:
+    accounts = c.get("accounts") or []
+    names = ", ".join(str(a.get("name") or a.get("id")) for a in accounts[:5])
+    more = f" and {len(accounts) - 5} more" if len(accounts) > 5 else ""
+    lines = [
+        f"Connected {c.get('provider_display_name') or c.get('provider')}: "
+        f"{c.get('display_name')} ({c.get('status')})",
+        f"Connection id: {c.get('id')}",
+        f"Ad accounts: {names}{more}" if accounts else "Ad accounts: none",
+    ]
+    return "\n".join(lines)
