@@ -1,0 +1,209 @@
+"""The Accounts view: one row per connection with its status, and what to do next."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.models.connections import Connection, ConnectionRole, ConnectionsModel
+from desktop.models.format import relative_time
+from desktop.views.widgets import Badge, icon, icon_label, provider_icon
+
+
+class ConnectionRow(QFrame):
+    """One connection: icon, names, badge, reason, last refresh, accounts and actions."""
+
+    reports_requested = Signal(str)
+    """View reports for this connection id."""
+    reconnect_requested = Signal(str)
+    """Run the connect flow again for this connection id."""
+    disconnect_requested = Signal(str)
+    """Disconnect (revoke) this connection id."""
+
+    def __init__(self, item: Connection, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("connectionRow")
+        self.connection_id = item.id
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(16, 12, 16, 12)
+        outer.setSpacing(14)
+        outer.addWidget(icon_label(provider_icon(item.provider), 36), 0, Qt.AlignmentFlag.AlignTop)
+
+        text = QVBoxLayout()
+        text.setSpacing(3)
+        title_line = QHBoxLayout()
+        title_line.setSpacing(10)
+        self.title = QLabel(item.display_name)
+        self.title.setObjectName("rowTitle")
+        title_line.addWidget(self.title)
+        self.badge = Badge()
+        self.badge.set_status(item.badge, item.badge_kind)
+        title_line.addWidget(self.badge)
+        title_line.addStretch(1)
+        text.addLayout(title_line)
+        self.subtitle = QLabel(f"{item.provider_name} · {item.accounts_text()}")
+        self.subtitle.setObjectName("rowSubtitle")
+        self.subtitle.setWordWrap(True)
+        text.addWidget(self.subtitle)
+        self.detail = QLabel(item.detail())
+        self.detail.setObjectName("rowDetail")
+        self.detail.setProperty("kind", item.badge_kind)
+        self.detail.setWordWrap(True)
+        self.detail.setVisible(bool(item.detail()))
+        text.addWidget(self.detail)
+        self.refreshed = QLabel(f"Last refreshed {relative_time(item.last_refreshed_at)}")
+        self.refreshed.setObjectName("rowMeta")
+        text.addWidget(self.refreshed)
+        outer.addLayout(text, 1)
+
+        actions = QHBoxLayout()
+        actions.setSpacing(6)
+        self.reports_button = self._button("View reports", f"View reports for {item.display_name}")
+        self.reports_button.setEnabled(item.status == "connected" and bool(item.accounts))
+        self.reports_button.clicked.connect(lambda: self.reports_requested.emit(item.id))
+        self.reconnect_button = self._button("Reconnect", f"Reconnect {item.display_name}")
+        self.reconnect_button.clicked.connect(lambda: self.reconnect_requested.emit(item.id))
+        if item.status == "needs_reconnect":
+            self.reconnect_button.setObjectName("primary")
+        self.disconnect_button = self._button("Disconnect", f"Disconnect {item.display_name}")
+        self.disconnect_button.clicked.connect(lambda: self.disconnect_requested.emit(item.id))
+        for button in (self.reports_button, self.reconnect_button, self.disconnect_button):
+            actions.addWidget(button)
+        outer.addLayout(actions)
+        self.setAccessibleName(f"{item.display_name}, {item.provider_name}, {item.badge}")
+
+    def _button(self, text: str, accessible: str) -> QPushButton:
+        button = QPushButton(text)
+        button.setAccessibleName(accessible)
+        return button
+
+
+class AccountsView(QWidget):
+    """Lists the connections of `model`; asks for actions through its signals."""
+
+    connect_requested = Signal()
+    """The user wants to connect an ad account."""
+    refresh_requested = Signal()
+    """The user wants every connection's status checked now."""
+    reports_requested = Signal(str)
+    """Show reports of a connection: (connection id)."""
+    reconnect_requested = Signal(str)
+    """Reconnect a connection: (connection id)."""
+    disconnect_requested = Signal(str)
+    """Disconnect a connection: (connection id)."""
+
+    def __init__(self, model: ConnectionsModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.rows: list[ConnectionRow] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 16)
+        layout.setSpacing(12)
+
+        header = QHBoxLayout()
+        title = QLabel("Connected accounts")
+        title.setObjectName("pageTitle")
+        header.addWidget(title)
+        header.addStretch(1)
+        self.check_button = QPushButton("Check now")
+        self.check_button.setAccessibleName("Check the status of every connection now")
+        self.check_button.clicked.connect(self.refresh_requested)
+        header.addWidget(self.check_button)
+        self.connect_button = QPushButton(icon("add"), "Connect account")
+        self.connect_button.setObjectName("primary")
+        self.connect_button.setAccessibleName("Connect an ad account")
+        self.connect_button.clicked.connect(self.connect_requested)
+        header.addWidget(self.connect_button)
+        layout.addLayout(header)
+
+        self.note = QLabel("")
+        self.note.setObjectName("rowMeta")
+        self.note.setVisible(False)
+        layout.addWidget(self.note)
+
+        self.stack = QStackedWidget()
+        layout.addWidget(self.stack, 1)
+        self.stack.addWidget(self._build_empty())
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setAccessibleName("Connections")
+        self._list = QWidget()
+        self._list.setObjectName("connectionList")
+        self._list_layout = QVBoxLayout(self._list)
+        self._list_layout.setContentsMargins(0, 0, 0, 0)
+        self._list_layout.setSpacing(10)
+        self._list_layout.addStretch(1)
+        scroll.setWidget(self._list)
+        self.stack.addWidget(scroll)
+
+        model.modelReset.connect(self._rebuild)
+        model.rowsInserted.connect(self._rebuild)
+        model.rowsRemoved.connect(self._rebuild)
+        model.dataChanged.connect(self._rebuild)
+        # "5 minutes ago" must keep moving while the window stays open.
+        self._clock = QTimer(self)
+        self._clock.setInterval(30_000)
+        self._clock.timeout.connect(self._rebuild)
+        self._clock.start()
+        self._rebuild()
+
+    def _build_empty(self) -> QWidget:
+        page = QWidget()
+        box = QVBoxLayout(page)
+        box.addStretch(1)
+        art = icon_label(icon("connected-accounts"), 72)
+        box.addWidget(art, 0, Qt.AlignmentFlag.AlignHCenter)
+        heading = QLabel("Connect your first ad account")
+        heading.setObjectName("emptyTitle")
+        box.addWidget(heading, 0, Qt.AlignmentFlag.AlignHCenter)
+        words = QLabel(
+            "Sign in at your ad platform in the browser. Your provider keys stay with the\n"
+            "companion service; this app only sees status and reports."
+        )
+        words.setObjectName("rowSubtitle")
+        words.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        box.addWidget(words, 0, Qt.AlignmentFlag.AlignHCenter)
+        self.empty_connect_button = QPushButton("Connect an ad account")
+        self.empty_connect_button.setObjectName("primary")
+        self.empty_connect_button.setAccessibleName("Connect your first ad account")
+        self.empty_connect_button.clicked.connect(self.connect_requested)
+        box.addSpacing(8)
+        box.addWidget(self.empty_connect_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        box.addStretch(2)
+        return page
+
+    def set_note(self, text: str) -> None:
+        """A quiet line under the title, e.g. that the list is from the last run."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+
+    def _rebuild(self, *_: object) -> None:
+        for row in self.rows:
+            row.hide()
+            row.deleteLater()
+        self.rows = []
+        for r in range(self.model.rowCount()):
+            item = self.model.data(self.model.index(r), ConnectionRole)
+            if not isinstance(item, Connection):
+                continue
+            row = ConnectionRow(item)
+            row.reports_requested.connect(self.reports_requested)
+            row.reconnect_requested.connect(self.reconnect_requested)
+            row.disconnect_requested.connect(self.disconnect_requested)
+            self._list_layout.insertWidget(self._list_layout.count() - 1, row)
+            self.rows.append(row)
+        self.stack.setCurrentIndex(1 if self.rows else 0)
+        self.check_button.setEnabled(bool(self.rows))
+
+    def row_for(self, connection_id: str) -> ConnectionRow | None:
+        return next((r for r in self.rows if r.connection_id == connection_id), None)

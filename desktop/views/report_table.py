@@ -1,0 +1,99 @@
+"""The report table with its totals row pinned underneath (a second view sharing the columns)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
+
+from desktop.models.report import ReportTableModel, ReportTotalsModel
+
+
+class ReportTable(QWidget):
+    """Sortable rows above, totals below; widths, hidden columns and scrolling stay in step."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = ReportTableModel(self)
+        self.totals_model = ReportTotalsModel(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+
+        self.table = QTableView()
+        self.table.setObjectName("reportTable")
+        self.table.setAccessibleName("Report rows")
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSortIndicatorShown(True)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.table.setAlternatingRowColors(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        # Fixed row heights: no per-row size hints, which keeps 100,000 rows responsive.
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        self.table.horizontalHeader().setStretchLastSection(False)
+        self.table.horizontalHeader().setHighlightSections(False)
+        layout.addWidget(self.table, 1)
+
+        self.footer = QTableView()
+        self.footer.setObjectName("totalsRow")
+        self.footer.setAccessibleName("Report totals")
+        self.footer.setModel(self.totals_model)
+        self.footer.horizontalHeader().setVisible(False)
+        self.footer.verticalHeader().setVisible(False)
+        self.footer.verticalHeader().setDefaultSectionSize(28)
+        self.footer.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.footer.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.footer.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.footer.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.footer.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.footer.setFixedHeight(30)
+        layout.addWidget(self.footer)
+
+        header = self.table.horizontalHeader()
+        header.sectionResized.connect(self._on_header_section_resized)
+        self.table.horizontalScrollBar().valueChanged.connect(
+            self.footer.horizontalScrollBar().setValue
+        )
+
+    def set_report(self, report: dict[str, Any] | None) -> None:
+        hidden = self.hidden_keys()
+        self.model.set_report(report)
+        self.totals_model.set_report(report)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        for column in range(self.model.columnCount()):
+            self.table.resizeColumnToContents(column)
+            width = max(self.table.columnWidth(column), 90)
+            self.table.setColumnWidth(column, width)
+        self.set_hidden_keys(hidden)
+
+    def hidden_keys(self) -> set[str]:
+        return {
+            self.model.column_key(c)
+            for c in range(self.model.columnCount())
+            if self.table.isColumnHidden(c)
+        }
+
+    def set_hidden_keys(self, keys: set[str]) -> None:
+        for column in range(self.model.columnCount()):
+            hide = self.model.column_key(column) in keys
+            self.table.setColumnHidden(column, hide)
+            self.footer.setColumnHidden(column, hide)
+        self._sync_widths()
+
+    def set_column_visible(self, key: str, visible: bool) -> None:
+        column = self.model.column_of(key)
+        if column >= 0:
+            self.table.setColumnHidden(column, not visible)
+            self.footer.setColumnHidden(column, not visible)
+
+    def _on_header_section_resized(self, column: int, _old: int, new: int) -> None:
+        self.footer.setColumnWidth(column, new)
+
+    def _sync_widths(self) -> None:
+        for column in range(self.model.columnCount()):
+            self.footer.setColumnWidth(column, self.table.columnWidth(column))

@@ -1,0 +1,95 @@
+"""Small shared widgets: banners, status badges, provider icons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStyle, QWidget
+
+ICONS_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+
+
+def icon(name: str) -> QIcon:
+    """An SVG from resources/icons (an empty icon when it is missing)."""
+    path = ICONS_DIR / f"{name}.svg"
+    return QIcon(str(path)) if path.exists() else QIcon()
+
+
+def provider_icon(provider: str) -> QIcon:
+    """The provider's icon, or the generic OAuth 2.0 one for configured providers."""
+    found = icon(provider)
+    return found if not found.isNull() else icon("oauth2")
+
+
+def restyle(widget: QWidget) -> None:
+    """Re-apply the style sheet after a dynamic property (e.g. `kind`) changed."""
+    style: QStyle = widget.style()
+    style.unpolish(widget)
+    style.polish(widget)
+
+
+class Banner(QFrame):
+    """A plain one-line message across the window, with an optional action button."""
+
+    action_requested = Signal()
+    """The banner's button was clicked."""
+
+    def __init__(
+        self,
+        text: str = "",
+        *,
+        kind: str = "info",
+        action: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.setProperty("kind", kind)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 8, 8)
+        self._label = QLabel(text)
+        self._label.setWordWrap(True)
+        self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self._label, 1)
+        self._button: QPushButton | None = None
+        if action:
+            self._button = QPushButton(action)
+            self._button.setAccessibleName(action)
+            self._button.clicked.connect(self.action_requested)
+            layout.addWidget(self._button)
+        self.setAccessibleName("Notice")
+
+    def text(self) -> str:
+        return self._label.text()
+
+    def set_text(self, text: str, kind: str | None = None) -> None:
+        self._label.setText(text)
+        if kind is not None and kind != self.property("kind"):
+            self.setProperty("kind", kind)
+            restyle(self)
+
+
+class Badge(QLabel):
+    """A coloured status pill; `kind` is ok, warning, error or busy."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("badge")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+    def set_status(self, text: str, kind: str) -> None:
+        self.setText(text)
+        self.setAccessibleName(f"Status: {text}")
+        if kind != self.property("kind"):
+            self.setProperty("kind", kind)
+            restyle(self)
+
+
+def icon_label(qicon: QIcon, size: int = 32) -> QLabel:
+    label = QLabel()
+    pixmap: QPixmap = qicon.pixmap(QSize(size, size))
+    label.setPixmap(pixmap)
+    label.setFixedSize(size, size)
+    return label
