@@ -84,7 +84,11 @@ def make_assertion(
         "jti": str(uuid.uuid4()),
     }
     headers = {"kid": device_id, "typ": "JWT"}
-    headers.update(overrides.pop("headers", {}))
+    for name, value in overrides.pop("headers", {}).items():
+        if value is None:
+            headers.pop(name, None)
+        else:
+            headers[name] = value
     for name, value in overrides.items():
         if value is None:
             claims.pop(name, None)
