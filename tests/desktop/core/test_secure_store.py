@@ -46,7 +46,8 @@ def test_refuses_keyrings_alt_plaintext_file(tmp_path: Path, monkeypatch: Any) -
 def test_refuses_keyrings_alt_encrypted_file_and_fail_backend() -> None:
     # Built without __init__: it needs pycryptodome only to run, and it must never run.
     encrypted_file = EncryptedKeyring.__new__(EncryptedKeyring)
-    for backend in (encrypted_file, fail.Keyring()):
+    failing = fail.Keyring()  # type: ignore[no-untyped-call]
+    for backend in (encrypted_file, failing):
         store = open_store(backend)
         assert isinstance(store, MemoryStore)
         assert store.reason is not None
@@ -61,7 +62,8 @@ class Chain:
 
 
 def test_chain_of_only_refused_backends_is_refused() -> None:
-    store = open_store(Chain(PlaintextKeyring(), fail.Keyring()))
+    failing = fail.Keyring()  # type: ignore[no-untyped-call]
+    store = open_store(Chain(PlaintextKeyring(), failing))
     assert isinstance(store, MemoryStore)
     assert store.reason is not None
     assert "PlaintextKeyring, Keyring" in store.reason
