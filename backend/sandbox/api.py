@@ -1,0 +1,171 @@
+"""The Demo Ads reporting API: who am I, my ad accounts, daily insights with cursor paging."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from backend.sandbox import data
+from backend.sandbox.config import ClientConfig, UserConfig
+from backend.sandbox.core import NO_STORE, Sandbox, now, sandbox_of
+from backend.sandbox.store import digest
+
+router = APIRouter(prefix="/api")
+DEFAULT_LIMIT = 500
+MAX_LIMIT = 5000
+
+
+class ApiError(Exception):
+    """An API refusal: HTTP status, a machine code and plain words."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.error, self.message = status, error, message
+
+    def response(self) -> JSONResponse:
+        headers = dict(NO_STORE)
+        if self.status == 401:  # RFC 6750 §3
+            headers["WWW-Authenticate"] = f'Bearer realm="Demo Ads", error="{self.error}"'
+        body = {"error": self.error, "error_description": self.message}
+        return JSONResponse(body, status_code=self.status, headers=headers)
+
+
+@dataclass(frozen=True)
+class Caller:
+    sandbox: Sandbox
+    client: ClientConfig
+    user: UserConfig
+    scopes: list[str]
+
+
+def _caller(request: Request) -> Caller:
+    """Check the bearer access token (RFC 6750 §2.1): present, live, grant still valid."""
+    sandbox = sandbox_of(request)
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() != "bearer " or not header[7:].strip():
+        raise ApiError(401, "invalid_token", "Send an access token: Authorization: Bearer ….")
+    store, at = sandbox.store, now()
+    with store.lock:
+        access = store.access.get(digest(header[7:].strip()))
+        grant = store.grants.get(access.grant_id) if access else None
+        if access is None or grant is None or access.revoked or grant.revoked:
+            raise ApiError(401, "invalid_token", "This access token is not valid or was revoked.")
+        if at >= access.expires_at:
+            raise ApiError(401, "invalid_token", "This access token has expired.")
+        if sandbox.grant_expired(grant, at):
+            raise ApiError(401, "invalid_token", "This grant has expired.")
+        store.count(grant.client_id, "api_calls")
+    client = sandbox.config.client(grant.client_id)
+    user = sandbox.config.user(grant.user_id)
+    if client is None or user is None:
+        raise ApiError(401, "invalid_token", "The app or person behind this token is gone.")
+    return Caller(sandbox, client, user, grant.scopes)
+
+
+async def caller(request: Request) -> Caller:
+    who = _caller(request)
+    fault = await who.sandbox.faults(who.client, "api")
+    if fault is not None:
+        raise _Fault(fault)
+    return who
+
+
+class _Fault(Exception):
+    def __init__(self, response: JSONResponse) -> None:
+        super().__init__("injected fault")
+        self.response = response
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+@router.get("/me")
+def me(who: CallerDep) -> JSONResponse:
+    user = who.user
+    return JSONResponse({"id": user.id, "name": user.name, "email": user.email}, headers=NO_STORE)
+
+
+@router.get("/accounts")
+def accounts(who: CallerDep) -> JSONResponse:
+    items = [
+        {"id": a.id, "name": a.name, "currency": a.currency, "time_zone": a.time_zone}
+        for a in data.accounts_for(who.user.id)
+    ]
+    return JSONResponse({"data": items}, headers=NO_STORE)
+
+
+def _date(name: str, value: str | None) -> date:
+    if not value:
+        raise ApiError(400, "invalid_request", f"{name} is required (YYYY-MM-DD).")
+    try:
+        if len(value) != 10:
+            raise ValueError(value)
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ApiError(400, "invalid_request", f"{name} must be a date like 2026-11-01.") from None
+
+
+def _fingerprint(account: str, since: date, until: date, level: str) -> str:
+    text = f"{account}|{since}|{until}|{level}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _cursor(offset: int, fingerprint: str) -> str:
+    raw = json.dumps({"o": offset, "q": fingerprint}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _offset(cursor: str, fingerprint: str) -> int:
+    """Decode an `after` cursor; it must belong to this same query."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        doc = json.loads(raw)
+        offset = doc["o"]
+        if doc["q"] != fingerprint or not isinstance(offset, int) or offset < 0:
+            raise ValueError(cursor)
+        return offset
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        raise ApiError(
+            400, "invalid_request", "This paging cursor is not for this report."
+        ) from None
+
+
+@router.get("/accounts/{account_id}/insights")
+def insights(request: Request, account_id: str, who: CallerDep) -> JSONResponse:
+    q = request.query_params
+    account = next((a for a in data.accounts_for(who.user.id) if a.id == account_id), None)
+    if account is None:
+        raise ApiError(404, "not_found", "No ad account with that id for this person.")
+    since, until = _date("since", q.get("since")), _date("until", q.get("until"))
+    if since > until:
+        raise ApiError(400, "invalid_request", "since must not be after until.")
+    limit_days = who.sandbox.config.max_report_days
+    if (until - since).days + 1 > limit_days:
+        raise ApiError(400, "invalid_request", f"Ask for at most {limit_days} days at a time.")
+    level = q.get("level", "account")
+    if level not in ("account", "campaign"):
+        raise ApiError(400, "invalid_request", "level must be account or campaign.")
+    try:
+        limit = int(q.get("limit", DEFAULT_LIMIT))
+    except ValueError:
+        raise ApiError(400, "invalid_request", "limit must be a whole number.") from None
+    if limit < 1:
+        raise ApiError(400, "invalid_request", "limit must be at least 1.")
+    limit = min(limit, MAX_LIMIT)
+    fingerprint = _fingerprint(account.id, since, until, level)
+    after = q.get("after")
+    start = _offset(after, fingerprint) if after else 0
+    total = data.row_count(account, since, until, level)
+    stop = min(total, start + limit)
+    rows = data.insight_rows(who.sandbox.config.seed, account, since, level, start, stop)
+    next_cursor = _cursor(stop, fingerprint) if stop < total else None
+    body = {"data": rows, "paging": {"next_cursor": next_cursor}}
+    return JSONResponse(body, headers=NO_STORE)

@@ -1,0 +1,52 @@
+"""Serve Demo Ads on its own: `connected-accounts-backend sandbox --port N`."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import uvicorn
+
+from backend.sandbox.app import create_sandbox_app
+from backend.sandbox.config import SandboxConfig
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+        sock.listen(1024)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def run_sandbox(host: str, port: int, config: SandboxConfig) -> None:
+    """Serve until interrupted; prints `READY http://host:port` once the socket listens.
+
+    The socket is bound here (port 0 = the OS picks) so the printed URL is the real one.
+    """
+    try:
+        sock = _bind(host, port)
+    except OSError as exc:
+        raise SystemExit(f"Demo Ads could not listen on {host}:{port}: {exc.strerror}") from None
+    bound_port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    server = uvicorn.Server(
+        uvicorn.Config(create_sandbox_app(config), log_level="warning", access_log=False)
+    )
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started and not task.done():
+            await asyncio.sleep(0.01)
+        if server.started:
+            print(f"READY http://{shown}:{bound_port}", flush=True)
+        await task
+
+    try:
+        asyncio.run(main())
+    finally:
+        sock.close()
