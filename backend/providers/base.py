@@ -50,7 +50,15 @@ class ReportQuery:
     until: date
     level: Level = "account"
     metrics: list[str] = field(
-        default_factory=lambda: ["impressions", "clicks", "spend", "conversions", "ctr", "cpc", "cpm"]
+        default_factory=lambda: [
+            "impressions",
+            "clicks",
+            "spend",
+            "conversions",
+            "ctr",
+            "cpc",
+            "cpm",
+        ]  # fmt: skip
     )
 
 

@@ -63,14 +63,18 @@ class DemoAdapter(ReportAdapter):
     def _error(self, response: httpx.Response, action: str) -> ProviderError:
         name = self._ctx.provider
         if response.status_code == 401:
-            return AccessTokenRejected(f"{name} refused the access token when we tried to {action}.")
+            return AccessTokenRejected(
+                f"{name} refused the access token when we tried to {action}."
+            )
         if response.status_code == 403:
             return ProviderRequestError(f"{name} says this grant may not {action}.")
         if response.status_code == 404:
             return ProviderRequestError(f"{name} does not know that ad account for this grant.")
-        return ProviderRequestError(
-            f"{name} refused to {action} (HTTP {response.status_code})."
-        )
+        words = _description(response)
+        if words:
+            # The sandbox is ours and words its refusals for people; other text stays out.
+            return ProviderRequestError(f"{name} refused to {action}: {words}")
+        return ProviderRequestError(f"{name} refused to {action} (HTTP {response.status_code}).")
 
     async def me(self, access_token: Secret) -> Me | None:
         body = await self._get("/api/me", access_token, "read who signed in")
@@ -118,12 +122,21 @@ class DemoAdapter(ReportAdapter):
             params = {**params, "after": str(cursor)}
 
 
+def _description(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    text = body.get("error_description") if isinstance(body, dict) else None
+    return text[:200] if isinstance(text, str) else ""
+
+
 def _row(item: dict[str, Any], level: str) -> RawRow:
     campaign = level == "campaign"
     return RawRow(
         date=date.fromisoformat(str(item["date"])),
-        campaign_id=str(item["campaign_id"]) if campaign and item.get("campaign_id") else None,
-        campaign_name=str(item["campaign_name"]) if campaign and item.get("campaign_name") else None,
+        campaign_id=str(item.get("campaign_id") or "") if campaign else None,
+        campaign_name=str(item.get("campaign_name") or "") if campaign else None,
         impressions=to_int(item.get("impressions")),
         clicks=to_int(item.get("clicks")),
         spend=to_decimal(item.get("spend")),

@@ -187,10 +187,15 @@ class GoogleAdsAdapter(ReportAdapter):
             "metrics.cost_micros",
             "metrics.conversions",
         ]
-        gaql = (
-            f"SELECT {', '.join(select)} FROM {'campaign' if campaign else 'customer'} "
-            f"WHERE segments.date BETWEEN '{query.since.isoformat()}' "
-            f"AND '{query.until.isoformat()}' ORDER BY segments.date"
+        # Only fixed field names and ISO dates go into the query: nothing user-typed.
+        resource = "campaign" if campaign else "customer"
+        since, until = query.since.isoformat(), query.until.isoformat()
+        gaql = " ".join(
+            [
+                f"SELECT {', '.join(select)} FROM {resource}",  # noqa: S608 - GAQL, fixed names
+                f"WHERE segments.date BETWEEN '{since}' AND '{until}'",
+                "ORDER BY segments.date",
+            ]
         )
         rows = await self.search_stream(query.account_id, gaql, access_token, "read the report")
         try:

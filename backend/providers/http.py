@@ -11,7 +11,6 @@ import asyncio
 import email.utils
 import logging
 import random
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -96,7 +95,8 @@ async def request_with_retries(
                 method, url, params=params, data=data, json=json, headers=headers
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+            timed_out = isinstance(exc, httpx.TimeoutException)
+            kind = "timed out" if timed_out else "could not be reached"
             if last:
                 raise ProviderUnavailable(
                     f"{provider} {kind} while we tried to {action}; try again in a minute."
@@ -152,6 +152,4 @@ def _rate_limited_words(provider: str, retry_after: float | None) -> str:
 
 async def _sleep(delay: float, provider: str, action: str, why: str) -> None:
     log.info("%s %s while we tried to %s; retrying in %.2f s", provider, why, action, delay)
-    started = time.monotonic()
     await asyncio.sleep(delay)
-    log.debug("slept %.3f s", time.monotonic() - started)

@@ -98,12 +98,12 @@ class MetaProvider(OAuth2Provider):
             headers={"Accept": "application/json"},
         )
         if response.status_code != 200:
-            raise _exchange_error(
-                response, self.display_name, action, redeeming="code" in form
-            )
+            raise _exchange_error(response, self.display_name, action, redeeming="code" in form)
         body = json_of(response, self.display_name, action)
         if not isinstance(body, dict) or not body.get("access_token"):
-            raise ProviderRequestError(f"{self.display_name} sent no token when we tried to {action}.")
+            raise ProviderRequestError(
+                f"{self.display_name} sent no token when we tried to {action}."
+            )
         return body
 
     async def redeem_code(

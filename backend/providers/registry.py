@@ -53,9 +53,7 @@ def load_config(
     """The preset's defaults with the table over them, validated."""
     preset = table.get("preset")
     if not isinstance(preset, str) or not preset:
-        raise ValueError(
-            f"Provider '{provider_id}': set 'preset' to one of {', '.join(PRESETS)}."
-        )
+        raise ValueError(f"Provider '{provider_id}': set 'preset' to one of {', '.join(PRESETS)}.")
     defaults = preset_defaults(preset, sandbox_url=sandbox_url)
     if defaults is None:
         raise ValueError(
@@ -83,11 +81,12 @@ def _client_secret(provider_id: str, cfg: ProviderConfig, env: Mapping[str, str]
         return Secret(value)
     if cfg.client_secret is not None:
         return Secret(cfg.client_secret.get_secret_value())
-    if cfg.token_endpoint_auth_method == "none" and cfg.preset != "meta":
+    public = cfg.token_endpoint_auth_method == "none"  # noqa: S105 - a method name
+    if public and cfg.preset != "meta":
         return None
     raise ValueError(
         f"Provider '{provider_id}': no client secret; set client_secret_env to the name of the "
-        "environment variable that holds it (or token_endpoint_auth_method = \"none\")."
+        'environment variable that holds it (or token_endpoint_auth_method = "none").'
     )
 
 
@@ -105,8 +104,9 @@ def _developer_token(provider_id: str, cfg: ProviderConfig, env: Mapping[str, st
     return Secret(value)
 
 
-def _adapter(provider_id: str, cfg: ProviderConfig, ctx: HttpContext, env: Mapping[str, str]
-             ) -> ReportAdapter | None:
+def _adapter(
+    provider_id: str, cfg: ProviderConfig, ctx: HttpContext, env: Mapping[str, str]
+) -> ReportAdapter | None:
     reports = cfg.reports
     if reports.adapter is None:
         return None
@@ -159,7 +159,8 @@ async def _endpoints(provider_id: str, cfg: ProviderConfig, ctx: HttpContext) ->
                 f"Provider '{provider_id}': {field} is not set and could not be discovered{where}; "
                 "set 'issuer' or the endpoint itself."
             )
-    assert authorization and token
+    assert authorization
+    assert token
     return Endpoints(authorization, token, revocation, userinfo)
 
 
@@ -215,7 +216,7 @@ async def build_provider(
             await client.aclose()
             raise ValueError(
                 f"Provider '{provider_id}': the meta preset reads reports with the "
-                "meta_insights adapter; set reports.adapter = \"meta_insights\"."
+                'meta_insights adapter; set reports.adapter = "meta_insights".'
             )
         return MetaProvider(
             settings, credentials=credentials, endpoints=endpoints, adapter=adapter, ctx=ctx
