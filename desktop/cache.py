@@ -56,17 +56,27 @@ class Cache:
     """One SQLite file; `scope` keeps two backends' data apart."""
 
     def __init__(self, path: Path, scope: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.scope = scope
-        self._engine: Engine = create_engine(f"sqlite:///{path}")
         self._lock = threading.Lock()  # SQLite writers queue here rather than hit "locked"
-        metadata.create_all(self._engine)
+        self._engine_: Engine | None = None
+
+    @property
+    def _engine(self) -> Engine:
+        # Opened on first use, which is on a worker thread: constructing a Cache touches no disk.
+        with self._lock:
+            if self._engine_ is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(f"sqlite:///{self.path}")
+                metadata.create_all(engine)
+                self._engine_ = engine
+            return self._engine_
 
     def save_connections(self, items: list[dict[str, Any]]) -> None:
         """Replace the cached list with `items` (in this order)."""
         now = datetime.now(UTC).replace(tzinfo=None)
-        with self._lock, self._engine.begin() as db:
+        engine = self._engine
+        with self._lock, engine.begin() as db:
             db.execute(delete(connections).where(connections.c.scope == self.scope))
             if items:
                 db.execute(
@@ -103,7 +113,8 @@ class Cache:
         """Keep `report` as the last one of `connection_id` (one per connection)."""
         now = datetime.now(UTC).replace(tzinfo=None)
         body = json.dumps(report)
-        with self._lock, self._engine.begin() as db:
+        engine = self._engine
+        with self._lock, engine.begin() as db:
             db.execute(
                 delete(reports).where(
                     reports.c.scope == self.scope, reports.c.connection_id == connection_id
@@ -126,7 +137,8 @@ class Cache:
 
     def forget(self, connection_id: str) -> None:
         """Drop a disconnected connection and its report."""
-        with self._lock, self._engine.begin() as db:
+        engine = self._engine
+        with self._lock, engine.begin() as db:
             db.execute(
                 delete(connections).where(
                     connections.c.scope == self.scope, connections.c.id == connection_id
@@ -139,4 +151,5 @@ class Cache:
             )
 
     def close(self) -> None:
-        self._engine.dispose()
+        if self._engine_ is not None:
+            self._engine_.dispose()

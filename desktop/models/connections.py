@@ -128,6 +128,7 @@ class ConnectionsModel(QAbstractListModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._items: list[Connection] = []
+        self._raw: dict[str, dict[str, Any]] = {}  # as the API sent them, for the local cache
         self.cached = False  # True while showing the cached list from the last run
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -155,7 +156,9 @@ class ConnectionsModel(QAbstractListModel):
         """Replace the list (from the API or the cache); reports status changes of known ones."""
         old = {c.id: c.status for c in self._items}
         self.beginResetModel()
-        self._items = [Connection.from_api(d) for d in data if d.get("status") != "disconnected"]
+        kept = [d for d in data if d.get("status") != "disconnected"]
+        self._items = [Connection.from_api(d) for d in kept]
+        self._raw = {str(d["id"]): dict(d) for d in kept}
         self.cached = cached
         self.endResetModel()
         if not cached:
@@ -166,6 +169,7 @@ class ConnectionsModel(QAbstractListModel):
     def upsert(self, data: dict[str, Any]) -> Connection:
         """Add or update one connection from the API (e.g. after connect or a check)."""
         item = Connection.from_api(data)
+        self._raw[item.id] = dict(data)
         for row, existing in enumerate(self._items):
             if existing.id == item.id:
                 self._items[row] = item
@@ -179,7 +183,12 @@ class ConnectionsModel(QAbstractListModel):
         self.endInsertRows()
         return item
 
+    def raw_items(self) -> list[dict[str, Any]]:
+        """The connections as the API sent them, in list order (what the cache stores)."""
+        return [self._raw[c.id] for c in self._items if c.id in self._raw]
+
     def remove(self, connection_id: str) -> None:
+        self._raw.pop(connection_id, None)
         for row, existing in enumerate(self._items):
             if existing.id == connection_id:
                 self.beginRemoveRows(QModelIndex(), row, row)

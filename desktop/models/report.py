@@ -140,6 +140,10 @@ class ReportTableModel(QAbstractTableModel):
             )
         self.layoutChanged.emit()
 
+    def snapshot(self) -> tuple[list[list[Any]], list[int] | None]:
+        """The raw rows and the current order; safe to read from another thread (never mutated)."""
+        return self._rows, None if self._order is None else list(self._order)
+
     def _keys(self, column: int) -> list[Any]:
         keys = self._sort_keys.get(column)
         if keys is None:
@@ -152,6 +156,12 @@ class ReportTableModel(QAbstractTableModel):
                 keys = ["" if r[column] is None else str(r[column]).casefold() for r in self._rows]
             self._sort_keys[column] = keys
         return keys
+
+
+def project(rows: list[list[Any]], order: list[int] | None, columns: list[int]) -> list[list[Any]]:
+    """`rows` in view order, keeping only `columns` (for CSV export, off the UI thread)."""
+    sequence = order if order is not None else range(len(rows))
+    return [[rows[i][c] for c in columns] for i in sequence]
 
 
 def _zero_or_missing(value: object) -> Decimal:

@@ -73,7 +73,7 @@ class ReportChart(QWidget):
         pen.setColor(palette.color(QPalette.ColorRole.Highlight))
         self.series.setPen(pen)
 
-    def metric(self) -> str:
+    def chart_metric(self) -> str:
         return str(self.metric_box.currentData())
 
     def set_metric(self, key: str) -> None:
@@ -84,7 +84,7 @@ class ReportChart(QWidget):
         self._redraw()
 
     def _redraw(self, *_: object) -> None:
-        points = series_by_date(self._report, self.metric()) if self._report else []
+        points = series_by_date(self._report, self.chart_metric()) if self._report else []
         self.series.clear()
         self.series.append([_point(day, value) for day, value in points])
         self.chart.setTitle("")
@@ -95,7 +95,9 @@ class ReportChart(QWidget):
         self.x_axis.setTickCount(min(len(points), 7) if len(points) > 1 else 2)
         top = max(value for _, value in points)
         self.y_axis.setRange(0, float(top * Decimal("1.1")) if top > 0 else 1.0)
-        self.y_axis.setLabelFormat("%.2f" if self.metric() in {"ctr", "cpc", "cpm"} else "%.0f")
+        self.y_axis.setLabelFormat(
+            "%.2f" if self.chart_metric() in {"ctr", "cpc", "cpm"} else "%.0f"
+        )
         self.y_axis.applyNiceNumbers()
 
 

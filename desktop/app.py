@@ -1,0 +1,203 @@
+"""The GUI entry point: one instance, the system palette, the window and its backend."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import hashlib
+import logging
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication
+
+from desktop import __version__, tasks
+from desktop.cache import CACHE_FILE, Cache
+from desktop.config import Settings, cache_dir, load_settings, resolve_backend_url, save_settings
+from desktop.models.connections import ConnectionsModel
+from desktop.notify import Notifier
+from desktop.tasks import run_in_background
+from desktop.views.controller import Controller
+from desktop.views.main_window import MainWindow
+from desktop.views.settings_dialog import SettingsDialog
+from desktop.views.startup import BackendLink
+from desktop.views.widgets import icon
+
+log = logging.getLogger(__name__)
+
+STYLES_DIR = Path(__file__).resolve().parents[1] / "resources" / "styles"
+APP_NAME = "Connected Accounts"
+
+
+def server_name() -> str:
+    """Per-user name for the single-instance socket (users must not see each other's)."""
+    user = hashlib.sha256(getpass.getuser().encode()).hexdigest()[:12]
+    return f"connected-accounts-{user}"
+
+
+class SingleInstance(QObject):
+    """A second launch asks the first to raise its window, then exits."""
+
+    activation_requested = Signal()
+    """Another launch wants this instance's window in front."""
+
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.server: QLocalServer | None = None
+
+    def hand_over(self) -> bool:
+        """True when another instance runs (and was asked to raise itself)."""
+        socket = QLocalSocket()
+        socket.connectToServer(self.name)
+        if not socket.waitForConnected(500):
+            return False
+        socket.write(b"raise\n")
+        socket.waitForBytesWritten(500)
+        socket.disconnectFromServer()
+        return True
+
+    def listen(self) -> bool:
+        server = QLocalServer(self)
+        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        if not server.listen(self.name):
+            # A crashed instance leaves its socket file behind; nobody answered on it above.
+            QLocalServer.removeServer(self.name)
+            if not server.listen(self.name):
+                log.warning("Single-instance socket unavailable: %s", server.errorString())
+                return False
+        server.newConnection.connect(self._on_server_new_connection)
+        self.server = server
+        return True
+
+    def _on_server_new_connection(self) -> None:
+        assert self.server is not None
+        while (socket := self.server.nextPendingConnection()) is not None:
+            socket.disconnected.connect(socket.deleteLater)
+            self.activation_requested.emit()
+
+
+def dark_palette() -> QPalette:
+    palette = QPalette()
+    colours = {
+        QPalette.ColorRole.Window: "#1f2125",
+        QPalette.ColorRole.WindowText: "#e8e8ea",
+        QPalette.ColorRole.Base: "#17181b",
+        QPalette.ColorRole.AlternateBase: "#202226",
+        QPalette.ColorRole.Text: "#e8e8ea",
+        QPalette.ColorRole.Button: "#2a2d32",
+        QPalette.ColorRole.ButtonText: "#e8e8ea",
+        QPalette.ColorRole.Highlight: "#3d7be0",
+        QPalette.ColorRole.HighlightedText: "#ffffff",
+        QPalette.ColorRole.ToolTipBase: "#2a2d32",
+        QPalette.ColorRole.ToolTipText: "#e8e8ea",
+        QPalette.ColorRole.PlaceholderText: "#8a8d93",
+        QPalette.ColorRole.Mid: "#3a3d43",
+        QPalette.ColorRole.Link: "#7aa7ff",
+    }
+    for role, value in colours.items():
+        palette.setColor(role, QColor(value))
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, QColor("#6c6f75"))
+    return palette
+
+
+def apply_color_scheme(app: QApplication) -> None:
+    """Follow the system's light or dark setting (Qt 6 style hints)."""
+    scheme = QGuiApplication.styleHints().colorScheme()
+    if scheme == Qt.ColorScheme.Dark:
+        app.setPalette(dark_palette())
+    else:
+        app.setPalette(app.style().standardPalette())
+    app.setProperty("colorScheme", "dark" if scheme == Qt.ColorScheme.Dark else "light")
+    load_styles(app)
+
+
+def load_styles(app: QApplication) -> None:
+    """resources/styles/app.qss, plus dark.qss over it in dark mode."""
+    sheets = ["app.qss"]
+    if app.property("colorScheme") == "dark":
+        sheets.append("dark.qss")
+    text = ""
+    for name in sheets:
+        path = STYLES_DIR / name
+        if path.exists():
+            text += path.read_text(encoding="utf-8") + "\n"
+    app.setStyleSheet(text)
+
+
+def build_app() -> QApplication:
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("connected-accounts")
+    app.setWindowIcon(icon("connected-accounts"))
+    app.setStyle("Fusion")  # the same look on every desktop; colours still follow the system
+    apply_color_scheme(app)
+    QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: apply_color_scheme(app))
+    return app
+
+
+def open_cache(backend_url: str | None) -> Cache | None:
+    try:
+        return Cache(cache_dir() / CACHE_FILE, backend_url or "embedded")
+    except Exception as exc:  # noqa: BLE001 - a broken cache must never stop the app
+        log.warning("The local cache is unavailable: %s", exc)
+        return None
+
+
+def raise_window(window: MainWindow) -> None:
+    window.showNormal()
+    window.raise_()
+    window.activateWindow()
+
+
+def run_gui(args: argparse.Namespace) -> int:
+    """Open the window; returns the exit code."""
+    app = build_app()
+    guard = SingleInstance(server_name())
+    if guard.hand_over():
+        print("Connected Accounts is already open; its window was brought to the front.")
+        return 0
+    guard.listen()
+    backend_url = resolve_backend_url(getattr(args, "backend", None))
+    model = ConnectionsModel()
+    window = MainWindow(model)
+    notifier = Notifier(app.windowIcon(), window)
+    controller = Controller(window, model, open_cache(backend_url), notifier)
+    link = BackendLink(controller, backend_url)
+    guard.activation_requested.connect(lambda: raise_window(window))
+    window.settings_requested.connect(lambda: _open_settings(window, link))
+    controller.load_cached()
+    window.show()
+    link.start()
+    try:
+        return int(app.exec())
+    finally:
+        notifier.close()
+        link.stop()
+        tasks.shutdown()
+
+
+def _open_settings(window: MainWindow, link: BackendLink) -> None:
+    dialog = SettingsDialog(link.backend_url, window)
+
+    def chosen(url: object) -> None:
+        new_url = url if isinstance(url, str) else None
+
+        def save() -> None:
+            save_settings(Settings(backend_url=new_url, ui=load_settings().ui))
+
+        run_in_background(window, save, success=lambda _: None)
+        link.controller.cache = open_cache(new_url)
+        window.reports.cache = link.controller.cache
+        link.switch(new_url)
+
+    dialog.backend_chosen.connect(chosen)
+    dialog.finished.connect(dialog.deleteLater)
+    dialog.open()

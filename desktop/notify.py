@@ -1,0 +1,39 @@
+"""Desktop notifications: the system tray when there is one, else an in-window banner."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QSystemTrayIcon
+
+
+class Notifier(QObject):
+    """Shows short messages outside the window when the desktop allows it."""
+
+    fallback_requested = Signal(str, str)
+    """No system tray: show (title, message) inside the window instead."""
+    shown = Signal(str, str)
+    """A notification went out: (title, message); for the record and for tests."""
+
+    def __init__(self, app_icon: QIcon, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._tray: QSystemTrayIcon | None = None
+        if QSystemTrayIcon.isSystemTrayAvailable() and QSystemTrayIcon.supportsMessages():
+            self._tray = QSystemTrayIcon(app_icon, self)
+            self._tray.setToolTip("Connected Accounts")
+            self._tray.show()
+
+    @property
+    def uses_tray(self) -> bool:
+        return self._tray is not None
+
+    def notify(self, title: str, message: str) -> None:
+        if self._tray is not None:
+            self._tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning, 10_000)
+        else:
+            self.fallback_requested.emit(title, message)
+        self.shown.emit(title, message)
+
+    def close(self) -> None:
+        if self._tray is not None:
+            self._tray.hide()

@@ -1,0 +1,247 @@
+"""Wires the window to the backend: every call goes through `run_in_background`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from desktop.api.client import ApiClient, ApiError
+from desktop.cache import Cache
+from desktop.connect import run_connect
+from desktop.models.connections import ConnectionsModel
+from desktop.notify import Notifier
+from desktop.tasks import run_in_background
+from desktop.views.connect_dialog import ConnectDialog, open_in_browser
+from desktop.views.disconnect_dialog import DisconnectDialog
+from desktop.views.errors import describe_error
+from desktop.views.main_window import MainWindow
+
+CHECK_INTERVAL_MS = 15 * 60 * 1000
+
+
+class Controller(QObject):
+    """Owns the API client for the current backend and answers the window's requests."""
+
+    connections_loaded = Signal()
+    """The backend's connection list is on screen."""
+    check_finished = Signal(str)
+    """A status check of one connection finished: (connection id)."""
+    backend_failed = Signal(str)
+    """The backend could not be reached or refused: (message in words)."""
+
+    def __init__(
+        self,
+        window: MainWindow,
+        model: ConnectionsModel,
+        cache: Cache | None,
+        notifier: Notifier,
+        *,
+        open_url: Callable[[str], object] = open_in_browser,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.model = model
+        self.cache = cache
+        self.notifier = notifier
+        self.open_url = open_url
+        self.client: ApiClient | None = None
+        self._listed = False  # the backend's list arrived at least once
+        self.dialog: ConnectDialog | DisconnectDialog | None = None
+        window.reports.cache = cache
+        window.connect_requested.connect(self._on_window_connect_requested)
+        window.refresh_requested.connect(self.refresh)
+        window.retry_requested.connect(self.refresh)
+        window.accounts.reconnect_requested.connect(self._on_accounts_reconnect_requested)
+        window.accounts.disconnect_requested.connect(self._on_accounts_disconnect_requested)
+        model.status_changed.connect(self._on_model_status_changed)
+        notifier.fallback_requested.connect(window.show_notice)
+        self.check_timer = QTimer(self)
+        self.check_timer.setInterval(CHECK_INTERVAL_MS)
+        self.check_timer.timeout.connect(self.check_all)
+
+    # -- start-up -----------------------------------------------------------------------------
+    def load_cached(self) -> None:
+        """Show last run's list at once, before the backend answers."""
+        if self.cache is None:
+            return
+        cache = self.cache
+        run_in_background(self, cache.load_connections, success=self._on_cache_loaded)
+
+    def _on_cache_loaded(self, items: list[dict[str, Any]]) -> None:
+        # The backend may have answered first; its list always wins over the saved one.
+        if not self._listed and items and self.model.rowCount() == 0:
+            self.model.set_connections(items, cached=True)
+            self.window.accounts.set_note("Saved list from last time — checking now…")
+
+    def attach(self, client: ApiClient | None) -> None:
+        """Use `client` from now on (None: no backend, e.g. signed out)."""
+        old, self.client = self.client, client
+        if old is not None and old is not client:
+            old.close()
+        self.window.reports.fetch = self._fetch_report if client is not None else None
+        self.window.reports._fill_accounts()
+        if client is None:
+            self.check_timer.stop()
+            return
+        self.check_timer.start()
+        self.refresh()
+
+    # -- list and checks ------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Reload the list from the backend, then check each connection at the provider."""
+        client = self.client
+        if client is None:
+            return
+        self.window.set_status("Checking your connections…")
+        run_in_background(
+            self, client.connections, success=self._on_list_loaded, failure=self._on_backend_failed
+        )
+
+    def _on_list_loaded(self, items: list[dict[str, Any]]) -> None:
+        self._listed = True
+        self.window.set_offline(None)
+        self.model.set_connections(items)
+        self.window.accounts.set_note("")
+        self._save_list()
+        self.connections_loaded.emit()
+        self.check_all()
+
+    def _save_list(self) -> None:
+        if self.cache is None:
+            return
+        cache = self.cache
+        snapshot = self.model.raw_items()
+        run_in_background(self, lambda: cache.save_connections(snapshot), success=lambda _: None)
+
+    def check_all(self) -> None:
+        for item in self.model.items():
+            self.check(item.id)
+        if not self.model.items():
+            self.window.set_status("Up to date")
+
+    def check(self, connection_id: str) -> None:
+        """Ask the backend to validate one connection against its provider."""
+        client = self.client
+        if client is None:
+            return
+        self.model.set_checking(connection_id, True)
+        run_in_background(
+            self,
+            lambda: client.connection(connection_id, check=True),
+            success=self._on_check_finished,
+            failure=lambda error: self._on_check_failed(connection_id, error),
+        )
+
+    def _on_check_finished(self, data: dict[str, Any]) -> None:
+        self.model.upsert(data)
+        self._after_check(str(data["id"]))
+
+    def _on_check_failed(self, connection_id: str, error: Exception) -> None:
+        self.model.set_checking(connection_id, False)
+        if isinstance(error, ApiError) and error.code == "not_found":
+            self.model.remove(connection_id)
+        elif isinstance(error, ApiError) and error.code in {"network", "unauthorized"}:
+            self._on_backend_failed(error)
+        self._after_check(connection_id)
+
+    def _after_check(self, connection_id: str) -> None:
+        if not any(item.checking for item in self.model.items()):
+            self.window.set_status("Up to date")
+            self._save_list()
+        self.check_finished.emit(connection_id)
+
+    def _on_backend_failed(self, error: Exception) -> None:
+        message = describe_error(error)
+        self.window.set_offline(message)
+        self.window.set_status("Not connected to the companion service")
+        self.backend_failed.emit(message)
+
+    def _on_model_status_changed(self, connection_id: str, _old: str, new: str) -> None:
+        item = self.model.get(connection_id)
+        if new != "needs_reconnect" or item is None:
+            return
+        self.notifier.notify(
+            f"{item.provider_name} needs reconnecting",
+            f"{item.display_name}: {item.detail()} Open Connected Accounts and choose Reconnect.",
+        )
+
+    # -- connect and disconnect ----------------------------------------------------------------
+    def _on_window_connect_requested(self) -> None:
+        self.open_connect(None)
+
+    def _on_accounts_reconnect_requested(self, connection_id: str) -> None:
+        item = self.model.get(connection_id)
+        self.open_connect(item.provider if item else None)
+
+    def open_connect(self, provider: str | None) -> ConnectDialog | None:
+        client = self.client
+        if client is None:
+            self.window.set_offline("Not connected to the companion service yet.")
+            return None
+
+        def connect(
+            provider_id: str, open_browser: Callable[[str], object], cancel: threading.Event
+        ) -> dict[str, Any]:
+            return run_connect(client, provider_id, open_browser=open_browser, cancel=cancel)
+
+        dialog = ConnectDialog(
+            client.providers, connect, provider=provider, open_url=self.open_url, parent=self.window
+        )
+        dialog.connection_added.connect(self._on_dialog_connection_added)
+        dialog.finished.connect(lambda _result: self._forget_dialog(dialog))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_dialog_connection_added(self, data: dict[str, Any]) -> None:
+        self.model.upsert(data)
+        self.window.accounts.set_note("")
+        self._save_list()
+
+    def _on_accounts_disconnect_requested(self, connection_id: str) -> DisconnectDialog | None:
+        client, item = self.client, self.model.get(connection_id)
+        if client is None or item is None:
+            return None
+        dialog = DisconnectDialog(
+            item, lambda forget: client.disconnect(connection_id, forget=forget), self.window
+        )
+        dialog.disconnected.connect(self._on_dialog_disconnected)
+        dialog.finished.connect(lambda _result: self._forget_dialog(dialog))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_dialog_disconnected(self, connection_id: str, pending: bool) -> None:
+        if pending:
+            self.check(connection_id)
+            return
+        self.model.remove(connection_id)
+        if self.cache is not None:
+            cache = self.cache
+            run_in_background(self, lambda: cache.forget(connection_id), success=lambda _: None)
+
+    def _forget_dialog(self, dialog: QObject) -> None:
+        if self.dialog is dialog:
+            self.dialog = None
+        dialog.deleteLater()
+
+    # -- reports ------------------------------------------------------------------------------
+    def _fetch_report(
+        self,
+        connection_id: str,
+        account: str | None,
+        since: date,
+        until: date,
+        level: str,
+        cancel: threading.Event,
+    ) -> dict[str, Any]:
+        client = self.client
+        if client is None:
+            raise ApiError("network", "Not connected to the companion service.")
+        return client.report(
+            connection_id, account=account, since=since, until=until, level=level, cancel=cancel
+        )

@@ -1,0 +1,217 @@
+"""The main window: navigation, menus and shortcuts, banners, and the two views."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.models.connections import ConnectionsModel
+from desktop.views.accounts import AccountsView
+from desktop.views.reports import ReportsView
+from desktop.views.widgets import Banner, icon
+
+ACCOUNTS, REPORTS = 0, 1
+VAULT_ON_DEVICE = (
+    "Your provider tokens are kept by a companion service running on this computer. "
+    "This app itself only sees connection status and reports."
+)
+
+
+class MainWindow(QMainWindow):
+    """Layout and commands only; `desktop.app` wires the commands to the backend."""
+
+    connect_requested = Signal()
+    """Connect a new ad account."""
+    refresh_requested = Signal()
+    """Reload the connection list and check every connection now."""
+    settings_requested = Signal()
+    """Open the settings."""
+    sign_in_requested = Signal()
+    """Sign in to a remote companion service."""
+    sign_out_requested = Signal()
+    """Sign out of the remote companion service."""
+    retry_requested = Signal()
+    """Try reaching the companion service again."""
+
+    def __init__(self, model: ConnectionsModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Connected Accounts")
+        self.setWindowIcon(icon("connected-accounts"))
+        self.setMinimumSize(880, 560)
+        self.model = model
+        central = QWidget()
+        central.setObjectName("central")
+        outer = QHBoxLayout(central)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(0)
+
+        self.nav = QListWidget()
+        self.nav.setObjectName("nav")
+        self.nav.setAccessibleName("Views")
+        self.nav.setFixedWidth(180)
+        for text, icon_name in (("Accounts", "accounts"), ("Reports", "reports")):
+            QListWidgetItem(icon(icon_name), text, self.nav)
+        self.nav.currentRowChanged.connect(self._on_nav_row_changed)
+        outer.addWidget(self.nav)
+
+        main = QVBoxLayout()
+        main.setContentsMargins(0, 0, 0, 0)
+        main.setSpacing(0)
+        self.banners = QVBoxLayout()
+        self.banners.setContentsMargins(16, 12, 16, 0)
+        self.banners.setSpacing(6)
+        self.offline_banner = Banner(kind="error", action="Try again")
+        self.offline_banner.action_requested.connect(self.retry_requested)
+        self.session_banner = Banner(kind="warning", action="Sign in")
+        self.session_banner.action_requested.connect(self.sign_in_requested)
+        self.memory_banner = Banner(kind="warning")
+        self.vault_banner = Banner(VAULT_ON_DEVICE, kind="info")
+        self.notice_banner = Banner(kind="warning")
+        for banner in (
+            self.offline_banner,
+            self.session_banner,
+            self.notice_banner,
+            self.memory_banner,
+            self.vault_banner,
+        ):
+            banner.hide()
+            self.banners.addWidget(banner)
+        main.addLayout(self.banners)
+
+        self.stack = QStackedWidget()
+        self.accounts = AccountsView(model)
+        self.reports = ReportsView(model)
+        self.stack.addWidget(self.accounts)
+        self.stack.addWidget(self.reports)
+        main.addWidget(self.stack, 1)
+        outer.addLayout(main, 1)
+        self.setCentralWidget(central)
+
+        self.status_text = QLabel("Starting…")
+        self.status_text.setObjectName("rowMeta")
+        self.statusBar().addWidget(self.status_text, 1)
+        self.statusBar().setSizeGripEnabled(False)
+
+        self.accounts.connect_requested.connect(self.connect_requested)
+        self.accounts.refresh_requested.connect(self.refresh_requested)
+        self.accounts.reports_requested.connect(self._on_accounts_reports_requested)
+        self._build_menus()
+        self.nav.setCurrentRow(ACCOUNTS)
+        self._restore_geometry()
+
+    # -- menus and shortcuts ----------------------------------------------------------------
+    def _action(self, text: str, shortcuts: list[str], slot: object) -> QAction:
+        action = QAction(text, self)
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even while the menu bar is hidden
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self.connect_action = self._action("&Connect account…", ["Ctrl+N"], self.connect_requested)
+        self.refresh_action = self._action(
+            "&Refresh and check", ["Ctrl+R", "F5"], self.refresh_requested
+        )
+        self.export_action = self._action("&Export CSV…", ["Ctrl+E"], self._on_export_triggered)
+        self.settings_action = self._action("&Settings…", ["Ctrl+,"], self.settings_requested)
+        self.sign_in_action = self._action("Sign &in…", [], self.sign_in_requested)
+        self.sign_out_action = self._action("Sign &out", [], self.sign_out_requested)
+        self.quit_action = self._action("&Quit", ["Ctrl+Q"], self.close)
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        for action in (self.connect_action, self.refresh_action, self.export_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        for action in (self.settings_action, self.sign_in_action, self.sign_out_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        view_menu = bar.addMenu("&View")
+        self.accounts_action = self._action(
+            "&Accounts", ["Ctrl+1"], lambda: self.show_view(ACCOUNTS)
+        )
+        self.reports_action = self._action("&Reports", ["Ctrl+2"], lambda: self.show_view(REPORTS))
+        view_menu.addAction(self.accounts_action)
+        view_menu.addAction(self.reports_action)
+        help_menu = bar.addMenu("&Help")
+        self.about_action = self._action("&About Connected Accounts", [], self.show_about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        help_menu.addAction(self.about_action)
+        self.set_remote(False, signed_in=True)
+
+    def show_view(self, index: int) -> None:
+        self.nav.setCurrentRow(index)
+
+    def _on_nav_row_changed(self, row: int) -> None:
+        if row >= 0:
+            self.stack.setCurrentIndex(row)
+
+    def _on_accounts_reports_requested(self, connection_id: str) -> None:
+        self.reports.show_connection(connection_id)
+        self.show_view(REPORTS)
+
+    def _on_export_triggered(self) -> None:
+        self.show_view(REPORTS)
+        if self.reports.export_button.isEnabled():
+            self.reports.export_button.click()
+
+    def show_about(self) -> None:
+        from desktop.views.about import show_about
+
+        show_about(self)
+
+    # -- state shown in the window ------------------------------------------------------------
+    def set_remote(self, remote: bool, *, signed_in: bool) -> None:
+        """Remote backends need sign-in; the built-in one signs in by itself."""
+        self.sign_in_action.setVisible(remote and not signed_in)
+        self.sign_out_action.setVisible(remote and signed_in)
+        self.vault_banner.setVisible(not remote)
+
+    def set_memory_only(self, reason: str | None) -> None:
+        """Show that the sign-in lives in memory only (no usable keyring), and why."""
+        if reason is None:
+            self.memory_banner.hide()
+            return
+        self.memory_banner.set_text(
+            "Your sign-in is kept in memory only and ends when you quit: " + reason
+        )
+        self.memory_banner.show()
+
+    def set_offline(self, message: str | None) -> None:
+        if message is None:
+            self.offline_banner.hide()
+            return
+        kept = " Showing what was saved last time." if self.model.rowCount() else ""
+        self.offline_banner.set_text(message + kept)
+        self.offline_banner.show()
+
+    def set_status(self, text: str) -> None:
+        self.status_text.setText(text)
+
+    def show_notice(self, title: str, message: str) -> None:
+        """The in-window fallback for desktop notifications."""
+        self.notice_banner.set_text(f"{title}. {message}")
+        self.notice_banner.show()
+
+    # -- geometry -----------------------------------------------------------------------------
+    def _restore_geometry(self) -> None:
+        saved = QSettings().value("window/geometry")
+        if isinstance(saved, QByteArray) and not saved.isEmpty():
+            self.restoreGeometry(saved)
+        else:
+            self.resize(1100, 720)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        QSettings().setValue("window/geometry", self.saveGeometry())
+        super().closeEvent(event)

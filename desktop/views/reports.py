@@ -1,0 +1,430 @@
+"""The Reports view: pick a connection, account, range and level; table, totals, chart, CSV."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.cache import Cache
+from desktop.models.connections import Connection, ConnectionsModel
+from desktop.models.dates import CUSTOM, PRESETS, preset_range
+from desktop.models.export import write_csv
+from desktop.models.format import relative_time
+from desktop.models.report import DIMENSIONS, RawValueRole, project
+from desktop.tasks import Task, run_in_background
+from desktop.views.errors import describe_error
+from desktop.views.report_chart import ReportChart
+from desktop.views.report_table import ReportTable
+from desktop.views.widgets import Banner
+
+ReportOp = Callable[[str, str | None, date, date, str, threading.Event], dict[str, Any]]
+"""Fetches (connection id, account id, since, until, level, cancel) -> the API's report."""
+
+METRICS = {
+    "impressions": "Impressions",
+    "clicks": "Clicks",
+    "spend": "Spend",
+    "conversions": "Conversions",
+    "ctr": "CTR",
+    "cpc": "CPC",
+    "cpm": "CPM",
+}
+
+
+class ReportsView(QWidget):
+    """Loads reports through `fetch` (off the UI thread) and keeps the last one per connection."""
+
+    report_loaded = Signal(str)
+    """A fresh report is on screen: (connection id)."""
+    report_failed = Signal(str)
+    """Loading failed; the message in words: (message)."""
+    export_finished = Signal(str)
+    """A CSV file was written: (path)."""
+
+    def __init__(
+        self,
+        connections: ConnectionsModel,
+        fetch: ReportOp | None = None,
+        cache: Cache | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.connections = connections
+        self.fetch = fetch
+        self.cache = cache
+        self.cached = False
+        self._task: Task[dict[str, Any]] | None = None
+        self._reports: dict[str, dict[str, Any]] = {}  # last report per connection this session
+        self._today: Callable[[], date] = date.today
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(24, 20, 24, 16)
+        layout.setSpacing(10)
+        title = QLabel("Reports")
+        title.setObjectName("pageTitle")
+        layout.addWidget(title)
+        layout.addLayout(self._build_pickers())
+        layout.addLayout(self._build_range())
+
+        self.error_banner = Banner(kind="error")
+        self.error_banner.hide()
+        layout.addWidget(self.error_banner)
+
+        status = QHBoxLayout()
+        self.status_label = QLabel("Choose a connection and a date range, then Load.")
+        self.status_label.setObjectName("rowMeta")
+        status.addWidget(self.status_label, 1)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)
+        self.progress.setMaximumWidth(160)
+        self.progress.setMaximumHeight(8)
+        self.progress.setTextVisible(False)
+        self.progress.setAccessibleName("Loading the report")
+        self.progress.hide()
+        status.addWidget(self.progress)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel loading the report")
+        self.cancel_button.clicked.connect(self._on_cancel_clicked)
+        self.cancel_button.hide()
+        status.addWidget(self.cancel_button)
+        layout.addLayout(status)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setChildrenCollapsible(False)
+        self.table = ReportTable()
+        self.chart = ReportChart()
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.chart)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout.addWidget(splitter, 1)
+
+        connections.modelReset.connect(self._fill_connections)
+        connections.rowsInserted.connect(self._fill_connections)
+        connections.rowsRemoved.connect(self._fill_connections)
+        self._clock = QTimer(self)
+        self._clock.setInterval(30_000)
+        self._clock.timeout.connect(self._update_status)
+        self._clock.start()
+        self._fill_connections()
+        self._on_preset_box_changed()
+
+    # -- building ---------------------------------------------------------------------------
+    def _build_pickers(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        self.connection_box = QComboBox()
+        self.connection_box.setAccessibleName("Connection")
+        self.connection_box.setMinimumWidth(220)
+        self.connection_box.currentIndexChanged.connect(self._on_connection_box_changed)
+        self.account_box = QComboBox()
+        self.account_box.setAccessibleName("Ad account")
+        self.account_box.setMinimumWidth(200)
+        self.level_box = QComboBox()
+        self.level_box.setAccessibleName("Level")
+        self.level_box.addItem("Account", "account")
+        self.level_box.addItem("Campaign", "campaign")
+        self.columns_button = QToolButton()
+        self.columns_button.setText("Columns")
+        self.columns_button.setAccessibleName("Choose metric columns")
+        self.columns_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.columns_button)
+        self.metric_actions: dict[str, QAction] = {}
+        for key, text in METRICS.items():
+            action = menu.addAction(text)
+            action.setCheckable(True)
+            action.setChecked(True)
+            action.toggled.connect(lambda on, k=key: self.table.set_column_visible(k, on))
+            self.metric_actions[key] = action
+        self.columns_button.setMenu(menu)
+        for label, widget in (
+            ("Connection", self.connection_box),
+            ("Ad account", self.account_box),
+            ("Level", self.level_box),
+        ):
+            caption = QLabel(label)
+            caption.setBuddy(widget)
+            row.addWidget(caption)
+            row.addWidget(widget)
+        row.addStretch(1)
+        row.addWidget(self.columns_button)
+        return row
+
+    def _build_range(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        self.preset_box = QComboBox()
+        self.preset_box.setAccessibleName("Date range")
+        self.preset_box.addItems([*PRESETS, CUSTOM])
+        self.preset_box.setCurrentIndex(1)
+        self.preset_box.currentIndexChanged.connect(self._on_preset_box_changed)
+        self.since_edit = QDateEdit()
+        self.until_edit = QDateEdit()
+        for edit, name in ((self.since_edit, "From date"), (self.until_edit, "To date")):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setAccessibleName(name)
+            edit.userDateChanged.connect(self._on_date_edit_changed)
+        caption = QLabel("Dates")
+        caption.setBuddy(self.preset_box)
+        row.addWidget(caption)
+        row.addWidget(self.preset_box)
+        row.addWidget(self.since_edit)
+        row.addWidget(QLabel("to"))
+        row.addWidget(self.until_edit)
+        row.addStretch(1)
+        self.load_button = QPushButton("Load report")
+        self.load_button.setObjectName("primary")
+        self.load_button.setAccessibleName("Load the report")
+        self.load_button.clicked.connect(self.load)
+        self.export_button = QPushButton("Export CSV…")
+        self.export_button.setAccessibleName("Export the report as CSV")
+        self.export_button.setEnabled(False)
+        self.export_button.clicked.connect(self._on_export_clicked)
+        row.addWidget(self.load_button)
+        row.addWidget(self.export_button)
+        return row
+
+    # -- pickers ----------------------------------------------------------------------------
+    def _fill_connections(self, *_: object) -> None:
+        current = self.connection_box.currentData()
+        self.connection_box.blockSignals(True)
+        self.connection_box.clear()
+        for item in self.connections.items():
+            self.connection_box.addItem(f"{item.display_name} — {item.provider_name}", item.id)
+        index = self.connection_box.findData(current)
+        self.connection_box.setCurrentIndex(max(index, 0) if self.connection_box.count() else -1)
+        self.connection_box.blockSignals(False)
+        if self.connection_box.currentData() != current:
+            self._on_connection_box_changed()
+        else:
+            self._fill_accounts()
+
+    def selected_connection(self) -> Connection | None:
+        connection_id = self.connection_box.currentData()
+        return self.connections.get(str(connection_id)) if connection_id else None
+
+    def _fill_accounts(self) -> None:
+        current = self.account_box.currentData()
+        self.account_box.clear()
+        item = self.selected_connection()
+        for account in item.accounts if item else ():
+            text = f"{account.name} ({account.currency})" if account.currency else account.name
+            self.account_box.addItem(text, account.id)
+        index = self.account_box.findData(current)
+        if index >= 0:
+            self.account_box.setCurrentIndex(index)
+        self.load_button.setEnabled(item is not None and self.fetch is not None)
+
+    def show_connection(self, connection_id: str) -> None:
+        """Select `connection_id` and show its last report (or load one)."""
+        index = self.connection_box.findData(connection_id)
+        if index >= 0:
+            self.connection_box.setCurrentIndex(index)
+
+    def _on_connection_box_changed(self, *_: object) -> None:
+        self._fill_accounts()
+        item = self.selected_connection()
+        if item is None:
+            self._show(None, cached=False)
+            return
+        if item.id in self._reports:
+            self._show(self._reports[item.id], cached=False)
+        elif self.cache is not None:
+            cache, connection_id = self.cache, item.id
+            run_in_background(
+                self,
+                lambda: cache.load_report(connection_id),
+                success=lambda report: self._on_cache_loaded(connection_id, report),
+            )
+        else:
+            self._show(None, cached=False)
+
+    def _on_cache_loaded(self, connection_id: str, report: dict[str, Any] | None) -> None:
+        selected = self.selected_connection()
+        if selected is None or selected.id != connection_id or connection_id in self._reports:
+            return
+        self._show(report, cached=report is not None)
+
+    def _on_preset_box_changed(self, *_: object) -> None:
+        name = self.preset_box.currentText()
+        if name == CUSTOM:
+            return
+        since, until = preset_range(name, self._today())
+        for edit, day in ((self.since_edit, since), (self.until_edit, until)):
+            edit.blockSignals(True)
+            edit.setDate(QDate(day.year, day.month, day.day))
+            edit.blockSignals(False)
+
+    def _on_date_edit_changed(self, *_: object) -> None:
+        # Editing a date by hand makes the range custom.
+        self.preset_box.blockSignals(True)
+        self.preset_box.setCurrentText(CUSTOM)
+        self.preset_box.blockSignals(False)
+
+    def date_range(self) -> tuple[date, date]:
+        since = self.since_edit.date().toPython()
+        until = self.until_edit.date().toPython()
+        assert isinstance(since, date)
+        assert isinstance(until, date)
+        return since, until
+
+    # -- loading ----------------------------------------------------------------------------
+    def load(self) -> None:
+        """Fetch the report for the current choices (cancels one still loading)."""
+        item = self.selected_connection()
+        if item is None or self.fetch is None:
+            return
+        since, until = self.date_range()
+        if since > until:
+            self._fail("The start date is after the end date. Pick an earlier start date.")
+            return
+        if self._task is not None:
+            self._task.cancel()
+        account = self.account_box.currentData()
+        level = str(self.level_box.currentData())
+        fetch, connection_id, cancel = self.fetch, item.id, threading.Event()
+        self.error_banner.hide()
+        self._busy(True)
+        self.status_label.setText(f"Loading {since:%d %b} – {until:%d %b %Y}…")
+        self._task = run_in_background(
+            self,
+            lambda: fetch(connection_id, account, since, until, level, cancel),
+            success=lambda report: self._on_report_fetched(connection_id, report),
+            failure=self._on_report_failed,
+            cancel=cancel,
+        )
+
+    def _on_report_fetched(self, connection_id: str, report: dict[str, Any]) -> None:
+        self._task = None
+        self._busy(False)
+        self._reports[connection_id] = report
+        selected = self.selected_connection()
+        if selected is not None and selected.id == connection_id:
+            self._show(report, cached=False)
+        if self.cache is not None:
+            cache = self.cache
+            run_in_background(
+                self, lambda: cache.save_report(connection_id, report), success=lambda _: None
+            )
+        self.report_loaded.emit(connection_id)
+
+    def _on_report_failed(self, error: Exception) -> None:
+        self._task = None
+        self._busy(False)
+        self._fail(describe_error(error))
+
+    def _fail(self, message: str) -> None:
+        extra = " The last report stays on screen." if self.table.model.report else ""
+        self.error_banner.set_text(message + extra)
+        self.error_banner.show()
+        self._update_status()
+        self.report_failed.emit(message)
+
+    def _on_cancel_clicked(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._busy(False)
+        self._update_status()
+
+    def _busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.load_button.setEnabled(not busy)
+
+    @property
+    def loading(self) -> bool:
+        return self._task is not None
+
+    # -- showing ----------------------------------------------------------------------------
+    def _show(self, report: dict[str, Any] | None, *, cached: bool) -> None:
+        self.cached = cached
+        self.table.set_report(report)
+        hidden = {k for k, a in self.metric_actions.items() if not a.isChecked()}
+        self.table.set_hidden_keys(hidden)
+        self.chart.set_report(report)
+        self.export_button.setEnabled(report is not None)
+        self._update_status()
+
+    def _update_status(self) -> None:
+        if self.loading:
+            return
+        model = self.table.model
+        if model.report is None:
+            self.status_label.setText("No report yet. Choose a date range, then Load report.")
+            return
+        report = model.report
+        account = (report.get("account") or {}).get("name") or ""
+        words = (
+            f"{account} · {report.get('since')} to {report.get('until')} · "
+            f"{model.rowCount():,} rows · Updated {relative_time(model.fetched_at)}"
+        )
+        if self.cached:
+            words += " (cached — Load report for fresh figures)"
+        self.status_label.setText(words)
+
+    # -- export -----------------------------------------------------------------------------
+    def _on_export_clicked(self) -> None:
+        model = self.table.model
+        if model.report is None:
+            return
+        report = model.report
+        suggested = f"report-{report.get('since')}-{report.get('until')}.csv"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export report as CSV", str(Path.home() / suggested), "CSV files (*.csv)"
+        )
+        if path:
+            self.export_to(Path(path))
+
+    def export_to(self, path: Path) -> None:
+        """Write the visible columns in view order, then the totals row (off the UI thread)."""
+        model, totals = self.table.model, self.table.totals_model
+        columns = [c for c in range(model.columnCount()) if not self.table.table.isColumnHidden(c)]
+        header = [str(model.headerData(c, Qt.Orientation.Horizontal)) for c in columns]
+        source, order = model.snapshot()
+        keys = [model.column_key(c) for c in columns]
+        total = [
+            "Total"
+            if i == 0
+            else ("" if k in DIMENSIONS else totals.index(0, c).data(RawValueRole))
+            for i, (k, c) in enumerate(zip(keys, columns, strict=True))
+        ]
+        self.status_label.setText(f"Writing {path.name}…")
+        run_in_background(
+            self,
+            lambda: write_csv(path, header, [*project(source, order, columns), total]),
+            success=lambda _count: self._on_export_written(path),
+            failure=lambda error: self._fail(
+                f"Could not write {path.name}. {describe_error(error)}"
+            ),
+        )
+
+    def _on_export_written(self, path: Path) -> None:
+        self._update_status()
+        self.export_finished.emit(str(path))
+
+    def set_today(self, today: Callable[[], date]) -> None:
+        """Tests pin the calendar; presets are computed from `today()`."""
+        self._today = today
+        self._on_preset_box_changed()

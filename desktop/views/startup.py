@@ -1,0 +1,175 @@
+"""Reaching the backend: start the built-in one or sign in to a remote one (off the UI thread)."""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from desktop.api.client import ApiClient
+from desktop.embedded import EmbeddedBackend, EmbeddedBackendError
+from desktop.secure_store import SecureStore, open_store
+from desktop.session import Session
+from desktop.tasks import run_in_background
+from desktop.views.controller import Controller
+from desktop.views.errors import describe_error
+from desktop.views.sign_in import SignInDialog
+
+EmbeddedFactory = Callable[[], EmbeddedBackend]
+
+
+class BackendLink(QObject):
+    """Owns the embedded backend or the remote session; hands the controller an ApiClient."""
+
+    ready = Signal(str)
+    """The backend answers and the user is signed in: (base URL)."""
+    failed = Signal(str)
+    """The backend could not be started or reached: (message in words)."""
+
+    def __init__(
+        self,
+        controller: Controller,
+        backend_url: str | None,
+        *,
+        embedded_factory: EmbeddedFactory = EmbeddedBackend,
+        store_factory: Callable[[], SecureStore] = open_store,
+    ) -> None:
+        super().__init__(controller)
+        self.controller = controller
+        self.window = controller.window
+        self.backend_url = backend_url
+        self._embedded_factory = embedded_factory
+        self._store_factory = store_factory
+        self.embedded: EmbeddedBackend | None = None
+        self.session: Session | None = None
+        self.sign_in_dialog: SignInDialog | None = None
+        self.window.retry_requested.connect(self._on_window_retry_requested)
+        self.window.sign_in_requested.connect(self.ask_sign_in)
+        self.window.sign_out_requested.connect(self.sign_out)
+
+    def start(self) -> None:
+        if self.backend_url is None:
+            self._start_embedded()
+        else:
+            self._restore_remote(self.backend_url)
+
+    # -- built-in -----------------------------------------------------------------------------
+    def _start_embedded(self) -> None:
+        self.window.set_remote(False, signed_in=True)
+        self.window.set_status("Starting the companion service on this computer…")
+        embedded = self._embedded_factory()
+        self.embedded = embedded
+        run_in_background(
+            self, embedded.start, success=self._on_embedded_started, failure=self._on_failed
+        )
+
+    def _on_embedded_started(self, url: str) -> None:
+        embedded = self.embedded
+        if embedded is None or embedded.session is None:
+            return
+        self.session = embedded.session
+        self._use(url, embedded.session)
+
+    # -- remote -------------------------------------------------------------------------------
+    def _restore_remote(self, url: str) -> None:
+        self.window.set_remote(True, signed_in=False)
+        self.window.set_status(f"Signing in to {url}…")
+        store_factory = self._store_factory
+
+        def restore() -> Session | None:
+            session = Session(url, store_factory())
+            return session if session.restore() else None
+
+        run_in_background(
+            self,
+            restore,
+            success=lambda session: self._on_restored(url, session),
+            failure=self._on_failed,
+        )
+
+    def _on_restored(self, url: str, session: Session | None) -> None:
+        if session is None:
+            self.window.session_banner.set_text(f"Sign in to {url} to see your connections.")
+            self.window.session_banner.show()
+            self.window.set_status("Not signed in")
+            self.ask_sign_in()
+            return
+        self.session = session
+        self._use(url, session)
+
+    def sign_in_op(self, url: str, email: str, password: str) -> Session:
+        """Runs on a worker thread (keyring and network)."""
+        session = Session(url, self._store_factory())
+        session.login(email, password, device_name=platform.node() or "This computer")
+        return session
+
+    def ask_sign_in(self) -> SignInDialog:
+        dialog = SignInDialog(self.sign_in_op, url=self.backend_url or "", parent=self.window)
+        dialog.signed_in.connect(self._on_sign_in_dialog_signed_in)
+        self.sign_in_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def _on_sign_in_dialog_signed_in(self, session: Any) -> None:
+        assert isinstance(session, Session)
+        self.backend_url = session.base_url
+        self.session = session
+        self.window.session_banner.hide()
+        self._use(session.base_url, session)
+
+    def sign_out(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        self.session = None
+        self.controller.attach(None)
+        self.controller.model.set_connections([])
+        self.window.set_remote(True, signed_in=False)
+        self.window.session_banner.set_text("You are signed out. Sign in to see your connections.")
+        self.window.session_banner.show()
+        run_in_background(self, session.logout, success=lambda _: None)
+
+    # -- common -------------------------------------------------------------------------------
+    def _use(self, url: str, session: Session) -> None:
+        remote = self.embedded is None
+        self.window.set_remote(remote, signed_in=True)
+        self.window.set_memory_only(None if session.persistent else session.storage_reason or "")
+        where = "on this computer" if not remote else f"at {url}"
+        who = f" · signed in as {session.user_email}" if remote and session.user_email else ""
+        self.window.set_status(f"Companion service {where}{who}")
+        self.controller.attach(ApiClient(url, auth=session))
+        self.ready.emit(url)
+
+    def _on_failed(self, error: Exception) -> None:
+        message = str(error) if isinstance(error, EmbeddedBackendError) else describe_error(error)
+        self.window.set_offline(message)
+        self.window.set_status("Not connected to the companion service")
+        self.failed.emit(message)
+
+    def _on_window_retry_requested(self) -> None:
+        if self.controller.client is None and self.session is None:
+            self.start()
+
+    def switch(self, backend_url: str | None) -> None:
+        """Use another backend (from Settings): drop the current one, then start again."""
+        if backend_url == self.backend_url and self.controller.client is not None:
+            return
+        embedded, self.embedded = self.embedded, None
+        self.session = None
+        self.controller.attach(None)
+        self.controller.model.set_connections([])
+        self.window.set_offline(None)
+        self.window.session_banner.hide()
+        self.backend_url = backend_url
+        if embedded is not None:
+            run_in_background(self, embedded.stop, success=lambda _: None)
+        self.start()
+
+    def stop(self) -> None:
+        """At exit: close the client and stop the built-in backend (blocking, bounded)."""
+        self.controller.attach(None)
+        if self.embedded is not None:
+            self.embedded.stop()
+            self.embedded = None
