@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,8 @@ from backend.providers.token_endpoint import ClientCredentials
 from backend.secret import Secret
 
 RELAY_PATH = "/v1/flows/callback"
+
+log = logging.getLogger(__name__)
 
 
 async def build_providers(
@@ -80,6 +83,12 @@ def _client_secret(provider_id: str, cfg: ProviderConfig, env: Mapping[str, str]
             )
         return Secret(value)
     if cfg.client_secret is not None:
+        if cfg.preset != "demo":  # the sandbox's well-known secret guards nothing real
+            log.warning(
+                "provider %s: client_secret is written in the config file; prefer "
+                "client_secret_env so the secret stays out of files",
+                provider_id,
+            )
         return Secret(cfg.client_secret.get_secret_value())
     public = cfg.token_endpoint_auth_method == "none"  # noqa: S105 - a method name
     if public and cfg.preset != "meta":

@@ -164,7 +164,7 @@ raw_rows = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(rows=raw_rows, currency=st.sampled_from(["EUR", "JPY", "KWD", "USD"]))
 def test_totals_are_the_sums_and_ratios_of_the_sums(rows: list[RawRow], currency: str) -> None:
     account = AdAccount("a", "A", currency, "UTC")

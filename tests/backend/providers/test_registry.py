@@ -259,3 +259,15 @@ async def test_metadata_for_another_issuer_is_refused(idp: Idp) -> None:
                 }
             }
         )
+
+
+async def test_a_secret_written_in_the_file_is_discouraged_but_never_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    providers = await build_all(
+        {"meta": {"preset": "meta", "client_id": "a", "client_secret": "file-secret-123"}}
+    )
+    await close(providers)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("provider meta: client_secret is written in the config file" in w for w in warnings)
+    assert not any("file-secret-123" in r.getMessage() for r in caplog.records)
