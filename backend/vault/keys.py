@@ -70,9 +70,11 @@ class FileKeyRing(KeyRing):
     def open(self, blob: str, aad: str) -> Secret:
         try:
             return super().open(blob, aad)
-        except VaultKeyMissing:
-            # Another process may have rotated the key file since we read it.
-            if not self.reload(force=True):
+        except VaultKeyMissing as missing:
+            # Another process may have rotated the key file since we read it (another thread
+            # of ours may even have reloaded it a moment ago: look at the ring, not the result).
+            self.reload(force=True)
+            if missing.kid not in self:
                 raise
             return super().open(blob, aad)
 
