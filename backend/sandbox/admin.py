@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from backend.sandbox.config import Faults
-from backend.sandbox.core import NO_STORE, now, sandbox_of
+from backend.sandbox.core import NO_STORE, sandbox_of
 from backend.sandbox.store import COUNTERS
 
 router = APIRouter(prefix="/admin")
@@ -79,7 +79,7 @@ async def revoke_grants(request: Request) -> JSONResponse:
 def expire_tokens(request: Request) -> JSONResponse:
     """Every access token issued so far expires now (refresh tokens are untouched)."""
     sandbox = sandbox_of(request)
-    at = now()
+    at = sandbox.now()
     with sandbox.store.lock:
         live = [a for a in sandbox.store.access.values() if a.expires_at > at]
         for access in live:
@@ -103,7 +103,7 @@ def stats(request: Request) -> JSONResponse:
 def grants(request: Request) -> JSONResponse:
     """Grants without any token: who granted which client what, and whether it still stands."""
     sandbox = sandbox_of(request)
-    at = now()
+    at = sandbox.now()
     with sandbox.store.lock:
         items = [
             {

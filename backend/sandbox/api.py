@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from backend.sandbox import data
 from backend.sandbox.config import ClientConfig, UserConfig
-from backend.sandbox.core import NO_STORE, Sandbox, now, sandbox_of
+from backend.sandbox.core import NO_STORE, Sandbox, sandbox_of
 from backend.sandbox.store import digest
 
 router = APIRouter(prefix="/api")
@@ -52,7 +52,7 @@ def _caller(request: Request) -> Caller:
     header = request.headers.get("authorization", "")
     if header[:7].lower() != "bearer " or not header[7:].strip():
         raise ApiError(401, "invalid_token", "Send an access token: Authorization: Bearer ….")
-    store, at = sandbox.store, now()
+    store, at = sandbox.store, sandbox.now()
     with store.lock:
         access = store.access.get(digest(header[7:].strip()))
         grant = store.grants.get(access.grant_id) if access else None

@@ -6,6 +6,9 @@ mounted at /sandbox inside the backend and served alone at /.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -16,8 +19,13 @@ from backend.sandbox.config import SandboxConfig
 from backend.sandbox.core import NO_STORE, Sandbox, base_url, sandbox_of
 
 
-def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
-    """A fresh Demo Ads instance with its own state (loaded from `config.state_file` if set)."""
+def create_sandbox_app(
+    config: SandboxConfig | None = None, *, clock: Callable[[], float] = time.time
+) -> FastAPI:
+    """A fresh Demo Ads instance with its own state (loaded from `config.state_file` if set).
+
+    `clock` (seconds since the epoch) is for tests that move time instead of sleeping.
+    """
     config = config or SandboxConfig()
     app = FastAPI(
         title="Demo Ads (sandbox)",
@@ -25,7 +33,7 @@ def create_sandbox_app(config: SandboxConfig | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.sandbox = Sandbox(config)
+    app.state.sandbox = Sandbox(config, clock)
     app.include_router(authorize.router)
     app.include_router(token.router)
     app.include_router(api.router)

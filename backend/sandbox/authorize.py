@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from backend.sandbox.core import Sandbox, base_url, form_items, now, sandbox_of
+from backend.sandbox.core import Sandbox, base_url, form_items, sandbox_of
 from backend.sandbox.loopback import redirect_allowed
 from backend.sandbox.pages import consent_page, error_page
 from backend.sandbox.pkce import valid_challenge
@@ -90,7 +90,7 @@ async def authorize(request: Request) -> Response:
     request_id = secrets.token_urlsafe(24)
     hint = params.get("login_hint")
     with sandbox.store.lock:
-        sandbox.store.prune(now())
+        sandbox.store.prune(sandbox.now())
         sandbox.store.pending[request_id] = Pending(
             client_id=client.client_id,
             redirect_uri=redirect_uri,
@@ -100,7 +100,7 @@ async def authorize(request: Request) -> Response:
             nonce=params.get("nonce"),
             login_hint=hint,
             browser=browser,
-            expires_at=now() + sandbox.config.consent_lifetime,
+            expires_at=sandbox.now() + sandbox.config.consent_lifetime,
         )
     users = sandbox.config.users
     selected = next((u.id for u in users if hint in (u.id, u.email)), users[0].id if users else "")
@@ -141,7 +141,7 @@ async def decide(request: Request) -> Response:
     cookie = request.cookies.get(BROWSER_COOKIE, "")
     if (
         pending is None
-        or pending.expires_at < now()
+        or pending.expires_at < sandbox.now()
         or not hmac.compare_digest(cookie.encode(), pending.browser.encode())
     ):
         # Forged, replayed or stale form: the request id is single use and bound to the
@@ -168,7 +168,7 @@ def _issue_code(request: Request, sandbox: Sandbox, pending: Pending, user_id: s
             scopes=pending.scopes,
             code_challenge=pending.code_challenge,
             nonce=pending.nonce,
-            expires_at=now() + sandbox.config.code_lifetime,
+            expires_at=sandbox.now() + sandbox.config.code_lifetime,
         )
         sandbox.store.count(pending.client_id, "codes_issued")
         sandbox.store.save()

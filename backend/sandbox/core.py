@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -20,9 +21,10 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 class Sandbox:
     """One Demo Ads instance: its configuration, its state, and the token mint."""
 
-    def __init__(self, config: SandboxConfig) -> None:
+    def __init__(self, config: SandboxConfig, clock: Callable[[], float] = time.time) -> None:
         self.config = config
-        self.store = Store(config.state_file)
+        self.now = clock  # injectable so tests can move time instead of sleeping
+        self.store = Store(config.state_file, clock)
         self._initial_faults = {c.client_id: c.faults.model_copy() for c in config.clients}
 
     def reset(self) -> None:
@@ -129,7 +131,3 @@ def oauth_error(
         status_code=status,
         headers={**NO_STORE, **(headers or {})},
     )
-
-
-def now() -> float:
-    return time.time()

@@ -16,6 +16,7 @@ import secrets
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,8 +96,11 @@ class Access:
 class Store:
     """All mutable sandbox state; hold `lock` while reading or changing it."""
 
-    def __init__(self, state_file: Path | None = None) -> None:
+    def __init__(
+        self, state_file: Path | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.lock = threading.RLock()
+        self.clock = clock
         self.state_file = state_file
         self.pending: dict[str, Pending] = {}
         self.codes: dict[str, Code] = {}
@@ -141,7 +145,7 @@ class Store:
     def save(self) -> None:
         if self.state_file is None:
             return
-        self.prune(time.time())
+        self.prune(self.clock())
         doc = {
             "version": 1,
             "codes": {k: asdict(v) for k, v in self.codes.items()},

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from backend.sandbox import pkce
 from backend.sandbox.config import ClientConfig
-from backend.sandbox.core import NO_STORE, Sandbox, form_items, now, oauth_error, sandbox_of
+from backend.sandbox.core import NO_STORE, Sandbox, form_items, oauth_error, sandbox_of
 from backend.sandbox.store import digest
 
 router = APIRouter()
@@ -93,7 +93,7 @@ async def token(request: Request) -> Response:
 
 
 def _redeem(sandbox: Sandbox, client: ClientConfig, form: dict[str, str]) -> dict[str, object]:
-    store, at = sandbox.store, now()
+    store, at = sandbox.store, sandbox.now()
     code = form.get("code")
     if not code:
         raise OAuthError(400, "invalid_request", "code is missing.")
@@ -125,7 +125,7 @@ def _redeem(sandbox: Sandbox, client: ClientConfig, form: dict[str, str]) -> dic
 
 
 def _refresh(sandbox: Sandbox, client: ClientConfig, form: dict[str, str]) -> dict[str, object]:
-    store, at = sandbox.store, now()
+    store, at = sandbox.store, sandbox.now()
     presented = form.get("refresh_token")
     if not presented:
         raise OAuthError(400, "invalid_request", "refresh_token is missing.")
