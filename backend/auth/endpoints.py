@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -28,6 +30,7 @@ from backend.deps import StateDep
 from backend.errors import InvalidRequest, NotFound, RateLimitedError, Unauthorized
 from backend.state import AppState
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"])
 
 T = TypeVar("T")
@@ -49,6 +52,19 @@ async def _write(state: AppState, fn: Callable[[Session], T]) -> T:
     return await anyio.to_thread.run_sync(_work)
 
 
+def _hashing_limiter(request: Request) -> anyio.CapacityLimiter:
+    """At most one argon2 computation per core at a time, per app (and event loop).
+
+    Each one takes 64 MiB; without a cap a burst of logins would take 40 threads' worth.
+    """
+    app_state = request.app.state
+    limiter: anyio.CapacityLimiter | None = getattr(app_state, "auth_hashing_limiter", None)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(max(2, os.cpu_count() or 2))
+        app_state.auth_hashing_limiter = limiter
+    return limiter
+
+
 def _issue(state: AppState, user_id: str, device_id: str) -> IssuedToken:
     ttl = getattr(state.settings, "access_token_ttl_s", DEFAULT_ACCESS_TTL_S)
     return issue_access_token(
@@ -68,7 +84,9 @@ async def login(body: LoginRequest, request: Request, state: StateDep) -> JSONRe
         return wait, (None if wait is not None else service.find_user(session, email))
 
     wait, user = await _write(state, _begin)
+    client = request.client.host if request.client else "unknown"
     if wait is not None:
+        log.info("sign-in refused for %.0f s after repeated failures (from %s)", wait, client)
         seconds = math.ceil(wait)
         raise RateLimitedError(
             f"Too many failed sign-ins for this account or from this address. "
@@ -88,8 +106,9 @@ async def login(body: LoginRequest, request: Request, state: StateDep) -> JSONRe
             rehashed = passwords.hash_password(password)
         return True, rehashed
 
-    ok, rehashed = await anyio.to_thread.run_sync(_check)
+    ok, rehashed = await anyio.to_thread.run_sync(_check, limiter=_hashing_limiter(request))
     if not ok or user is None:
+        log.info("sign-in failed: wrong email or password (from %s)", client)
         raise Unauthorized(WRONG_CREDENTIALS)
     signed_in = user
 
@@ -100,6 +119,7 @@ async def login(body: LoginRequest, request: Request, state: StateDep) -> JSONRe
         return service.add_device(session, signed_in.id, body.device_name, body.device_public_key)
 
     device_id = await _write(state, _succeed)
+    log.info("user %s signed in a new device %s (from %s)", user.id, device_id, client)
     issued = _issue(state, user.id, device_id)
     response = LoginResponse(
         access_token=issued.token,
@@ -171,6 +191,7 @@ async def token(request: Request, state: StateDep) -> JSONResponse:
             audience=f"{state.public_url}/v1/auth/token",
         )
     except TokenRejected as exc:
+        log.info("assertion for device %s refused: %s", device.id, exc)
         raise _rejected(str(exc)) from None
     try:
         seen = await _write(state, lambda s: service.consume_assertion(s, verified))
@@ -209,4 +230,5 @@ async def sign_out_device(
         # 404 rather than 403 for another user's device: do not confirm that it exists.
         raise NotFound("There is no such device among yours.")
     device_status_cache(request).signed_out(device_id, principal.user_id)
+    log.info("user %s signed out device %s", principal.user_id, device_id)
     return Response(status_code=204)

@@ -52,8 +52,23 @@ def lock_delay(failures: int, free: int, base_s: float) -> timedelta:
     return min(timedelta(seconds=seconds), MAX_LOCK)
 
 
+def _key(k: ThrottleKey) -> str:
+    return k.key
+
+
+def _lock_rows(session: Session, keys: list[ThrottleKey]) -> dict[str, LoginAttempt]:
+    # A fixed order (by key) so two attempts locking the same rows cannot deadlock.
+    stmt = (
+        select(LoginAttempt)
+        .where(LoginAttempt.key.in_([k.key for k in keys]))
+        .order_by(LoginAttempt.key)
+        .with_for_update()
+    )
+    return {row.key: row for row in session.scalars(stmt)}
+
+
 def _ensure_rows(session: Session, keys: list[ThrottleKey], now: datetime) -> None:
-    rows = [{"key": k.key, "failures": 0, "updated_at": now} for k in keys]
+    rows = [{"key": k.key, "failures": 0, "updated_at": now} for k in sorted(keys, key=_key)]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(insert(LoginAttempt).values(rows).on_conflict_do_nothing())
 
@@ -66,8 +81,7 @@ def begin_attempt(
     Call in a transaction that holds the write lock (`locked_transaction`).
     """
     _ensure_rows(session, keys, now)
-    stmt = select(LoginAttempt).where(LoginAttempt.key.in_([k.key for k in keys]))
-    rows = {row.key: row for row in session.scalars(stmt.with_for_update())}
+    rows = _lock_rows(session, keys)
     wait = 0.0
     for row in rows.values():
         if row.locked_until is not None and row.locked_until > now:
@@ -89,8 +103,7 @@ def begin_attempt(
 
 def attempt_succeeded(session: Session, keys: list[ThrottleKey], base_s: float) -> None:
     """Forget the email's failures; take this attempt back off the address's count."""
-    stmt = select(LoginAttempt).where(LoginAttempt.key.in_([k.key for k in keys]))
-    rows = {row.key: row for row in session.scalars(stmt.with_for_update())}
+    rows = _lock_rows(session, keys)
     for k in keys:
         row = rows.get(k.key)
         if row is None:
