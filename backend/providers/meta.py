@@ -162,7 +162,11 @@ class MetaProvider(OAuth2Provider):
             headers=bearer(self._app_token()),
         )
         if response.status_code != 200:
-            raise _exchange_error(response, self.display_name, action)
+            # The input token's own state comes back inside `data`; an error here is about
+            # the app token, i.e. this backend's configuration, not the user's grant.
+            if _graph_code(response) in (*TOKEN_CODES, 101):
+                raise _app_credentials_error(self.display_name)
+            raise graph_error(response, self.display_name, action)
         data = (json_of(response, self.display_name, action) or {}).get("data") or {}
         if not data.get("is_valid"):
             raise InvalidGrant(
@@ -215,14 +219,27 @@ class MetaProvider(OAuth2Provider):
         )
 
 
+def _graph_code(response: httpx.Response) -> int:
+    try:
+        return int((response.json().get("error") or {}).get("code") or 0)
+    except (ValueError, AttributeError, TypeError):
+        return 0
+
+
+def _app_credentials_error(provider: str) -> ProviderError:
+    return ProviderRequestError(
+        f"{provider} rejected this backend's app credentials — check client_id and the client "
+        "secret in the backend configuration."
+    )
+
+
 def _exchange_error(
     response: httpx.Response, provider: str, action: str, *, redeeming: bool = False
 ) -> ProviderError:
     """Token exchange errors: an expired, used or foreign code is a dead grant."""
-    try:
-        code = int((response.json().get("error") or {}).get("code") or 0)
-    except (ValueError, AttributeError, TypeError):
-        code = 0
+    code = _graph_code(response)
+    if code == 101:  # "Error validating application"
+        return _app_credentials_error(provider)
     if code == 100 and redeeming:
         return InvalidGrant(
             f"{provider} says this sign-in code is no longer valid (expired or already used) "

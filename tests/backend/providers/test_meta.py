@@ -20,6 +20,7 @@ from backend.secret import Secret
 from tests.backend.providers.conftest import (
     LOOPBACK,
     PUBLIC_URL,
+    build,
     follow_consent,
     new_pkce,
     query_of,
@@ -213,3 +214,24 @@ async def test_bearer_tokens_never_travel_in_urls(meta: Meta, meta_provider: Pro
         assert state.app_secret not in path
     api = [h for _, p, h in state.requests if p.endswith("/insights")]
     assert all(h["authorization"] == f"Bearer {tokens.access_token.reveal()}" for h in api)
+
+
+async def test_a_wrong_app_secret_blames_the_configuration_not_the_grant(meta: Meta) -> None:
+    server, state = meta
+    provider = await build(
+        "meta",
+        {
+            "preset": "meta",
+            "client_id": state.app_id,
+            "client_secret": "wrong",
+            "authorization_endpoint": f"{server.url}/v23.0/dialog/oauth",
+            "reports": {"base_url": f"{server.url}/v23.0"},
+        },
+    )
+    try:
+        with pytest.raises(ProviderRequestError, match="app credentials"):
+            await connect(provider)
+        with pytest.raises(ProviderRequestError, match="app credentials"):
+            await provider.refresh(Secret("EAAsomething"))
+    finally:
+        await provider.aclose()
