@@ -8,7 +8,6 @@ Money and percentages are shown from their decimal strings, never through floats
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCore import (
@@ -18,7 +17,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from desktop.models.format import format_decimal, format_integer, parse_time, to_decimal
+from desktop.models.format import format_decimal, format_integer, parse_time
 
 RawValueRole = Qt.ItemDataRole.UserRole + 1
 NUMERIC_TYPES = frozenset({"integer", "money", "percent", "decimal", "number"})
@@ -28,7 +27,7 @@ _Index = QModelIndex | QPersistentModelIndex
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 # Missing values (null ratios) sort after every number in ascending order.
-_MISSING_NUMBER = Decimal("Infinity")
+_MISSING = float("inf")
 
 
 def format_cell(value: object, column_type: str) -> str:
@@ -149,9 +148,12 @@ class ReportTableModel(QAbstractTableModel):
         if keys is None:
             column_type = self._columns[column].get("type", "")
             if column_type == "integer":
-                keys = [_MISSING_NUMBER if r[column] is None else r[column] for r in self._rows]
+                keys = [_MISSING if r[column] is None else r[column] for r in self._rows]
             elif column_type in NUMERIC_TYPES:
-                keys = [to_decimal(r[column]) or _zero_or_missing(r[column]) for r in self._rows]
+                # Float keys only order the rows (display stays the decimal string): float() is
+                # monotonic and exact enough that decimals of up to 15 digits keep their order,
+                # and it sorts 100k rows several times faster than Decimal.
+                keys = [_float_key(r[column]) for r in self._rows]
             else:
                 keys = ["" if r[column] is None else str(r[column]).casefold() for r in self._rows]
             self._sort_keys[column] = keys
@@ -164,9 +166,13 @@ def project(rows: list[list[Any]], order: list[int] | None, columns: list[int]) 
     return [[rows[i][c] for c in columns] for i in sequence]
 
 
-def _zero_or_missing(value: object) -> Decimal:
-    # to_decimal("0.00") is falsy; keep real zeros as zeros.
-    return Decimal(0) if value is not None else _MISSING_NUMBER
+def _float_key(value: object) -> float:
+    if value is None:
+        return _MISSING
+    try:
+        return float(str(value))
+    except ValueError:
+        return _MISSING
 
 
 class ReportTotalsModel(QAbstractTableModel):

@@ -10,6 +10,13 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxL
 from desktop.models.report import ReportTableModel, ReportTotalsModel
 
 
+class _FooterView(QTableView):
+    """The totals row; its right margin matches the table's vertical scroll bar."""
+
+    def set_right_margin(self, width: int) -> None:
+        self.setViewportMargins(0, 0, width, 0)
+
+
 class ReportTable(QWidget):
     """Sortable rows above, totals below; widths, hidden columns and scrolling stay in step."""
 
@@ -39,7 +46,7 @@ class ReportTable(QWidget):
         self.table.horizontalHeader().setHighlightSections(False)
         layout.addWidget(self.table, 1)
 
-        self.footer = QTableView()
+        self.footer = _FooterView()
         self.footer.setObjectName("totalsRow")
         self.footer.setAccessibleName("Report totals")
         self.footer.setModel(self.totals_model)
@@ -49,16 +56,20 @@ class ReportTable(QWidget):
         self.footer.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.footer.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.footer.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.footer.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # The horizontal scroll bar sits under the totals, not between the rows and the totals.
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.footer.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.footer.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.footer.setFixedHeight(30)
         layout.addWidget(self.footer)
+        self._fit_footer()
 
         header = self.table.horizontalHeader()
         header.sectionResized.connect(self._on_header_section_resized)
-        self.table.horizontalScrollBar().valueChanged.connect(
-            self.footer.horizontalScrollBar().setValue
-        )
+        footer_bar = self.footer.horizontalScrollBar()
+        footer_bar.valueChanged.connect(self.table.horizontalScrollBar().setValue)
+        self.table.horizontalScrollBar().valueChanged.connect(footer_bar.setValue)
+        footer_bar.rangeChanged.connect(self._fit_footer)
+        self.table.verticalScrollBar().rangeChanged.connect(self._fit_footer)
 
     def set_report(self, report: dict[str, Any] | None) -> None:
         hidden = self.hidden_keys()
@@ -93,6 +104,13 @@ class ReportTable(QWidget):
 
     def _on_header_section_resized(self, column: int, _old: int, new: int) -> None:
         self.footer.setColumnWidth(column, new)
+
+    def _fit_footer(self, *_: object) -> None:
+        bar = self.footer.horizontalScrollBar()
+        vertical = self.table.verticalScrollBar()
+        self.footer.set_right_margin(vertical.sizeHint().width() if vertical.maximum() > 0 else 0)
+        extra = bar.sizeHint().height() if bar.maximum() > 0 else 0
+        self.footer.setFixedHeight(30 + extra)
 
     def _sync_widths(self) -> None:
         for column in range(self.model.columnCount()):

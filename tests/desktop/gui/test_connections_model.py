@@ -1,0 +1,85 @@
+"""The connections model and the words it gives the views."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from desktop.models.connections import Connection, ConnectionRole, ConnectionsModel
+from desktop.models.format import format_decimal, relative_time
+from tests.desktop.gui import data
+
+
+def test_connections_model_passes_the_qt_model_tester(qtmodeltester) -> None:
+    model = ConnectionsModel()
+    model.set_connections([data.connection("a"), data.connection("b", status="needs_reconnect")])
+    qtmodeltester.check(model)
+
+
+def test_disconnected_connections_are_not_listed() -> None:
+    model = ConnectionsModel()
+    model.set_connections([data.connection("a"), data.connection("b", status="disconnected")])
+    assert [c.id for c in model.items()] == ["a"]
+
+
+def test_status_change_is_signalled_on_upsert(qtbot) -> None:
+    model = ConnectionsModel()
+    model.set_connections([data.connection("a")])
+    with qtbot.waitSignal(model.status_changed) as blocker:
+        model.upsert(data.connection("a", status="needs_reconnect", reason="Revoked at Demo Ads."))
+    assert blocker.args == ["a", "connected", "needs_reconnect"]
+    item = model.index(0).data(ConnectionRole)
+    assert isinstance(item, Connection)
+    assert item.badge == "Needs reconnect"
+    assert item.detail() == "Revoked at Demo Ads."
+
+
+def test_cached_list_does_not_signal_status_changes(qtbot) -> None:
+    model = ConnectionsModel()
+    model.set_connections([data.connection("a")])
+    with qtbot.assertNotEmitted(model.status_changed):
+        model.set_connections([data.connection("a", status="error")], cached=True)
+    assert model.cached
+
+
+def test_upsert_adds_new_connections_and_keeps_raw_dicts() -> None:
+    model = ConnectionsModel()
+    model.upsert(data.connection("a"))
+    model.upsert(data.connection("b"))
+    assert [d["id"] for d in model.raw_items()] == ["a", "b"]
+    model.remove("a")
+    assert [d["id"] for d in model.raw_items()] == ["b"]
+
+
+def test_error_status_says_the_last_error_and_when() -> None:
+    item = Connection.from_api(data.connection("a", status="error", last_error="Demo Ads is down."))
+    assert item.badge == "Error"
+    assert item.badge_kind == "error"
+    assert item.detail() == "Demo Ads is down. (2 minutes ago)"
+
+
+def test_checking_flag_shows_checking_badge() -> None:
+    model = ConnectionsModel()
+    model.set_connections([data.connection("a")])
+    model.set_checking("a", True)
+    assert model.get("a").badge == "Checking…"  # type: ignore[union-attr]
+
+
+def test_accounts_text_lists_names_and_counts_the_rest() -> None:
+    item = Connection.from_api(data.connection("a", accounts=5))
+    assert item.accounts_text() == "Shop A, Shop B, Shop C and 2 more"
+
+
+def test_relative_time_words() -> None:
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    assert relative_time(None, now) == "never"
+    assert relative_time(now - timedelta(seconds=10), now) == "just now"
+    assert relative_time(now - timedelta(minutes=1), now) == "1 minute ago"
+    assert relative_time(now - timedelta(minutes=5), now) == "5 minutes ago"
+    assert relative_time(now - timedelta(hours=3), now) == "3 hours ago"
+    assert relative_time(now - timedelta(days=1), now) == "yesterday"
+
+
+def test_format_decimal_groups_without_changing_digits() -> None:
+    assert format_decimal("1234567.305") == "1,234,567.305"
+    assert format_decimal("-12.50") == "-12.50"
+    assert format_decimal(None) == "—"
