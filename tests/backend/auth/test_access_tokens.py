@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import jwt
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI, Request
@@ -181,14 +180,14 @@ def httpx_get(backend: Backend, token: str) -> Any:
         return c.get("/v1/auth/devices")
 
 
-@pytest.mark.parametrize("header", ["", "Bearer", "Basic dXNlcjpwYXNz", "Token abc"])
-def test_requests_without_a_bearer_token_get_401(backend: Backend, header: str) -> None:
-    headers = {"Authorization": header} if header else {}
-    with backend.client(headers=headers) as c:
-        resp = c.get("/v1/auth/devices")
-    assert resp.status_code == 401
-    assert resp.json()["code"] == "unauthorized"
-    assert resp.headers["www-authenticate"] == "Bearer"
+def test_requests_without_a_bearer_token_get_401(backend: Backend) -> None:
+    for header in ("", "Bearer", "Basic dXNlcjpwYXNz", "Token abc"):
+        headers = {"Authorization": header} if header else {}
+        with backend.client(headers=headers) as c:
+            resp = c.get("/v1/auth/devices")
+        assert resp.status_code == 401, header
+        assert resp.json()["code"] == "unauthorized"
+        assert resp.headers["www-authenticate"] == "Bearer"
 
 
 def test_bearer_scheme_is_case_insensitive(backend: Backend, user: SignedIn) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 import jwt
 import pytest
@@ -108,27 +109,24 @@ def test_repeated_failures_from_one_address_are_slowed_down(backend: Backend) ->
     assert "retry-after" in resp.headers
 
 
-@pytest.mark.parametrize(
-    ("mutate", "why"),
-    [
-        (lambda jwk: {**jwk, "d": jwk["x"]}, "private"),
-        (lambda jwk: {**jwk, "crv": "P-384"}, "P-256"),
-        (lambda jwk: {**jwk, "kty": "RSA"}, "P-256"),
-        (lambda jwk: {**jwk, "y": jwk["x"]}, "curve"),
-        (lambda jwk: {**jwk, "x": jwk["x"][:-4]}, "32 bytes"),
-        (lambda jwk: {"kty": "oct", "k": "c2VjcmV0"}, "private"),
-    ],
-)
-def test_login_rejects_a_device_key_that_is_not_a_public_p256_key(
-    backend: Backend, mutate: object, why: str
-) -> None:
+BAD_KEYS: list[tuple[Callable[[dict[str, str]], dict[str, str]], str]] = [
+    (lambda jwk: {**jwk, "d": jwk["x"]}, "private"),
+    (lambda jwk: {**jwk, "crv": "P-384"}, "P-256"),
+    (lambda jwk: {**jwk, "kty": "RSA"}, "P-256"),
+    (lambda jwk: {**jwk, "y": jwk["x"]}, "curve"),
+    (lambda jwk: {**jwk, "x": jwk["x"][:-4]}, "32 bytes"),
+    (lambda jwk: {"kty": "oct", "k": "c2VjcmV0"}, "private"),
+]
+
+
+def test_login_rejects_a_device_key_that_is_not_a_public_p256_key(backend: Backend) -> None:
     create_user(backend, "erin@example.test", PASSWORD)
-    _, jwk = new_device_key()
-    bad = mutate(jwk)  # type: ignore[operator]
-    resp = login(backend, "erin@example.test", PASSWORD, jwk=bad)
-    assert resp.status_code == 422
-    assert resp.json()["code"] == "invalid_request"
-    assert why in resp.json()["detail"]
+    for mutate, why in BAD_KEYS:
+        _, jwk = new_device_key()
+        resp = login(backend, "erin@example.test", PASSWORD, jwk=mutate(jwk))
+        assert resp.status_code == 422, why
+        assert resp.json()["code"] == "invalid_request"
+        assert why in resp.json()["detail"]
     assert db_snapshot(backend)["devices"] == []
 
 
