@@ -1,0 +1,239 @@
+"""THE STORM: two backend processes on one PostgreSQL database, one rotating provider process.
+
+10 connections made through the real connect flow, their access tokens expired, then 200
+concurrent report requests spread over the connections and both processes. The sandbox
+revokes the whole grant when an old refresh token comes back (RFC 9700 §4.14.2), so any
+double refresh would show up as failed requests or dead connections. Exactly 10 refreshes
+may reach the provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from backend.auth.keys import SigningKey
+from tests.backend.conftest import new_device_key
+from tests.support import pg
+from tests.support.browser import play_consent
+
+pytestmark = pytest.mark.postgres
+
+CONNECTIONS = 10
+REQUESTS = 200
+PASSWORD = "storm-password-1"  # a test user's password, not a secret
+
+
+def _drain(stream: IO[str], lines: queue.Queue[str]) -> None:
+    for line in stream:
+        lines.put(line)
+
+
+def start(args: list[str], env: dict[str, str], log: Path, stack: ExitStack) -> str:
+    """Start `python -m backend.cli ARGS`; return the URL of its first line `READY <url>`."""
+    err = stack.enter_context(log.open("w"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=err,
+        text=True,
+        env=env,
+    )
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    stack.callback(stop)
+    lines: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None
+    threading.Thread(target=_drain, args=(proc.stdout, lines), daemon=True).start()
+    try:
+        first = lines.get(timeout=60)
+    except queue.Empty:
+        raise AssertionError(f"{args[0]} never said READY: {log.read_text()[-2000:]}") from None
+    assert first.startswith("READY "), (first, log.read_text()[-2000:])
+    return first.split()[1]
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    url = pg.create_database("ca_storm")
+    try:
+        yield url
+    finally:
+        pg.drop_database(url)
+
+
+def connect_one(backend: str, headers: dict[str, str], person: str) -> dict[str, Any]:
+    """The desktop's connect flow, with play_consent as the person's browser."""
+    with httpx.Client(base_url=backend, headers=headers, timeout=30) as client:
+        flow = client.post(
+            "/v1/flows", json={"provider": "demo", "redirect_uri": "http://127.0.0.1:9/callback"}
+        )
+        assert flow.status_code == 201, flow.text
+        location = play_consent(flow.json()["authorization_url"], user=person)
+        query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        done = client.post(
+            f"/v1/flows/{flow.json()['flow_id']}/complete",
+            json={"state": query["state"], "code": query["code"], "iss": query.get("iss")},
+        )
+        assert done.status_code == 200, done.text
+        body: dict[str, Any] = done.json()
+        return body
+
+
+def test_two_processes_refresh_each_connection_exactly_once(database: str, tmp_path: Path) -> None:
+    people = [f"user-s{n:02d}" for n in range(CONNECTIONS)]
+    sandbox_toml = tmp_path / "sandbox.toml"
+    sandbox_toml.write_text(
+        "[sandbox]\nadmin_api = true\nusers = [\n"
+        + "".join(
+            f'  {{id = "{p}", name = "Storm {p}", email = "{p}@x.example"}},\n' for p in people
+        )
+        + "]\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTED_ACCOUNTS_")}
+    env["CONNECTED_ACCOUNTS_VAULT_KEYS"] = "storm:" + base64.b64encode(os.urandom(32)).decode()
+    env["CONNECTED_ACCOUNTS_SIGNING_KEY"] = SigningKey.generate().to_pem().decode()
+    env["CONNECTED_ACCOUNTS_LOG_LEVEL"] = "WARNING"
+
+    with ExitStack() as stack:
+        sandbox = start(
+            ["sandbox", "--port", "0", "--config", str(sandbox_toml)],
+            env,
+            tmp_path / "sandbox.log",
+            stack,
+        )
+        backend_toml = tmp_path / "backend.toml"
+        backend_toml.write_text(
+            f'[providers.demo]\npreset = "demo"\nissuer = "{sandbox}"\n'
+            f'authorization_endpoint = "{sandbox}/authorize"\n'
+            f'token_endpoint = "{sandbox}/token"\nrevocation_endpoint = "{sandbox}/revoke"\n'
+            f'reports = {{ base_url = "{sandbox}" }}\n'
+        )
+        common = ["--database-url", database, "--config", str(backend_toml)]
+        made = subprocess.run(
+            [sys.executable, "-m", "backend.cli", "create-user", "storm@example.test",
+             "--password-stdin", *common],
+            input=PASSWORD + "\n", capture_output=True, text=True, env=env, timeout=60,
+            check=False,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        backends = []
+        for n in range(2):
+            env_n = {**env, "CONNECTED_ACCOUNTS_DATA_DIR": str(tmp_path / f"data{n}")}
+            backends.append(
+                start(["serve", "--port", "0", *common], env_n, tmp_path / f"b{n}.log", stack)
+            )
+
+        admin = stack.enter_context(httpx.Client(base_url=sandbox, timeout=30))
+
+        def faults(**knobs: Any) -> None:
+            assert admin.post("/admin/clients/demo-desktop/faults", json=knobs).status_code == 200
+
+        def counters() -> dict[str, int]:
+            stats: dict[str, int] = admin.get("/admin/stats").json()["demo-desktop"]
+            return stats
+
+        _, jwk = new_device_key()
+        login = httpx.post(
+            f"{backends[0]}/v1/auth/login",
+            json={
+                "email": "storm@example.test",
+                "password": PASSWORD,
+                "device_name": "storm",
+                "device_public_key": jwk,
+            },
+            timeout=30,
+        )
+        assert login.status_code == 200, login.text
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+        # Connect with 2-second access tokens, so every one is stale by the storm.
+        faults(access_token_lifetime=2)
+        conns = [connect_one(backends[i % 2], headers, p) for i, p in enumerate(people)]
+        assert len({c["id"] for c in conns}) == CONNECTIONS
+        faults(access_token_lifetime=3600)  # the refreshed tokens then last the whole storm
+        assert admin.post("/admin/tokens/expire").status_code == 200
+        before = counters()
+        assert before["refreshes"] == 0
+        wait_until_stale(database, [c["id"] for c in conns])
+
+        until = date.today() - timedelta(days=1)
+        since = until - timedelta(days=6)
+
+        async def storm() -> list[httpx.Response]:
+            limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
+            async with httpx.AsyncClient(headers=headers, timeout=120, limits=limits) as client:
+                calls = []
+                for i in range(REQUESTS):
+                    conn = conns[i % CONNECTIONS]
+                    backend = backends[(i // CONNECTIONS) % 2]
+                    calls.append(
+                        client.get(
+                            f"{backend}/v1/connections/{conn['id']}/reports",
+                            params={
+                                "account": conn["accounts"][0]["id"],
+                                "since": since.isoformat(),
+                                "until": until.isoformat(),
+                            },
+                        )
+                    )
+                return await asyncio.gather(*calls)
+
+        started = time.monotonic()
+        responses = asyncio.run(storm())
+        elapsed = time.monotonic() - started
+
+        failures = [(r.status_code, r.text[:200]) for r in responses if r.status_code != 200]
+        assert failures == []
+        after = counters()
+        assert after["refreshes"] - before["refreshes"] == CONNECTIONS
+        assert after["reused_refresh_tokens"] == 0
+        assert after["refresh_failures"] == 0
+        assert after["grants_revoked"] == 0
+        with httpx.Client(base_url=backends[1], headers=headers, timeout=30) as client:
+            listed = client.get("/v1/connections").json()
+        assert sorted(c["status"] for c in listed) == ["connected"] * CONNECTIONS
+        print(f"storm: {REQUESTS} report requests over 2 processes in {elapsed:.2f} s, "
+              f"{after['refreshes'] - before['refreshes']} refreshes")  # fmt: skip
+
+
+def wait_until_stale(database: str, ids: list[str]) -> None:
+    """Until every stored access token is inside its refresh lead time (2 s tokens: 1 s)."""
+    engine = create_engine(database)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with engine.connect() as conn:
+                latest = conn.execute(
+                    text("SELECT max(access_expires_at) FROM connections WHERE id = ANY(:ids)"),
+                    {"ids": ids},
+                ).scalar_one()
+            if latest is not None and latest - timedelta(seconds=1) <= datetime.now(UTC):
+                return
+            assert time.monotonic() < deadline, "the access tokens never went stale"
+            time.sleep(0.05)
+    finally:
+        engine.dispose()
