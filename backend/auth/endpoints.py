@@ -164,7 +164,29 @@ def _rejected(detail: str) -> Unauthorized:
     return Unauthorized(detail, error="invalid_grant")
 
 
-@router.post("/v1/auth/token", response_model=TokenResponse)
+_TOKEN_REQUEST_SCHEMA = {
+    "type": "object",
+    "required": ["grant_type", "assertion"],
+    "properties": {
+        "grant_type": {"type": "string", "enum": [jwt_bearer.GRANT_TYPE]},
+        "assertion": {"type": "string", "description": "ES256 JWT signed by the device key"},
+    },
+}
+
+
+@router.post(
+    "/v1/auth/token",
+    response_model=TokenResponse,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": _TOKEN_REQUEST_SCHEMA},
+                "application/json": {"schema": _TOKEN_REQUEST_SCHEMA},
+            },
+        }
+    },
+)
 async def token(request: Request, state: StateDep) -> JSONResponse:
     """RFC 7523 §2.1 JWT-bearer grant: an assertion signed by the device key → access JWT."""
     fields = await _token_request_fields(request)
