@@ -8,7 +8,6 @@ figures. No row is stored: a page of 5000 rows costs a few milliseconds.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from functools import lru_cache
 
 _MASK = (1 << 64) - 1
@@ -142,66 +141,3 @@ def money(minor: int, exponent: int) -> str:
         return f"{minor // 100}.{minor % 100:02d}"
     scale = 10**exponent
     return f"{minor // scale}.{minor % scale:0{exponent}d}"
-
-
-def insight_rows(
-    seed: int, account: Account, since: date, level: str, start: int, stop: int
-) -> list[dict[str, str | None]]:
-    """Rows [start, stop) of the report from `since`, ordered by date then campaign; values are
-    strings, Meta-style. At account level a row is the sum of that day's campaign rows."""
-    campaigns = campaigns_of(seed, account)
-    first = since.toordinal()
-    exponent = account.exponent
-    rows: list[dict[str, str | None]] = []
-    if level == "account":
-        for day in range(first + start, first + stop):
-            imp = clk = spd = conv = 0
-            for c in campaigns:
-                i, k, s, v = campaign_day(c, day)
-                imp += i
-                clk += k
-                spd += s
-                conv += v
-            rows.append(_row(_day(day), None, None, imp, clk, spd, conv, exponent))
-        return rows
-    n = len(campaigns)
-    day_text = ""
-    current = -1
-    for index in range(start, stop):
-        day = first + index // n
-        if day != current:
-            current, day_text = day, _day(day)
-        c = campaigns[index % n]
-        i, k, s, v = campaign_day(c, day)
-        rows.append(_row(day_text, c.id, c.name, i, k, s, v, exponent))
-    return rows
-
-
-def _day(ordinal: int) -> str:
-    return date.fromordinal(ordinal).isoformat()
-
-
-def row_count(account: Account, since: date, until: date, level: str) -> int:
-    days = until.toordinal() - since.toordinal() + 1
-    return days if level == "account" else days * account.campaigns
-
-
-def _row(
-    day: str,
-    campaign_id: str | None,
-    campaign_name: str | None,
-    imp: int,
-    clk: int,
-    spd: int,
-    conv: int,
-    exponent: int,
-) -> dict[str, str | None]:
-    return {
-        "date": day,
-        "campaign_id": campaign_id,
-        "campaign_name": campaign_name,
-        "impressions": str(imp),
-        "clicks": str(clk),
-        "spend": money(spd, exponent),
-        "conversions": str(conv),
-    }
