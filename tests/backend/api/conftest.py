@@ -154,9 +154,10 @@ def snapshot(backend: Backend) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the tables the flow and connection endpoints write."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     with backend.state.engine.connect() as db:
-        for table in (Flow.__table__, Connection.__table__):
+        for model in (Flow, Connection):
+            table = model.__table__
             rows = db.execute(select(table).order_by(table.c.id)).all()
-            out[table.name] = [tuple(r) for r in rows]
+            out[model.__tablename__] = [tuple(r) for r in rows]
     return out
 
 
