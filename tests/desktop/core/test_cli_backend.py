@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -193,6 +195,25 @@ def test_connect_times_out_with_exit_6(signed_in: Env) -> None:
     assert "No answer from the browser" in done.stderr
 
 
+def test_ctrl_c_while_waiting_is_exit_6(signed_in: Env) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "desktop", "--backend", signed_in.backend_url, "connect", "demo",
+         "--no-browser"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=signed_in.vars, cwd=ROOT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    url = _read_line(process.stdout, 60).strip()
+    assert url.startswith(f"{signed_in.backend_url}/sandbox/authorize?")
+    redirect_uri = parse_qs(urlsplit(url).query)["redirect_uri"][0]
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 6
+    assert "Cancelled" in err
+    assert "Traceback" not in err
+    with pytest.raises(httpx.ConnectError):  # the receiver closed on the way out
+        httpx.get(redirect_uri, timeout=5)
+
+
 def test_revoked_at_the_provider_needs_reconnect_exit_4(signed_in: Env) -> None:
     code, out, err = connect_demo(signed_in)
     assert code == 0, err
@@ -220,12 +241,33 @@ def test_logout_then_sign_in_needed(env: Env) -> None:
 
 
 def test_embedded_backend_starts_signs_in_and_stops(env: Env) -> None:
-    """No --backend: the CLI starts its own local backend, signs in a local user, stops it."""
-    vars_ = {**env.vars, "CONNECTED_ACCOUNTS_DATA_DIR": env.vars["CONNECTED_ACCOUNTS_DATA_DIR"]
-             + "-embedded"}  # fmt: skip
-    done = subprocess.run(
-        [sys.executable, "-m", "desktop", "providers", "--json"],
-        capture_output=True, text=True, env=vars_, cwd=ROOT, timeout=120, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "demo" in [p["id"] for p in json.loads(done.stdout)]
+    """No --backend: the CLI starts its own local backend, signs in a local user, stops it;
+    the next run signs in silently with the device key kept in the keyring."""
+    data_dir = env.vars["CONNECTED_ACCOUNTS_DATA_DIR"] + "-embedded"
+    vars_ = {**env.vars, "CONNECTED_ACCOUNTS_DATA_DIR": data_dir}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args], capture_output=True, text=True, env=vars_, cwd=ROOT,
+            timeout=120, check=False,
+        )  # fmt: skip
+
+    first = run("-m", "desktop", "providers", "--json")
+    assert first.returncode == 0, first.stderr
+    assert "demo" in [p["id"] for p in json.loads(first.stdout)]
+    stored = run(
+        "-c",
+        "from desktop.secure_store import open_store; "
+        "r = open_store().load('embedded-backend'); print(r.device_id if r else '')",
+    )
+    device_id = stored.stdout.strip()
+    assert device_id, stored.stderr
+    second = run("-m", "desktop", "list", "--json")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout) == []
+    again = run(
+        "-c",
+        "from desktop.secure_store import open_store; "
+        "print(open_store().load('embedded-backend').device_id)",
+    )
+    assert again.stdout.strip() == device_id  # restored, not a fresh sign-in
