@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import shiboken6
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,12 @@ class _Relay(QObject):
 
     @Slot(object, object)
     def _on_finished(self, result: object, error: object) -> None:
-        _live.discard(self)
-        self.deleteLater()
-        self._deliver(result, error)
+        try:
+            self._deliver(result, error)
+        finally:
+            # Python owns the relay: drop the last reference only after this event returns,
+            # never inside it (freeing a QObject while it handles its own event crashes).
+            QTimer.singleShot(0, lambda: _live.discard(self))
 
 
 class Task(Generic[T]):

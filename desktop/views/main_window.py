@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMainWindow,
     QStackedWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -47,7 +48,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setWindowTitle("Connected Accounts")
         self.setWindowIcon(icon("connected-accounts"))
-        self.setMinimumSize(880, 560)
+        self.setMinimumSize(760, 520)
         self.model = model
         central = QWidget()
         central.setObjectName("central")
@@ -119,6 +120,9 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
+        bar.setAccessibleName("Menu bar")
+        for extension in bar.findChildren(QToolButton):
+            extension.setAccessibleName("More menus")
         file_menu = bar.addMenu("&File")
         self.connect_action = self._action("&Connect account…", ["Ctrl+N"], self.connect_requested)
         self.refresh_action = self._action(

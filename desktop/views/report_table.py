@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QHeaderView,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop.models.report import ReportTableModel, ReportTotalsModel
 
@@ -63,6 +70,12 @@ class ReportTable(QWidget):
         layout.addWidget(self.footer)
         self._fit_footer()
 
+        # Headers and corner buttons are controls too; screen readers need their names.
+        for view, what in ((self.table, "report"), (self.footer, "totals")):
+            view.horizontalHeader().setAccessibleName(f"Columns of the {what}; click to sort")
+            view.verticalHeader().setAccessibleName(f"Rows of the {what}")
+            for corner in view.findChildren(QAbstractButton):
+                corner.setAccessibleName("Select all rows")
         header = self.table.horizontalHeader()
         header.sectionResized.connect(self._on_header_section_resized)
         footer_bar = self.footer.horizontalScrollBar()

@@ -1,0 +1,82 @@
+"""An in-process stand-in for ApiClient with the same methods, for view tests without a server.
+
+Integration tests (test_live_backend.py) use the real ApiClient against a real backend.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+from typing import Any
+
+from desktop.api.client import ApiError
+from tests.desktop.gui import data
+
+
+class FakeApi:
+    def __init__(self, connections: list[dict[str, Any]] | None = None) -> None:
+        self.items = {c["id"]: c for c in connections or []}
+        self.down = False
+        self.checks: list[str] = []
+        self.report_rows = 14
+        self.report_gate: threading.Event | None = None  # reports wait on it when set
+        self.disconnect_outcome: dict[str, Any] | None = None
+        self.closed = False
+
+    def _up(self) -> None:
+        if self.down:
+            raise ApiError("network", "Cannot reach the backend at http://127.0.0.1:9.")
+
+    def providers(self) -> list[dict[str, Any]]:
+        self._up()
+        return [
+            {"id": "demo", "display_name": "Demo Ads", "kind": "demo", "scopes": ["ads_read"]},
+            {"id": "meta", "display_name": "Meta Ads", "kind": "meta", "scopes": ["ads_read"]},
+        ]
+
+    def connections(self) -> list[dict[str, Any]]:
+        self._up()
+        return list(self.items.values())
+
+    def connection(self, id: str, *, check: bool = False) -> dict[str, Any]:
+        self._up()
+        if check:
+            self.checks.append(id)
+        if id not in self.items:
+            raise ApiError("not_found", "That connection no longer exists.", status=404)
+        return self.items[id]
+
+    def report(
+        self,
+        id: str,
+        *,
+        account: str | None,
+        since: date,
+        until: date,
+        level: str = "account",
+        metrics: Any = None,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        self._up()
+        if self.report_gate is not None:
+            while not self.report_gate.wait(0.01):
+                if cancel is not None and cancel.is_set():
+                    raise ApiError("cancelled", "Cancelled.")
+        return data.report(self.report_rows, level=level, start=since, connection_id=id)
+
+    def disconnect(self, id: str, *, forget: bool = False) -> dict[str, Any]:
+        self._up()
+        outcome = self.disconnect_outcome or {
+            "connection_id": id,
+            "provider": "demo",
+            "revoked": ["refresh_token"],
+            "not_revoked": [],
+            "revocation_pending": False,
+            "message": "Access was revoked.",
+        }
+        if not outcome["revocation_pending"] or forget:
+            self.items.pop(id, None)
+        return outcome
+
+    def close(self) -> None:
+        self.closed = True
