@@ -1,11 +1,15 @@
-"""Refresh-engine fixtures: a real token server over uvicorn, a real database, a real provider."""
+"""Refresh-engine fixtures: the real sandbox over uvicorn, a real database, the real provider."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import anyio.to_thread
 import pytest
@@ -15,15 +19,14 @@ from backend.config import Settings
 from backend.db.engine import make_engine, session_factory
 from backend.db.migrate import upgrade
 from backend.db.models import Connection, User
-from backend.providers.base import TokenSet
 from backend.providers.registry import build_provider
 from backend.secret import Secret
 from backend.state import AppState
 from backend.vault.crypto import KeyRing
 from backend.vault.tokens import store_tokens
 from tests.backend.conftest import TEST_VAULT_KEY
-from tests.backend.vault.idp import MiniIdp
-from tests.support.servers import UvicornThread
+from tests.backend.vault.sandbox_driver import SandboxDriver
+from tests.support.browser import play_consent
 
 
 @pytest.fixture
@@ -32,11 +35,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def idp() -> Iterator[tuple[MiniIdp, str]]:
-    server_idp = MiniIdp()
-    server = UvicornThread(server_idp.app).start()
-    yield server_idp, server.url
-    server.stop()
+def sandbox() -> Iterator[SandboxDriver]:
+    driver = SandboxDriver()
+    yield driver
+    driver.close()
 
 
 def make_state(database_url: str, tmp_path: Path, keyring: KeyRing | None = None) -> AppState:
@@ -55,19 +57,28 @@ def make_state(database_url: str, tmp_path: Path, keyring: KeyRing | None = None
 
 @dataclass
 class World:
-    """One backend's state wired to the token server, plus helpers to make connections."""
+    """One backend's state wired to the sandbox, plus helpers to make connections."""
 
     state: AppState
-    idp: MiniIdp
+    sandbox: SandboxDriver
 
-    def connect(self, label: str = "acct") -> tuple[str, str]:
-        """A connection holding a fresh grant's tokens, as after a code redemption."""
-        gid, body = self.idp.new_grant()
-        tokens = TokenSet(
-            access_token=Secret(body["access_token"]),
-            refresh_token=Secret(body["refresh_token"]),
-            expires_in=body["expires_in"],
-            scope=["ads_read"],
+    async def connect(self) -> tuple[str, str]:
+        """(connection id, sandbox person): the real code flow with PKCE, then store_tokens."""
+        person = self.sandbox.next_person()
+        provider = self.state.providers["demo"]
+        verifier = secrets.token_urlsafe(32)
+        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        redirect_uri = "http://127.0.0.1:9/callback"
+        url = provider.authorization_url(
+            redirect_uri=redirect_uri,
+            state=secrets.token_urlsafe(16),
+            code_challenge=challenge.rstrip(b"=").decode(),
+            nonce=None,
+        )
+        location = await anyio.to_thread.run_sync(lambda: play_consent(url, user=person))
+        code = parse_qs(urlsplit(location).query)["code"][0]
+        tokens = await provider.redeem_code(
+            code=Secret(code), redirect_uri=redirect_uri, code_verifier=Secret(verifier)
         )
         with self.state.sessions.begin() as session:
             user = session.scalars(select(User)).first()
@@ -75,10 +86,10 @@ class World:
                 user = User(email="vault@example.test", password_hash="x")
                 session.add(user)
                 session.flush()
-            conn = Connection(user_id=user.id, provider="demo", subject=f"{label}-{gid}")
+            conn = Connection(user_id=user.id, provider="demo", subject=person)
             store_tokens(session, self.state.keyring, conn, tokens, now=datetime.now(UTC))
             conn_id = conn.id
-        return conn_id, gid
+        return conn_id, person
 
     def row(self, conn_id: str) -> Connection:
         with self.state.sessions() as session:
@@ -101,7 +112,7 @@ class World:
 
 
 async def wire_provider(state: AppState, url: str) -> None:
-    """The real `demo` preset provider pointed at the token server (fast retries)."""
+    """The real `demo` preset provider pointed at the sandbox (fast retries)."""
     state.providers["demo"] = await build_provider(
         "demo",
         {"preset": "demo", "retry_base_delay_s": 0.01, "retry_max_delay_s": 0.05},
@@ -112,13 +123,10 @@ async def wire_provider(state: AppState, url: str) -> None:
 
 
 @pytest.fixture
-async def world(
-    database_url: str, tmp_path: Path, idp: tuple[MiniIdp, str]
-) -> AsyncIterator[World]:
-    server_idp, url = idp
+async def world(database_url: str, tmp_path: Path, sandbox: SandboxDriver) -> AsyncIterator[World]:
     state = make_state(database_url, tmp_path)
-    await wire_provider(state, url)
-    yield World(state, server_idp)
+    await wire_provider(state, sandbox.url)
+    yield World(state, sandbox)
     for provider in state.providers.values():
         await provider.aclose()
     state.engine.dispose()
