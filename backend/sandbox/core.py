@@ -117,9 +117,11 @@ def sandbox_of(request: Request) -> Sandbox:
 def base_url(request: Request) -> str:
     """This sandbox's own URL from the request (scheme, host, mount path); no trailing slash.
 
-    Mounted under the backend at /sandbox, Starlette puts the mount path in root_path.
+    Mounted under the backend at /sandbox, Starlette puts the mount path in `root_path`
+    (`request.base_url` would name the outer app instead).
     """
-    return str(request.base_url).rstrip("/")
+    root = str(request.scope.get("root_path", "")).rstrip("/")
+    return f"{request.url.scheme}://{request.url.netloc}{root}"
 
 
 def oauth_error(
