@@ -138,7 +138,8 @@ class EmbeddedBackend:
         try:
             with open(self._log_path, encoding="utf-8", errors="replace") as f:
                 f.seek(self._log_offset)
-                text = f.read()[-1500:].strip()
+                # The last lines are the ones that say why (a traceback's final line).
+                text = "\n".join(f.read()[-4000:].strip().splitlines()[-6:])
         except OSError:
             return ""
         return f" Its log ({self._log_path}) ends with:\n{redact(text)}" if text else ""

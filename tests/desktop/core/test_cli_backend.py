@@ -271,3 +271,19 @@ def test_embedded_backend_starts_signs_in_and_stops(env: Env) -> None:
         "print(open_store().load('embedded-backend').device_id)",
     )
     assert again.stdout.strip() == device_id  # restored, not a fresh sign-in
+
+
+def test_embedded_backend_that_cannot_start_says_why(env: Env) -> None:
+    from desktop.embedded import EmbeddedBackend, EmbeddedBackendError
+    from desktop.secure_store import MemoryStore
+
+    broken = {**env.vars, "CONNECTED_ACCOUNTS_DATABASE_URL": "nosuchdb://nowhere"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_STATE_HOME", env.vars["XDG_STATE_HOME"])
+        embedded = EmbeddedBackend(store=MemoryStore("test"), env=broken, start_timeout=60)
+        with pytest.raises(EmbeddedBackendError) as caught:
+            embedded.start()
+    message = str(caught.value)
+    assert message.startswith("The local backend stopped.")
+    assert "backend.log" in message
+    assert embedded.base_url is None
