@@ -24,7 +24,7 @@ from backend.app import create_app
 from backend.auth.passwords import MEMORY_KIB_ENV, TIME_COST_ENV
 from backend.config import Settings
 from backend.db.models import Connection, Flow
-from tests.backend.api.sandbox import demo_toml, start_sandbox
+from tests.backend.api.sandbox import demo_toml, quiet_toml, start_sandbox
 from tests.backend.conftest import TEST_VAULT_KEY, Backend, SignedIn
 from tests.support import pg
 from tests.support.browser import play_consent
@@ -90,11 +90,11 @@ def api_factory(
     servers: list[UvicornThread] = []
     data_dir = tmp_path_factory.mktemp("data")
 
-    def start(**provider: str) -> ApiBackend:
+    def start(extra_toml: str = "", **provider: str) -> ApiBackend:
         sock = bind_loopback()
         port = sock.getsockname()[1]
         config = data_dir / f"config-{port}.toml"
-        config.write_text(demo_toml(sandbox_url, **provider))
+        config.write_text(demo_toml(sandbox_url, **provider) + extra_toml)
         settings = Settings(
             database_url=api_database_url,
             data_dir=data_dir,
@@ -114,9 +114,10 @@ def api_factory(
 
 
 @pytest.fixture(scope="module")
-def backend(api_factory: ApiFactory) -> ApiBackend:
-    """The app with provider `demo` on a real Demo Ads sandbox (shared by a module's tests)."""
-    return api_factory()
+def backend(api_factory: ApiFactory, sandbox_url: str) -> ApiBackend:
+    """The app with provider `demo` on a real Demo Ads sandbox (shared by a module's tests),
+    and `quiet`: the same sandbox as a generic OAuth 2.0 provider without a revocation endpoint."""
+    return api_factory(extra_toml=quiet_toml(sandbox_url))
 
 
 def query_of(url: str) -> dict[str, str]:

@@ -38,6 +38,23 @@ def demo_toml(sandbox_url: str, **extra: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def quiet_toml(sandbox_url: str) -> str:
+    """`[providers.quiet]`: the sandbox as a generic OAuth 2.0 provider with no revocation
+    endpoint configured (like a platform that only lets people remove apps on its site)."""
+    return f"""
+[providers.quiet]
+preset = "oauth2"
+display_name = "Quiet Ads"
+discovery = false
+authorization_endpoint = "{sandbox_url}/authorize"
+token_endpoint = "{sandbox_url}/token"
+client_id = "{DEFAULT_CLIENT_ID}"
+client_secret = "demo-secret"
+scopes = ["ads_read"]
+reports = {{ adapter = "demo", base_url = "{sandbox_url}" }}
+"""
+
+
 def start_sandbox() -> UvicornThread:
     """A fresh Demo Ads server of its own (state, counters and knobs per test)."""
     return UvicornThread(create_sandbox_app(SandboxConfig(admin_api=True))).start()
@@ -94,3 +111,13 @@ def short_access_tokens(backend: Backend, seconds: int) -> Iterator[None]:
         yield
     finally:
         set_faults(backend, access_token_lifetime=3600)
+
+
+@contextmanager
+def api_fails(backend: Backend) -> Iterator[None]:
+    """The next 3 ads-API calls answer 503 (more than one call's retries)."""
+    set_faults(backend, fail_next_api=3, retry_after=0)
+    try:
+        yield
+    finally:
+        set_faults(backend, fail_next_api=0, retry_after=1)

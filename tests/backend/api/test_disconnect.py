@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from backend.db.models import Connection
-from tests.backend.api.conftest import direct_grant, sandbox_refresh, snapshot
+from tests.backend.api.conftest import connect, direct_grant, sandbox_refresh, snapshot
 from tests.backend.api.sandbox import revocations, revoke_fails
 from tests.backend.conftest import Backend, SignedIn
 
@@ -124,3 +124,22 @@ def test_disconnecting_another_users_connection_changes_nothing(
     assert other_user.client.delete(f"/v1/connections/{conn['id']}").status_code == 404
     assert snapshot(backend) == before
     assert revocations(backend) == grants_revoked
+
+
+def test_a_provider_without_revocation_says_where_to_remove_access(
+    backend: Backend, user: SignedIn
+) -> None:
+    conn = connect(user, provider="quiet")
+    before = revocations(backend)
+    resp = user.client.delete(f"/v1/connections/{conn['id']}")
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert body["revoked"] == []
+    assert body["not_revoked"] == ["refresh_token"]
+    assert body["revocation_pending"] is False
+    assert "remove this app's access on Quiet Ads's site" in body["message"]
+    assert revocations(backend) == before
+    row = stored(backend, conn["id"])
+    assert row.refresh_ct is None
+    assert row.access_ct is None
+    assert user.client.get("/v1/connections").json() == []

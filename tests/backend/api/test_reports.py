@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.backend.api.conftest import connect, direct_grant, sandbox_get, snapshot
-from tests.backend.api.sandbox import refreshes, revoke_at_sandbox, short_access_tokens
+from tests.backend.api.sandbox import api_fails, refreshes, revoke_at_sandbox, short_access_tokens
 from tests.backend.conftest import Backend, SignedIn
 
 UNTIL = date(2026, 11, 7)
@@ -152,3 +152,20 @@ def test_an_expired_access_token_is_refreshed_through_the_sandbox(
     after = user.client.get(f"/v1/connections/{conn['id']}").json()
     assert after["status"] == "connected"
     assert after["last_refreshed_at"] > conn["last_refreshed_at"]
+
+
+def test_a_provider_outage_is_a_503_and_the_status_says_so(
+    backend: Backend, user: SignedIn
+) -> None:
+    conn = connect(user)
+    with api_fails(backend):
+        resp = report(user, conn["id"], since=str(SINCE), until=str(UNTIL))
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["code"] == "provider_unavailable"
+    assert "retry-after" in resp.headers
+    status = user.client.get(f"/v1/connections/{conn['id']}").json()
+    assert status["status"] == "error"
+    assert status["last_error"]
+    assert status["last_error_at"]
+    assert report(user, conn["id"], since=str(SINCE), until=str(UNTIL)).status_code == 200
+    assert user.client.get(f"/v1/connections/{conn['id']}").json()["status"] == "connected"
