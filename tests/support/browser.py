@@ -1,10 +1,12 @@
-"""Play a person's browser at the Demo Ads consent page, over real HTTP with httpx."""
+"""Play a person's browser at the Demo Ads consent page: over real HTTP with httpx
+(`play_consent`), or as real headless Chromium under Selenium (`chromium`)."""
 
 from __future__ import annotations
 
 import ssl
 from functools import cache
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urljoin
 
 import httpx
@@ -83,3 +85,26 @@ def play_consent(
         if answer.status_code not in (302, 303, 307):
             raise AssertionError(f"consent answered {answer.status_code}: {answer.text[:300]}")
         return answer.headers["location"]
+
+
+def chromium(profile_dir: str, *, width: int = 1100, height: int = 800) -> Any:
+    """Debian's headless Chromium under Selenium with a throwaway profile and no background
+    traffic; the caller quits it. (Selenium is imported here so play_consent stays light.)"""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        f"--user-data-dir={profile_dir}",
+        f"--window-size={width},{height}",
+    ):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
