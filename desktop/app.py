@@ -105,9 +105,10 @@ def dark_palette() -> QPalette:
     return palette
 
 
-def apply_color_scheme(app: QApplication) -> None:
-    """Follow the system's light or dark setting (Qt 6 style hints)."""
-    scheme = QGuiApplication.styleHints().colorScheme()
+def apply_color_scheme(app: QApplication, scheme: Qt.ColorScheme | None = None) -> None:
+    """Follow the system's light or dark setting (Qt 6 style hints), now and when it changes."""
+    if scheme is None:
+        scheme = QGuiApplication.styleHints().colorScheme()
     if scheme == Qt.ColorScheme.Dark:
         app.setPalette(dark_palette())
     else:
@@ -139,7 +140,7 @@ def build_app() -> QApplication:
     app.setWindowIcon(icon("connected-accounts"))
     app.setStyle("Fusion")  # the same look on every desktop; colours still follow the system
     apply_color_scheme(app)
-    QGuiApplication.styleHints().colorSchemeChanged.connect(lambda _s: apply_color_scheme(app))
+    QGuiApplication.styleHints().colorSchemeChanged.connect(lambda s: apply_color_scheme(app, s))
     return app
 
 

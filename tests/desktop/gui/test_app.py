@@ -1,0 +1,56 @@
+"""Application-level behaviour: one instance at a time, the system colour scheme, styles."""
+
+from __future__ import annotations
+
+import uuid
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication
+
+from desktop import __version__
+from desktop.app import SingleInstance, apply_color_scheme, build_app, server_name
+from desktop.views.about import about_text
+
+
+def test_second_launch_hands_over_to_the_first(qtbot) -> None:
+    name = f"ca-test-{uuid.uuid4().hex[:8]}"
+    first = SingleInstance(name)
+    assert not first.hand_over()  # nobody runs yet
+    assert first.listen()
+    second = SingleInstance(name)
+    with qtbot.waitSignal(first.activation_requested, timeout=5000):
+        assert second.hand_over()
+    assert first.server is not None
+    first.server.close()
+
+
+def test_server_name_is_per_user_and_hides_the_user_name() -> None:
+    import getpass
+
+    assert server_name().startswith("connected-accounts-")
+    assert getpass.getuser() not in server_name()
+
+
+def test_app_follows_the_system_colour_scheme(qapp: QApplication) -> None:
+    app = build_app()
+    assert app.applicationName() == "Connected Accounts"
+    assert app.applicationVersion() == __version__
+    assert not app.windowIcon().isNull()
+    assert "QLabel#badge" in app.styleSheet()
+    # The offscreen platform reports no scheme of its own, so the change is handed in as the
+    # colorSchemeChanged signal would hand it in.
+    try:
+        apply_color_scheme(app, Qt.ColorScheme.Dark)
+        assert app.palette().color(QPalette.ColorRole.Window).lightness() < 80
+        assert app.property("colorScheme") == "dark"
+        assert "#1d3b2a" in app.styleSheet()  # dark badge colours
+        apply_color_scheme(app, Qt.ColorScheme.Light)
+        assert app.palette().color(QPalette.ColorRole.Window).lightness() > 170
+        assert "#1d3b2a" not in app.styleSheet()
+    finally:
+        apply_color_scheme(app)
+
+
+def test_about_names_the_version() -> None:
+    assert f"Connected Accounts {__version__}" in about_text()
