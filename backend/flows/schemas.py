@@ -20,9 +20,12 @@ class FlowCreated(BaseModel):
 
 
 class FlowComplete(BaseModel):
-    """What the loopback receiver got back from the browser (RFC 6749 §4.1.2, §4.1.2.1)."""
+    """What the loopback receiver got back from the browser (RFC 6749 §4.1.2, §4.1.2.1).
 
-    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+    Other fields are ignored: a receiver may pass on everything the redirect carried
+    (RFC 6749 §3.1.2 lets providers add parameters, e.g. Google's `scope` and `authuser`)."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
     state: str = Field(min_length=1, max_length=500)
     code: str | None = Field(default=None, min_length=1, max_length=4000)
