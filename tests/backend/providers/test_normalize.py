@@ -212,14 +212,14 @@ def test_a_hundred_thousand_rows_take_well_under_a_second() -> None:
         for i in range(100_000)
     ]
     best = min(_timed(rows) for _ in range(2))
-    # The benchmark holds the real figure; this guards against an order-of-magnitude slip
-    # on a busy CI machine.
+    # The benchmark holds the real figure; this guards against an order-of-magnitude slip.
+    # CPU time, not wall time: a busy CI machine must not fail it.
     assert best < 2.0, best
 
 
 def _timed(rows: list[RawRow]) -> float:
-    started = time.perf_counter()
+    started = time.process_time()
     report = normalize_report(rows, query=q(), account=EUR)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert len(report["rows"]) == 100_000
     return elapsed
