@@ -67,6 +67,7 @@ def metadata(request: Request) -> JSONResponse:
         ],
         "scopes_supported": scopes,
         "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
+        "id_token_signing_alg_values_supported": ["HS256"],  # with "openid" (id_token.py)
         "service_documentation": f"{issuer}/authorize",
     }
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 SCOPES: dict[str, str] = {
+    "openid": "Confirm who you are (your name and email address)",
     "ads_read": "See your ad accounts and read their performance reports",
     "ads_management": "Create and change campaigns in your ad accounts",
     "business_management": "Manage your business settings and people",

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse, Response
 
 from backend.sandbox import pkce
 from backend.sandbox.config import ClientConfig
-from backend.sandbox.core import NO_STORE, Sandbox, form_items, oauth_error, sandbox_of
+from backend.sandbox.core import NO_STORE, Sandbox, base_url, form_items, oauth_error, sandbox_of
+from backend.sandbox.id_token import make_id_token
 from backend.sandbox.store import digest
 
 router = APIRouter()
@@ -76,7 +77,7 @@ async def token(request: Request) -> Response:
         with sandbox.store.lock:
             try:
                 if grant_type == "authorization_code":
-                    body = _redeem(sandbox, client, form)
+                    body = _redeem(sandbox, client, form, base_url(request))
                 elif grant_type == "refresh_token":
                     body = _refresh(sandbox, client, form)
                 elif not grant_type:
@@ -92,7 +93,9 @@ async def token(request: Request) -> Response:
     return JSONResponse(body, headers=NO_STORE)
 
 
-def _redeem(sandbox: Sandbox, client: ClientConfig, form: dict[str, str]) -> dict[str, object]:
+def _redeem(
+    sandbox: Sandbox, client: ClientConfig, form: dict[str, str], issuer: str
+) -> dict[str, object]:
     store, at = sandbox.store, sandbox.now()
     code = form.get("code")
     if not code:
@@ -121,7 +124,13 @@ def _redeem(sandbox: Sandbox, client: ClientConfig, form: dict[str, str]) -> dic
     grant = sandbox.new_grant(client.client_id, record.user_id, record.scopes, at)
     record.used, record.grant_id = True, grant.id
     store.count(client.client_id, "codes_redeemed")
-    return sandbox.mint(grant, grant.scopes, at)
+    body = sandbox.mint(grant, grant.scopes, at)
+    user = sandbox.config.user(record.user_id)
+    if "openid" in grant.scopes and user is not None:
+        body["id_token"] = make_id_token(
+            issuer=issuer, client=client, user=user, nonce=record.nonce, now=at
+        )
+    return body
 
 
 def _refresh(sandbox: Sandbox, client: ClientConfig, form: dict[str, str]) -> dict[str, object]:

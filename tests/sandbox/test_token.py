@@ -282,3 +282,23 @@ def test_concurrent_redemptions_of_one_code_issue_tokens_once(sandbox: Sandbox) 
         codes = list(pool.map(attempt, range(6)))
     assert codes.count(200) == 1
     assert sandbox.stats()["codes_redeemed"] == 1
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # short demo secret
+def test_openid_scope_adds_an_id_token_with_the_nonce(sandbox: Sandbox) -> None:
+    import jwt
+
+    code, verifier = sandbox.code(user="Sam Sample", scope="openid ads_read", nonce="n-0S6_WzA2Mj")
+    body = sandbox.redeem(code, verifier).json()
+    claims = jwt.decode(
+        body["id_token"], CLIENT_SECRET, algorithms=["HS256"], audience=CLIENT_ID,
+        issuer=sandbox.url,
+    )  # fmt: skip
+    assert claims["sub"] == "user-1002"
+    assert claims["name"] == "Sam Sample"
+    assert claims["nonce"] == "n-0S6_WzA2Mj"
+    assert claims["exp"] > claims["iat"]
+
+
+def test_no_id_token_without_openid(sandbox: Sandbox) -> None:
+    assert "id_token" not in sandbox.connect()
