@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -76,7 +77,47 @@ def provider_name(state: AppState, provider_id: str) -> str:
     return provider.display_name if provider is not None else provider_id
 
 
-def ensure_usable(state: AppState, conn: Connection | None) -> Connection:
+class TokenRow(Protocol):
+    """The columns the token path reads: a Connection, or a Core row of `TOKEN_COLUMNS`."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def provider(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def status_reason(self) -> str | None: ...
+    @property
+    def revocation_pending(self) -> bool: ...
+    @property
+    def token_version(self) -> int: ...
+    @property
+    def access_ct(self) -> str | None: ...
+    @property
+    def access_expires_at(self) -> datetime | None: ...
+    @property
+    def access_lifetime_s(self) -> int | None: ...
+
+
+R = TypeVar("R", bound=TokenRow)
+
+# The hot path (every report request) reads these few columns with Core: no ORM identity map,
+# no JSON columns to decode.
+TOKEN_COLUMNS = select(
+    Connection.id,
+    Connection.provider,
+    Connection.status,
+    Connection.status_reason,
+    Connection.revocation_pending,
+    Connection.token_version,
+    Connection.access_ct,
+    Connection.access_expires_at,
+    Connection.access_lifetime_s,
+)
+
+
+def ensure_usable(state: AppState, conn: R | None) -> R:
     """Raise unless the connection may be used for API calls (never a disconnected one)."""
     if conn is None:
         raise NotFound("There is no such connection.")
@@ -91,7 +132,7 @@ def ensure_usable(state: AppState, conn: Connection | None) -> Connection:
 
 
 def cached_token(
-    state: AppState, conn: Connection, *, rejected_version: int | None, now: datetime
+    state: AppState, conn: TokenRow, *, rejected_version: int | None, now: datetime
 ) -> Token | None:
     """The stored access token if it is not the rejected one and not near expiry."""
     if conn.access_ct is None:
@@ -111,12 +152,11 @@ def read_token(
     state: AppState, connection_id: str, rejected_version: int | None
 ) -> tuple[Token | None, int]:
     """Unlocked read (worker thread): (usable cached token or None, current token_version)."""
-    with state.sessions() as session:
-        conn = ensure_usable(state, session.get(Connection, connection_id))
-        now = datetime.now(UTC)
-        return cached_token(state, conn, rejected_version=rejected_version, now=now), (
-            conn.token_version
-        )
+    with state.engine.connect() as db:
+        row = db.execute(TOKEN_COLUMNS.where(Connection.id == connection_id)).one_or_none()
+    conn: TokenRow = ensure_usable(state, row)
+    now = datetime.now(UTC)
+    return cached_token(state, conn, rejected_version=rejected_version, now=now), conn.token_version
 
 
 def token_values(

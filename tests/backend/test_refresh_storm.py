@@ -26,14 +26,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from backend.auth.keys import SigningKey
-from tests.backend.conftest import new_device_key
+from backend.db.engine import make_engine
+from backend.db.models import Connection
+from tests.backend.conftest import BackendFactory, new_device_key, sign_in
 from tests.support import pg
 from tests.support.browser import play_consent
-
-pytestmark = pytest.mark.postgres
 
 CONNECTIONS = 10
 REQUESTS = 200
@@ -103,6 +104,7 @@ def connect_one(backend: str, headers: dict[str, str], person: str) -> dict[str,
         return body
 
 
+@pytest.mark.postgres
 def test_two_processes_refresh_each_connection_exactly_once(database: str, tmp_path: Path) -> None:
     people = [f"user-s{n:02d}" for n in range(CONNECTIONS)]
     sandbox_toml = tmp_path / "sandbox.toml"
@@ -180,30 +182,8 @@ def test_two_processes_refresh_each_connection_exactly_once(database: str, tmp_p
         assert before["refreshes"] == 0
         wait_until_stale(database, [c["id"] for c in conns])
 
-        until = date.today() - timedelta(days=1)
-        since = until - timedelta(days=6)
-
-        async def storm() -> list[httpx.Response]:
-            limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
-            async with httpx.AsyncClient(headers=headers, timeout=120, limits=limits) as client:
-                calls = []
-                for i in range(REQUESTS):
-                    conn = conns[i % CONNECTIONS]
-                    backend = backends[(i // CONNECTIONS) % 2]
-                    calls.append(
-                        client.get(
-                            f"{backend}/v1/connections/{conn['id']}/reports",
-                            params={
-                                "account": conn["accounts"][0]["id"],
-                                "since": since.isoformat(),
-                                "until": until.isoformat(),
-                            },
-                        )
-                    )
-                return await asyncio.gather(*calls)
-
         started = time.monotonic()
-        responses = asyncio.run(storm())
+        responses = asyncio.run(storm(backends, conns, headers))
         elapsed = time.monotonic() - started
 
         failures = [(r.status_code, r.text[:200]) for r in responses if r.status_code != 200]
@@ -220,20 +200,75 @@ def test_two_processes_refresh_each_connection_exactly_once(database: str, tmp_p
               f"{after['refreshes'] - before['refreshes']} refreshes")  # fmt: skip
 
 
+async def storm(
+    backends: list[str], conns: list[dict[str, Any]], headers: dict[str, str]
+) -> list[httpx.Response]:
+    """REQUESTS concurrent report requests, round-robin over connections and backends."""
+    # One day at account level: the storm is about tokens, not about report size.
+    since = until = date.today() - timedelta(days=1)
+    limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
+    async with httpx.AsyncClient(headers=headers, timeout=120, limits=limits) as client:
+        calls = []
+        for i in range(REQUESTS):
+            conn = conns[i % len(conns)]
+            backend = backends[(i // len(conns)) % len(backends)]
+            params = {
+                "account": conn["accounts"][0]["id"],
+                "since": since.isoformat(),
+                "until": until.isoformat(),
+            }
+            calls.append(
+                client.get(f"{backend}/v1/connections/{conn['id']}/reports", params=params)
+            )
+        return await asyncio.gather(*calls)
+
+
 def wait_until_stale(database: str, ids: list[str]) -> None:
     """Until every stored access token is inside its refresh lead time (2 s tokens: 1 s)."""
-    engine = create_engine(database)
+    engine = make_engine(database)
+    query = select(func.max(Connection.access_expires_at)).where(Connection.id.in_(ids))
     try:
         deadline = time.monotonic() + 30
         while True:
-            with engine.connect() as conn:
-                latest = conn.execute(
-                    text("SELECT max(access_expires_at) FROM connections WHERE id = ANY(:ids)"),
-                    {"ids": ids},
-                ).scalar_one()
+            with Session(engine) as session:
+                latest = session.execute(query).scalar_one()
             if latest is not None and latest - timedelta(seconds=1) <= datetime.now(UTC):
                 return
             assert time.monotonic() < deadline, "the access tokens never went stale"
             time.sleep(0.05)
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """The embedded shape runs on SQLite (the two-process storm has its own PostgreSQL)."""
+    return f"sqlite:///{tmp_path / 'backend.sqlite3'}"
+
+
+def test_one_process_with_the_mounted_sandbox_refreshes_each_connection_once(
+    backend_factory: BackendFactory,
+) -> None:
+    """The embedded shape: one process on SQLite with Demo Ads mounted in it. The refresh
+    holds the database's write lock while the same event loop answers the token request."""
+    people = [f"user-m{n:02d}" for n in range(CONNECTIONS)]
+    users = "".join(f'  {{id = "{p}", name = "M {p}", email = "{p}@x.example"}},\n' for p in people)
+    backend = backend_factory(toml=f"[sandbox]\nadmin_api = true\nusers = [\n{users}]\n")
+    signed = sign_in(backend)
+    headers = {"Authorization": f"Bearer {signed.access_token}"}
+    with httpx.Client(base_url=backend.sandbox_url, timeout=30) as admin:
+        knobs = "/admin/clients/demo-desktop/faults"
+        assert admin.post(knobs, json={"access_token_lifetime": 2}).status_code == 200
+        conns = [connect_one(backend.url, headers, p) for p in people]
+        assert admin.post(knobs, json={"access_token_lifetime": 3600}).status_code == 200
+        assert admin.post("/admin/tokens/expire").status_code == 200
+        before = admin.get("/admin/stats").json()["demo-desktop"]
+        wait_until_stale(backend.settings.resolved_database_url(), [c["id"] for c in conns])
+        responses = asyncio.run(storm([backend.url], conns, headers))
+        after = admin.get("/admin/stats").json()["demo-desktop"]
+    assert [(r.status_code, r.text[:200]) for r in responses if r.status_code != 200] == []
+    assert after["refreshes"] - before["refreshes"] == CONNECTIONS
+    assert after["reused_refresh_tokens"] == 0
+    listed = signed.client.get("/v1/connections").json()
+    assert sorted(c["status"] for c in listed) == ["connected"] * CONNECTIONS
+    signed.client.close()
