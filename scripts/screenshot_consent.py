@@ -27,7 +27,9 @@ from backend.sandbox.app import create_sandbox_app
 from backend.sandbox.config import SandboxConfig
 from backend.sandbox.pkce import s256
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "sandbox-consent.png"
+DEFAULT_OUT = (
+    Path(__file__).resolve().parent.parent / "docs" / "screenshots" / "sandbox-consent.png"
+)
 
 
 def chromium(profile: str, width: int = 1100, height: int = 800) -> webdriver.Chrome:
