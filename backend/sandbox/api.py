@@ -75,11 +75,13 @@ async def caller(request: Request) -> Caller:
     who = _caller(request)
     fault = await who.sandbox.faults(who.client, "api")
     if fault is not None:
-        raise _Fault(fault)
+        raise InjectedFault(fault)
     return who
 
 
-class _Fault(Exception):
+class InjectedFault(Exception):
+    """A 429 or 503 the admin API queued for this client (see Sandbox.faults)."""
+
     def __init__(self, response: JSONResponse) -> None:
         super().__init__("injected fault")
         self.response = response

@@ -79,7 +79,7 @@ def _install_handlers(app: FastAPI) -> None:
         return exc.response()
 
     async def injected(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, api._Fault)
+        assert isinstance(exc, api.InjectedFault)
         return exc.response
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -93,6 +93,6 @@ def _install_handlers(app: FastAPI) -> None:
         return JSONResponse(body, status_code=400, headers=NO_STORE)
 
     app.add_exception_handler(api.ApiError, api_error)
-    app.add_exception_handler(api._Fault, injected)
+    app.add_exception_handler(api.InjectedFault, injected)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation)

@@ -178,10 +178,17 @@ class Store:
                 "Demo Ads could not read its state file %s; starting empty.", self.state_file
             )
             return
-        self.codes = {k: Code(**v) for k, v in doc.get("codes", {}).items()}
-        self.grants = {k: Grant(**v) for k, v in doc.get("grants", {}).items()}
-        self.access = {k: Access(**v) for k, v in doc.get("access", {}).items()}
-        self.counters = {k: dict(v) for k, v in doc.get("counters", {}).items()}
+        try:
+            self.codes = {k: Code(**v) for k, v in doc.get("codes", {}).items()}
+            self.grants = {k: Grant(**v) for k, v in doc.get("grants", {}).items()}
+            self.access = {k: Access(**v) for k, v in doc.get("access", {}).items()}
+            self.counters = {k: dict(v) for k, v in doc.get("counters", {}).items()}
+        except (TypeError, AttributeError):  # a file from another version: start over
+            log.warning(
+                "Demo Ads did not understand its state file %s; starting empty.", self.state_file
+            )
+            self.codes, self.grants, self.access, self.counters = {}, {}, {}, {}
+            return
         for grant in self.grants.values():
             for d in [grant.refresh, *grant.spent]:
                 if d:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from backend.sandbox.app import create_sandbox_app
@@ -66,9 +67,12 @@ def test_grants_survive_a_restart_with_a_state_file(tmp_path: Path) -> None:
         assert box.refresh(current["refresh_token"]).json()["error"] == "invalid_grant"
 
 
-def test_unreadable_state_file_starts_empty(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "content", ["{not json", '{"version": 1, "grants": {"g": {"from": "another version"}}}']
+)
+def test_unreadable_state_file_starts_empty(tmp_path: Path, content: str) -> None:
     state = tmp_path / "sandbox-state.json"
-    state.write_text("{not json")
+    state.write_text(content)
     for box in start(SandboxConfig(state_file=state)):
         box.connect()
     assert json.loads(state.read_text())["version"] == 1
