@@ -106,7 +106,7 @@ class LoopbackReceiver:
         self._result: CallbackResult | None = None
         self._cancelled = False
         self._closed = False
-        self._clients: set[socket.socket] = set()
+        self._clients: dict[socket.socket, threading.Thread] = {}
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
         self._wake_r, self._wake_w = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, name="loopback", daemon=True)
@@ -145,15 +145,21 @@ class LoopbackReceiver:
                 return
             self._closed = True
             self._cond.notify_all()
-            clients = list(self._clients)
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         self._sock.close()
-        for c in clients:
+        with self._cond:
+            clients = dict(self._clients)
+        # A socket closed from another thread stays open in the kernel while a recv() blocks
+        # on it; shutdown wakes the handler, which then closes its socket for real.
+        for conn in clients:
             with contextlib.suppress(OSError):
-                c.close()
+                conn.shutdown(socket.SHUT_RDWR)
+        for handler in clients.values():
+            if handler is not threading.current_thread():
+                handler.join(timeout=LINGER + 1)
         self._wake_r.close()
         self._wake_w.close()
 
@@ -180,9 +186,10 @@ class LoopbackReceiver:
                     if not self._slots.acquire(blocking=False):
                         conn.close()
                         continue
+                    handler = threading.Thread(target=self._handle, args=(conn,), daemon=True)
                     with self._cond:
-                        self._clients.add(conn)
-                    threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+                        self._clients[conn] = handler
+                    handler.start()
 
     def _handle(self, conn: socket.socket) -> None:
         try:
@@ -200,9 +207,9 @@ class LoopbackReceiver:
         except OSError:
             pass
         finally:
-            with self._cond:
-                self._clients.discard(conn)
             conn.close()
+            with self._cond:
+                self._clients.pop(conn, None)
             self._slots.release()
 
     def _read_head(self, conn: socket.socket) -> bytes:
