@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 KEY_FILE_NAME = "vault-keys.json"
 ENV_VAR = "CONNECTED_ACCOUNTS_VAULT_KEYS"
 # How often a running backend looks at the key file's mtime before sealing (one stat call).
-RELOAD_INTERVAL_S = 1.0
+RELOAD_INTERVAL_S = 0.5
 
 try:  # POSIX; on Windows two concurrent rotate-key runs are simply not supported.
     import fcntl
@@ -255,7 +255,7 @@ def rotate_key(settings: Settings, sessions: sessionmaker[Session]) -> str:
         ring = add_key_to_file(key_file_path(settings))
         where = f"from {ring.path}"
         # Running backends may seal with the old key until they notice the new file.
-        settle_s = 2 * RELOAD_INTERVAL_S + 0.5
+        settle_s = 2 * RELOAD_INTERVAL_S + 0.25
     result = reencrypt_all(sessions, ring, settle_s=settle_s)
     old = ", ".join(k for k in ring.kids if k != ring.active_kid)
     summary = f"Re-encrypted {result.resealed} secrets with key {ring.active_kid}"

@@ -88,7 +88,7 @@ def test_processes_racing_to_create_the_key_file_end_with_the_same_keys(tmp_path
             stderr=subprocess.PIPE,
             text=True,
         )
-        for _ in range(4)
+        for _ in range(3)
     ]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]

@@ -137,8 +137,9 @@ def test_rotate_key_keeps_the_old_key_when_a_secret_cannot_be_read(
     assert "can now be removed" not in summary
 
 
-def test_rotate_key_command_line(database_url: str, tmp_path: Path) -> None:
+def test_rotate_key_command_line(tmp_path: Path) -> None:
     """`connected-accounts-backend rotate-key` prints the summary; the file gains the new key."""
+    database_url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     env_free = {"PATH": "/usr/bin:/bin", "CONNECTED_ACCOUNTS_DATA_DIR": str(tmp_path / "data")}
     run = subprocess.run(
         [sys.executable, "-m", "backend.cli", "rotate-key", "--database-url", database_url],
