@@ -130,6 +130,15 @@ def start(config: SandboxConfig, clock: Clock | None = None) -> Iterator[Sandbox
             box.http.close()
 
 
-@pytest.fixture
-def sandbox() -> Iterator[Sandbox]:
+@pytest.fixture(scope="session")
+def _shared_sandbox() -> Iterator[Sandbox]:
     yield from start(SandboxConfig(admin_api=True))
+
+
+@pytest.fixture
+def sandbox(_shared_sandbox: Sandbox) -> Sandbox:
+    """One server for the session, wiped before each test through the admin API (state,
+    counters, fault knobs) with its clock put back."""
+    _shared_sandbox.clock.offset = 0.0
+    _shared_sandbox.admin("/reset", {})
+    return _shared_sandbox
