@@ -14,8 +14,8 @@ class FlowCreate(BaseModel):
 
 class FlowCreated(BaseModel):
     flow_id: str
-    authorization_url: str
-    state: str
+    authorization_url: str = Field(repr=False)
+    state: str = Field(repr=False)
     expires_at: str
 
 
@@ -27,8 +27,9 @@ class FlowComplete(BaseModel):
 
     model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
 
-    state: str = Field(min_length=1, max_length=500)
-    code: str | None = Field(default=None, min_length=1, max_length=4000)
+    # Never shown by repr(): a logged request body must not carry the code or the state.
+    state: str = Field(min_length=1, max_length=500, repr=False)
+    code: str | None = Field(default=None, min_length=1, max_length=4000, repr=False)
     iss: str | None = Field(default=None, max_length=2000)
     error: str | None = Field(default=None, max_length=200)
     error_description: str | None = Field(default=None, max_length=2000)

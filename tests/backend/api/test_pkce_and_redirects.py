@@ -83,3 +83,19 @@ def test_loopback_ip_literal_redirects_are_accepted(uri: str) -> None:
 def test_anything_but_a_loopback_redirect_is_refused(uri: str) -> None:
     with pytest.raises(InvalidRequest, match="loopback"):
         check_loopback_redirect(uri)
+
+
+def test_request_bodies_never_show_codes_or_tokens_in_repr() -> None:
+    from backend.connections.schemas import ImportRequest
+    from backend.flows.schemas import FlowComplete, FlowCreated
+
+    complete = FlowComplete(state="st-secret", code="code-secret", iss="https://x")
+    created = FlowCreated(
+        flow_id="f",
+        authorization_url="https://x/?state=st-secret",
+        state="st-secret",
+        expires_at="z",
+    )
+    imported = ImportRequest(provider="demo", refresh_token="rt-secret")
+    for text in (repr(complete), str(complete), repr(created), repr(imported), str(imported)):
+        assert "secret" not in text
