@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from desktop.__main__ import main
 from desktop.config import (
     BACKEND_ENV,
     Settings,
@@ -48,22 +51,44 @@ def cli(*args: str, env: dict[str, str], stdin: str = "") -> subprocess.Complete
     )  # fmt: skip
 
 
-def test_version_and_usage_errors_exit_2(xdg: dict[str, str]) -> None:
-    version = cli("--version", env=xdg)
-    assert version.returncode == 0
-    assert version.stdout.startswith("connected-accounts ")
-    bad_date = cli("report", "c1", "--since", "2026-02-30", "--until", "2026-03-01", env=xdg)
-    assert bad_date.returncode == 2
-    assert "is not a date" in bad_date.stderr
-    assert cli("connect", env=xdg).returncode == 2
-    assert cli("connect", "demo", "--timeout", "-1", env=xdg).returncode == 2
-    assert cli("nonsense", env=xdg).returncode == 2
+@pytest.fixture
+def no_log_handlers() -> Iterator[None]:
+    """main() installs the file log; take it off again after an in-process call."""
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_connected_accounts", False):
+            root.removeHandler(handler)
+            handler.close()
 
 
-def test_login_without_a_backend_url_explains_the_local_mode(xdg: dict[str, str]) -> None:
-    done = cli("login", "dana@example.com", "--password-stdin", env=xdg, stdin="pw\n")
-    assert done.returncode == 2
-    assert "--backend URL" in done.stderr
+def exit_code(*argv: str) -> int:
+    try:
+        return main(list(argv))
+    except SystemExit as exc:  # argparse: --version and usage errors
+        return int(exc.code or 0)
+
+
+@pytest.mark.usefixtures("xdg", "no_log_handlers")
+def test_version_and_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert exit_code("--version") == 0
+    assert capsys.readouterr().out.startswith("connected-accounts ")
+    assert exit_code("report", "c1", "--since", "2026-02-30", "--until", "2026-03-01") == 2
+    assert "is not a date" in capsys.readouterr().err
+    assert exit_code("connect") == 2
+    assert exit_code("connect", "demo", "--timeout", "-1") == 2
+    assert exit_code("nonsense") == 2
+    assert exit_code("report", "c1", "--since", "2026-03-02", "--until", "2026-03-01") == 2
+    assert "--since must be on or before --until" in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("xdg", "no_log_handlers")
+def test_login_without_a_backend_url_explains_the_local_mode(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("pw\n"))
+    assert exit_code("login", "dana@example.com", "--password-stdin") == 2
+    assert "--backend URL" in capsys.readouterr().err
 
 
 def test_unreachable_backend_is_exit_5_in_plain_words(xdg: dict[str, str]) -> None:
