@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     sandbox: bool = False
     embedded: bool = False
     log_level: str = "INFO"
+    # Lifetime of the backend's access JWTs (capped at 15 minutes by the auth code).
+    access_token_ttl_s: int = 900
     # Refresh an access token once this fraction of its lifetime has passed.
     refresh_lead_fraction: float = 0.1
     login_throttle_base_s: float = 0.5

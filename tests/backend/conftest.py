@@ -69,6 +69,9 @@ def backend_factory(
     """`backend_factory(toml="...", **settings)` starts one more backend on the same database."""
     servers: list[UvicornThread] = []
     monkeypatch.setenv("CONNECTED_ACCOUNTS_VAULT_KEYS", TEST_VAULT_KEY)
+    # Cheap argon2 for sign-ins in tests; the defaults themselves are pinned by the auth tests.
+    monkeypatch.setenv("CONNECTED_ACCOUNTS_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("CONNECTED_ACCOUNTS_ARGON2_MEMORY_KIB", "64")
 
     def start(toml: str = "", sandbox: bool = True, **overrides: Any) -> Backend:
         sock = bind_loopback()
