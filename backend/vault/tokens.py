@@ -7,6 +7,7 @@ last error and when, and any later success -> connected again (DESIGN "Connectio
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -35,7 +36,8 @@ from backend.providers.base import (
 )
 from backend.secret import Secret
 from backend.state import AppState
-from backend.vault.crypto import KeyRing
+from backend.vault.crypto import KeyRing, VaultDecryptError, VaultKeyMissing
+from backend.vault.keys import ENV_VAR
 from backend.vault.refresh import (
     Token,
     cached_token,
@@ -49,6 +51,7 @@ from backend.vault.refresh import (
 )
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def store_tokens(
@@ -93,12 +96,44 @@ async def call_with_token(
     return result
 
 
+class VaultUnavailable(ApiError):
+    """A stored secret names a vault key this backend does not have (a configuration error)."""
+
+    status, code, title = 500, "internal", "Vault key missing"
+
+
 async def _acquire(
     state: AppState,
     connection_id: str,
     *,
     force_refresh: bool = False,
     rejected_version: int | None = None,
+) -> Token:
+    try:
+        return await _acquire_unguarded(
+            state, connection_id, force_refresh=force_refresh, rejected_version=rejected_version
+        )
+    except VaultKeyMissing as exc:
+        # The operator removed a key too early (or a backend runs with an old key list).
+        log.error("connection %s: %s", connection_id, exc)
+        raise VaultUnavailable(
+            f"{exc} Restore the key in {ENV_VAR} or the vault key file and restart the backend."
+        ) from None
+    except VaultDecryptError:
+        # Fail closed: a ciphertext that does not verify is never used (DESIGN "Storage").
+        log.error("connection %s: a stored token failed its integrity check", connection_id)
+        raise NeedsReconnect(
+            "The stored sign-in for this connection failed its integrity check and was not "
+            "used; reconnect the account."
+        ) from None
+
+
+async def _acquire_unguarded(
+    state: AppState,
+    connection_id: str,
+    *,
+    force_refresh: bool,
+    rejected_version: int | None,
 ) -> Token:
     token, version = await anyio.to_thread.run_sync(
         read_token, state, connection_id, rejected_version

@@ -267,3 +267,34 @@ async def test_force_refresh_waiters_reuse_the_winners_token(world: World) -> No
     )
     assert len({t.reveal() for t in tokens}) == 1
     assert seen["refreshes"] == 1
+
+
+async def test_tampered_stored_token_fails_closed(world: World) -> None:
+    from sqlalchemy import update
+
+    from backend.db.models import Connection
+
+    conn_id, _ = await world.connect()
+    other_id, _ = await world.connect()
+    # Copy another connection's (valid) ciphertext into this row: the AAD must refuse it.
+    foreign = world.row(other_id).access_ct
+    with world.state.sessions.begin() as session:
+        session.execute(
+            update(Connection).where(Connection.id == conn_id).values(access_ct=foreign)
+        )
+    seen = Counter(world)
+    with pytest.raises(NeedsReconnect, match="failed its integrity check"):
+        await call_with_token(world.state, conn_id, list_accounts(world))
+    assert (seen["token_requests"], seen["api_calls"]) == (0, 0)
+
+
+async def test_missing_vault_key_is_a_clear_server_error(world: World) -> None:
+    from backend.vault.crypto import KeyRing, generate_key
+    from backend.vault.tokens import VaultUnavailable
+
+    conn_id, _ = await world.connect()
+    world.state.keyring = KeyRing([("other", generate_key())])
+    with pytest.raises(VaultUnavailable) as err:
+        await get_access_token(world.state, conn_id)
+    assert err.value.status == 500
+    assert "The vault key 'test1' is not configured" in err.value.detail
