@@ -298,3 +298,32 @@ async def test_missing_vault_key_is_a_clear_server_error(world: World) -> None:
         await get_access_token(world.state, conn_id)
     assert err.value.status == 500
     assert "The vault key 'test1' is not configured" in err.value.detail
+
+
+async def test_tokens_never_reach_logs_errors_or_plaintext_columns(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy import text
+
+    from backend.vault.refresh import access_aad, refresh_aad
+
+    caplog.set_level("DEBUG")
+    conn_id, person = await world.connect()
+    world.expire_access(conn_id)
+    await get_access_token(world.state, conn_id)
+    row = world.row(conn_id)
+    secrets_now = [
+        world.state.keyring.open(row.refresh_ct or "", refresh_aad(conn_id)).reveal(),
+        world.state.keyring.open(row.access_ct or "", access_aad(conn_id)).reveal(),
+    ]
+    world.sandbox.revoke_grant(person)
+    world.expire_access(conn_id)
+    with pytest.raises(NeedsReconnect) as err:
+        await get_access_token(world.state, conn_id)
+    with world.state.engine.connect() as db:
+        raw = " ".join(str(v) for v in db.execute(text("SELECT * FROM connections")).one())
+    for secret in secrets_now:
+        assert secret not in caplog.text
+        assert secret not in str(err.value)
+        assert secret not in raw
+    assert "refreshed the access token" in caplog.text  # the log did run at DEBUG
