@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, QUrl, Signal, Slot
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +30,41 @@ ConnectOp = Callable[[str, Callable[[str], object], threading.Event], dict[str, 
 ProvidersOp = Callable[[], list[dict[str, Any]]]
 
 PICK, WAIT, FAILED = 0, 1, 2
+
+
+class _Pages(QWidget):
+    """Like QStackedWidget, but hidden pages take no room, so the dialog fits the page shown."""
+
+    currentChanged = Signal(int)  # noqa: N815 - the QStackedWidget name, for familiarity
+    """The page on show changed: (page index)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._pages: list[QWidget] = []
+        self._current = -1
+
+    def addWidget(self, page: QWidget) -> None:
+        self._pages.append(page)
+        self._layout.addWidget(page)
+        page.setVisible(len(self._pages) == 1)
+        if self._current < 0:
+            self._current = 0
+
+    def count(self) -> int:
+        return len(self._pages)
+
+    def currentIndex(self) -> int:
+        return self._current
+
+    def setCurrentIndex(self, index: int) -> None:
+        if index == self._current:
+            return
+        self._current = index
+        for i, page in enumerate(self._pages):
+            page.setVisible(i == index)
+        self.currentChanged.emit(index)
 
 
 class _UrlRelay(QObject):
@@ -73,12 +107,12 @@ class ConnectDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 18, 20, 16)
-        self.pages = QStackedWidget()
+        self.pages = _Pages()
         layout.addWidget(self.pages)
         self.pages.addWidget(self._build_pick())
         self.pages.addWidget(self._build_wait())
         self.pages.addWidget(self._build_failed())
-        self.pages.setCurrentIndex(PICK)
+        self.pages.currentChanged.connect(self._on_pages_current_changed)
         self._providers_task = run_in_background(
             self,
             load_providers,
@@ -87,6 +121,14 @@ class ConnectDialog(QDialog):
         )
 
     # -- pages ------------------------------------------------------------------------------
+    def _show_page(self, index: int) -> None:
+        self.pages.setCurrentIndex(index)
+        self._on_pages_current_changed(index)
+
+    def _on_pages_current_changed(self, _index: int) -> None:
+        # Shrink or grow to the page on show once Qt has laid it out.
+        QTimer.singleShot(0, self.adjustSize)
+
     def _build_pick(self) -> QWidget:
         page = QWidget()
         box = QVBoxLayout(page)
@@ -131,6 +173,7 @@ class ConnectDialog(QDialog):
         box.setSpacing(10)
         self.wait_title = QLabel("Continue in your browser")
         self.wait_title.setObjectName("dialogTitle")
+        self.wait_title.setWordWrap(True)
         box.addWidget(self.wait_title)
         self.wait_text = QLabel(
             "Sign in and allow access in the browser window that just opened. "
@@ -224,11 +267,14 @@ class ConnectDialog(QDialog):
         if provider is None:
             return
         name = self.provider_list.currentItem().text()
-        self.wait_title.setText(f"Continue in your browser to connect {name}")
+        self.wait_text.setText(
+            f"Sign in to {name} and allow access in the browser window that just opened. "
+            "This window updates by itself when you are done."
+        )
         self._url = ""
         self.open_again_button.setEnabled(False)
         self.copy_button.setEnabled(False)
-        self.pages.setCurrentIndex(WAIT)
+        self._show_page(WAIT)
         cancel = threading.Event()
         relay = self._relay
 
@@ -263,10 +309,10 @@ class ConnectDialog(QDialog):
     def _on_flow_failed(self, error: Exception) -> None:
         self._task = None
         self.error_text.setText(describe_error(error))
-        self.pages.setCurrentIndex(FAILED)
+        self._show_page(FAILED)
 
     def _on_retry_clicked(self) -> None:
-        self.pages.setCurrentIndex(PICK)
+        self._show_page(PICK)
 
     def _on_cancel_clicked(self) -> None:
         self.reject()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -121,7 +121,7 @@ class Controller(QObject):
         for item in self.model.items():
             self.check(item.id)
         if not self.model.items():
-            self.window.set_status("Up to date")
+            self.window.set_status("No connections yet")
 
     def check(self, connection_id: str) -> None:
         """Ask the backend to validate one connection against its provider."""
@@ -150,7 +150,7 @@ class Controller(QObject):
 
     def _after_check(self, connection_id: str) -> None:
         if not any(item.checking for item in self.model.items()):
-            self.window.set_status("Up to date")
+            self.window.set_status(f"All connections checked at {datetime.now():%H:%M}")
             self._save_list()
         self.check_finished.emit(connection_id)
 

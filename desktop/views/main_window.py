@@ -99,8 +99,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.status_text = QLabel("Starting…")
-        self.status_text.setObjectName("rowMeta")
+        self.status_text.setObjectName("statusText")
         self.statusBar().addWidget(self.status_text, 1)
+        self.backend_text = QLabel("")
+        self.backend_text.setObjectName("statusText")
+        self.statusBar().addPermanentWidget(self.backend_text)
         self.statusBar().setSizeGripEnabled(False)
 
         self.accounts.connect_requested.connect(self.connect_requested)
@@ -182,15 +185,28 @@ class MainWindow(QMainWindow):
         self.sign_out_action.setVisible(remote and signed_in)
         self.vault_banner.setVisible(not remote)
 
-    def set_memory_only(self, reason: str | None) -> None:
+    def set_memory_only(self, memory_only: bool, reason: str | None, *, remote: bool) -> None:
         """Show that the sign-in lives in memory only (no usable keyring), and why."""
-        if reason is None:
+        if not memory_only:
             self.memory_banner.hide()
             return
-        self.memory_banner.set_text(
-            "Your sign-in is kept in memory only and ends when you quit: " + reason
-        )
+        why = f" ({reason.rstrip('.')})" if reason else ""
+        if remote:
+            text = (
+                f"No system keyring is available{why}, so your sign-in is kept in memory only. "
+                "You will need to sign in again after you quit."
+            )
+        else:
+            text = (
+                f"No system keyring is available{why}, so this computer's sign-in is kept in "
+                "memory only. It is renewed automatically each time the app starts."
+            )
+        self.memory_banner.set_text(text)
         self.memory_banner.show()
+
+    def set_backend_text(self, text: str) -> None:
+        """Where the companion service runs and who is signed in (right of the status bar)."""
+        self.backend_text.setText(text)
 
     def set_offline(self, message: str | None) -> None:
         if message is None:

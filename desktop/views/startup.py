@@ -135,10 +135,10 @@ class BackendLink(QObject):
     def _use(self, url: str, session: Session) -> None:
         remote = self.embedded is None
         self.window.set_remote(remote, signed_in=True)
-        self.window.set_memory_only(None if session.persistent else session.storage_reason or "")
+        self.window.set_memory_only(not session.persistent, session.storage_reason, remote=remote)
         where = "on this computer" if not remote else f"at {url}"
         who = f" · signed in as {session.user_email}" if remote and session.user_email else ""
-        self.window.set_status(f"Companion service {where}{who}")
+        self.window.set_backend_text(f"Companion service {where}{who}")
         self.controller.attach(ApiClient(url, auth=session))
         self.ready.emit(url)
 

@@ -253,7 +253,8 @@ def test_connect_dialog_waiting_page_cancel_stops_the_flow(qtbot) -> None:
     dialog, seen = _connect_dialog(qtbot, "wait", opened)
     dialog.continue_button.click()
     qtbot.waitUntil(lambda: dialog.copy_button.isEnabled())
-    assert dialog.wait_title.text() == "Continue in your browser to connect Demo Ads"
+    assert dialog.wait_title.text() == "Continue in your browser"
+    assert dialog.wait_text.text().startswith("Sign in to Demo Ads and allow access")
     dialog.open_again_button.click()
     assert len(opened) == 2
     dialog.copy_button.click()
