@@ -6,10 +6,11 @@ import argparse
 import getpass
 import hashlib
 import logging
+import signal
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
@@ -158,6 +159,17 @@ def raise_window(window: MainWindow) -> None:
     window.activateWindow()
 
 
+def quit_on_signals(app: QApplication) -> QTimer:
+    """SIGTERM and Ctrl+C quit cleanly, so the built-in backend is stopped, not orphaned."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda *_: app.quit())
+    # Python runs signal handlers only between bytecodes; a periodic no-op lets it in.
+    ticker = QTimer(app)
+    ticker.timeout.connect(lambda: None)
+    ticker.start(300)
+    return ticker
+
+
 def run_gui(args: argparse.Namespace) -> int:
     """Open the window; returns the exit code."""
     app = build_app()
@@ -166,6 +178,7 @@ def run_gui(args: argparse.Namespace) -> int:
         print("Connected Accounts is already open; its window was brought to the front.")
         return 0
     guard.listen()
+    quit_on_signals(app)
     backend_url = resolve_backend_url(getattr(args, "backend", None))
     model = ConnectionsModel()
     window = MainWindow(model)

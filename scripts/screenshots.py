@@ -118,12 +118,31 @@ def main() -> int:
     controller.connections_loaded.connect(lambda: listed.append(True))
     window.show()
     link.start()
+    try:
+        shoot(app, args.out, window, model, controller, link, browser, listed)
+    finally:
+        window.close()
+        link.stop()  # never leave the backend process behind, even when a step failed
+    print(f"Saved screenshots to {args.out}")
+    return 0
+
+
+def shoot(
+    app: QApplication,
+    out: Path,
+    window: MainWindow,
+    model: ConnectionsModel,
+    controller: Controller,
+    link: BackendLink,
+    browser: Browser,
+    listed: list[bool],
+) -> None:
     pump(app, lambda: controller.client is not None or window.offline_banner.isVisible(), 120)
     if controller.client is None:
         raise SystemExit(window.offline_banner.text())
     pump(app, lambda: bool(listed))
     settle(app)
-    window.grab().save(str(args.out / "empty.png"))
+    window.grab().save(str(out / "empty.png"))
 
     # Connect: screenshot the waiting page, then let the "browser" consent.
     browser.hold.set()
@@ -133,7 +152,7 @@ def main() -> int:
     dialog.continue_button.click()
     pump(app, lambda: dialog.copy_button.isEnabled())
     settle(app)
-    with_dialog(window, dialog).save(str(args.out / "connect.png"))
+    with_dialog(window, dialog).save(str(out / "connect.png"))
     browser.hold.clear()
     browser.release.set()
     pump(app, lambda: model.rowCount() == 1)
@@ -151,7 +170,7 @@ def main() -> int:
     pump(app, lambda: not any(c.checking for c in model.items()))
     window.notice_banner.hide()  # the in-window copy of the notification; shown in its own shot
     settle(app)
-    window.grab().save(str(args.out / "accounts.png"))
+    window.grab().save(str(out / "accounts.png"))
 
     # A campaign-level report of the first connection.
     dana = next(c for c in model.items() if c.display_name == "Dana Demo")
@@ -165,20 +184,15 @@ def main() -> int:
     reports.load()
     pump(app, lambda: bool(loaded))
     settle(app)
-    window.grab().save(str(args.out / "reports.png"))
+    window.grab().save(str(out / "reports.png"))
 
     window.show_view(0)
     settle(app)
     disconnect = controller._on_accounts_disconnect_requested(dana.id)
     assert disconnect is not None
     settle(app)
-    with_dialog(window, disconnect).save(str(args.out / "disconnect.png"))
+    with_dialog(window, disconnect).save(str(out / "disconnect.png"))
     disconnect.reject()
-
-    window.close()
-    link.stop()
-    print(f"Saved screenshots to {args.out}")
-    return 0
 
 
 if __name__ == "__main__":
