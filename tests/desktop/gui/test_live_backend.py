@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QDialogButtonBox
 
 from desktop.api.client import ApiClient
 from desktop.cache import Cache
@@ -26,6 +29,7 @@ from desktop.notify import Notifier
 from desktop.secure_store import MemoryStore
 from desktop.views.controller import Controller
 from desktop.views.main_window import MainWindow
+from desktop.views.startup import BackendLink
 from tests.support.browser import play_consent
 
 
@@ -57,13 +61,18 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBackend]:
+def backend_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     home = tmp_path_factory.mktemp("backend-home")
     env = dict(os.environ)
     for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         env[name] = str(home / name.lower())
     env["CONNECTED_ACCOUNTS_DATA_DIR"] = str(home / "backend-data")
-    embedded = EmbeddedBackend(store=MemoryStore(), env=env)
+    return env
+
+
+@pytest.fixture(scope="module")
+def backend(backend_env: dict[str, str]) -> Iterator[EmbeddedBackend]:
+    embedded = EmbeddedBackend(store=MemoryStore(), env=backend_env)
     embedded.start()
     yield embedded
     embedded.stop()
@@ -212,6 +221,55 @@ def test_disconnect_revokes_and_removes_the_row(gui: Gui, connected) -> None:
     assert "revoked at Demo Ads" in dialog.message.text()
     assert gui.model.get(connected["id"]) is None
     assert connected["id"] not in {c["id"] for c in gui.client.connections()}
+
+
+def test_remote_backend_sign_in_and_sign_out(
+    qtbot: Any, backend: EmbeddedBackend, backend_env: dict[str, str], tmp_cache_path: Path
+) -> None:
+    email, password = "analyst@example.com", "correct horse battery staple"
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "create-user",
+            email,
+            "--password-stdin",
+            "--embedded",
+        ],
+        input=password + "\n",
+        env=backend_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert created.returncode == 0, created.stderr
+    gui = Gui(qtbot, backend, tmp_cache_path)
+    link = BackendLink(gui.controller, gui.url, store_factory=MemoryStore)
+    link.start()
+    qtbot.waitUntil(lambda: link.sign_in_dialog is not None, timeout=10_000)
+    dialog = link.sign_in_dialog
+    assert dialog is not None
+    assert dialog.url_edit.text() == gui.url
+    assert gui.window.session_banner.isVisibleTo(gui.window)
+    dialog.email_edit.setText(email)
+    dialog.password_edit.setText("wrong password")
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    ok.click()
+    qtbot.waitUntil(lambda: dialog.error_label.isVisibleTo(dialog), timeout=20_000)
+    assert password not in dialog.error_label.text()
+    assert dialog.password_edit.text() == ""
+    dialog.password_edit.setText(password)
+    with qtbot.waitSignal(gui.controller.connections_loaded, timeout=20_000):
+        ok.click()
+    assert f"signed in as {email}" in gui.window.backend_text.text()
+    assert not gui.window.session_banner.isVisibleTo(gui.window)
+    assert gui.model.rowCount() == 0  # this user has no connections of their own
+    link.sign_out()
+    assert gui.controller.client is None
+    assert gui.window.session_banner.isVisibleTo(gui.window)
+    assert "signed out" in gui.window.session_banner.text()
 
 
 class socket_nobody_listens_on:  # noqa: N801 - reads as a phrase at the call site
