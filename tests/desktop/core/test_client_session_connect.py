@@ -254,3 +254,21 @@ def test_connect_cancel_and_timeout(signed_in: tuple[FakeState, Session, ApiClie
         run_connect(client, "demo", open_browser=lambda _url: cancel.set(), cancel=cancel)
     with pytest.raises(ReceiverTimeout):
         run_connect(client, "demo", open_browser=lambda _url: None, timeout=0.3)
+
+
+def test_relayed_connect_sends_the_state_only(
+    signed_in: tuple[FakeState, Session, ApiClient],
+) -> None:
+    state, _, client = signed_in
+
+    def open_browser(url: str) -> object:
+        flow_id, flow = next(iter(state.flows.items()))
+        # The backend redeemed the code itself and sends the browser on without it.
+        target = f"{flow['redirect_uri']}?state={flow['state']}&flow_id={flow_id}&result=success"
+        threading.Thread(target=httpx.get, args=(target,)).start()
+        return None
+
+    connection = run_connect(client, "meta", open_browser=open_browser)
+    assert connection["status"] == "connected"
+    flow = next(iter(state.flows.values()))
+    assert state.completions == [{"state": flow["state"]}]
