@@ -159,12 +159,21 @@ async def _acquire_unguarded(
         assert outcome.failure is not None
         if isinstance(outcome.failure, InvalidGrant):
             # A loser re-reads before marking (DESIGN "Refresh"): new tokens may have landed.
-            settled, _ = await anyio.to_thread.run_sync(
+            settled, reason = await anyio.to_thread.run_sync(
                 _mark_needs_reconnect, state, connection_id, outcome.version
             )
             if settled is not None:
                 return settled
+            raise _reconnect_error(reason)
         raise await _failed(state, connection_id, outcome.failure, outcome.version)
+
+
+def _reconnect_error(reason: str | None) -> ApiError:
+    if reason is None:  # new tokens landed, but already too old to use: let the caller retry
+        return ProviderUnavailableError(
+            "The connection's tokens changed while this request ran; try again.", retry_after=1
+        )
+    return NeedsReconnect(reason)
 
 
 async def _failed(
@@ -175,12 +184,7 @@ async def _failed(
         _, reason = await anyio.to_thread.run_sync(
             _mark_needs_reconnect, state, connection_id, version
         )
-        if reason is None:
-            return ProviderUnavailableError(
-                "The connection's tokens changed while this request ran; try again.",
-                retry_after=1,
-            )
-        return NeedsReconnect(reason)
+        return _reconnect_error(reason)
     if isinstance(exc, ProviderUnavailable):
         await anyio.to_thread.run_sync(_record_error, state, connection_id, str(exc))
         if isinstance(exc, RateLimited):
