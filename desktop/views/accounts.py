@@ -68,7 +68,9 @@ class ConnectionRow(QFrame):
         actions = QHBoxLayout()
         actions.setSpacing(6)
         self.reports_button = self._button("View reports", f"View reports for {item.display_name}")
-        self.reports_button.setEnabled(item.status == "connected" and bool(item.accounts))
+        self.reports_button.setEnabled(
+            item.status in {"connected", "error"} and bool(item.accounts)
+        )
         self.reports_button.clicked.connect(lambda: self.reports_requested.emit(item.id))
         self.reconnect_button = self._button("Reconnect", f"Reconnect {item.display_name}")
         self.reconnect_button.clicked.connect(lambda: self.reconnect_requested.emit(item.id))

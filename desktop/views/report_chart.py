@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from PySide6.QtCharts import QChart, QChartView, QDateTimeAxis, QLineSeries, QValueAxis
-from PySide6.QtCore import QDateTime, QMargins, QPointF, Qt
+from PySide6.QtCore import QDateTime, QEvent, QMargins, QPointF, Qt
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -72,6 +72,12 @@ class ReportChart(QWidget):
         pen.setWidth(2)
         pen.setColor(palette.color(QPalette.ColorRole.Highlight))
         self.series.setPen(pen)
+
+    def changeEvent(self, event: QEvent) -> None:
+        # The system switched between light and dark: QtCharts does not follow by itself.
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_palette()
+        super().changeEvent(event)
 
     def chart_metric(self) -> str:
         return str(self.metric_box.currentData())
