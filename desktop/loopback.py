@@ -107,6 +107,7 @@ class LoopbackReceiver:
         self._cancelled = False
         self._closed = False
         self._clients: dict[socket.socket, threading.Thread] = {}
+        self._answering: set[socket.socket] = set()  # a request was read; the page is on its way
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
         self._wake_r, self._wake_w = socket.socketpair()
         self._thread = threading.Thread(target=self._serve, name="loopback", daemon=True)
@@ -152,14 +153,17 @@ class LoopbackReceiver:
         self._sock.close()
         with self._cond:
             clients = dict(self._clients)
-        # A socket closed from another thread stays open in the kernel while a recv() blocks
-        # on it; shutdown wakes the handler, which then closes its socket for real.
-        for conn in clients:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+            idle = [c for c in clients if c not in self._answering]
+        # Silent connections (a browser's speculative preconnect) are cut at once; a socket
+        # closed from another thread stays open in the kernel while a recv() blocks on it, so
+        # shutdown wakes the handler, which closes it for real. Connections being answered get
+        # to finish: the browser must see its page, not a reset.
+        _shutdown(idle)
+        deadline = time.monotonic() + LINGER + 1
         for handler in clients.values():
             if handler is not threading.current_thread():
-                handler.join(timeout=LINGER + 1)
+                handler.join(timeout=max(0.0, deadline - time.monotonic()))
+        _shutdown([c for c, h in clients.items() if h.is_alive()])
         self._wake_r.close()
         self._wake_w.close()
 
@@ -194,7 +198,10 @@ class LoopbackReceiver:
     def _handle(self, conn: socket.socket) -> None:
         try:
             try:
-                status, page, message = self._respond(self._read_head(conn))
+                head = self._read_head(conn)
+                with self._cond:
+                    self._answering.add(conn)
+                status, page, message = self._respond(head)
             except _BadRequest as exc:
                 status, page, message = exc.status, "invalid", str(exc)
             self._send(conn, status, page, message)
@@ -210,6 +217,7 @@ class LoopbackReceiver:
             conn.close()
             with self._cond:
                 self._clients.pop(conn, None)
+                self._answering.discard(conn)
             self._slots.release()
 
     def _read_head(self, conn: socket.socket) -> bytes:
@@ -321,6 +329,12 @@ class LoopbackReceiver:
         lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
         conn.settimeout(READ_TIMEOUT)
         conn.sendall("\r\n".join(lines).encode("ascii") + body)
+
+
+def _shutdown(conns: list[socket.socket]) -> None:
+    for conn in conns:
+        with contextlib.suppress(OSError):
+            conn.shutdown(socket.SHUT_RDWR)
 
 
 def render_page(pages_dir: Path, name: str, message: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -234,3 +236,32 @@ def test_socket_is_closed_afterwards_and_the_port_is_free() -> None:
     finally:
         s.close()
     assert not r._thread.is_alive()
+
+
+def test_browser_gets_its_page_even_when_the_app_closes_at_once() -> None:
+    """The app closes the receiver as soon as wait() returns; the page must still arrive."""
+    for _ in range(20):
+        r = LoopbackReceiver(timeout=5)
+        r.expect(STATE)
+
+        def app(receiver: LoopbackReceiver) -> None:
+            receiver.wait()
+            receiver.close()
+
+        t = threading.Thread(target=app, args=(r,))
+        t.start()
+        answer = get(r, f"code=c&state={STATE}")
+        t.join(5)
+        assert answer.status_code == 200
+        assert "Consent received" in answer.text
+
+
+def test_close_returns_quickly_with_a_silent_connection_open() -> None:
+    r = LoopbackReceiver(timeout=5)
+    with socket.create_connection(("127.0.0.1", r.port), timeout=5) as silent:
+        started = time.monotonic()
+        r.close()
+        assert time.monotonic() - started < 1.0
+        # Cut off, not left hanging: an orderly close, or a reset if it was never accepted.
+        with contextlib.suppress(ConnectionResetError):
+            assert silent.recv(1) == b""
