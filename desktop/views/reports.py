@@ -76,6 +76,7 @@ class ReportsView(QWidget):
         self._task: Task[dict[str, Any]] | None = None
         self._reports: dict[str, dict[str, Any]] = {}  # last report per connection this session
         self._today: Callable[[], date] = date.today
+        self._autoload: str | None = None  # connection whose report loads once none is found
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
@@ -237,9 +238,14 @@ class ReportsView(QWidget):
         self.load_button.setEnabled(item is not None and self.fetch is not None)
 
     def show_connection(self, connection_id: str) -> None:
-        """Select `connection_id` and show its last report (or load one)."""
+        """Select `connection_id` and show its last report, or load one when there is none."""
         index = self.connection_box.findData(connection_id)
-        if index >= 0:
+        if index < 0:
+            return
+        self._autoload = connection_id
+        if index == self.connection_box.currentIndex():
+            self._on_connection_box_changed()
+        else:
             self.connection_box.setCurrentIndex(index)
 
     def _on_connection_box_changed(self, *_: object) -> None:
@@ -249,6 +255,7 @@ class ReportsView(QWidget):
             self._show(None, cached=False)
             return
         if item.id in self._reports:
+            self._autoload = None
             self._show(self._reports[item.id], cached=False)
         elif self.cache is not None:
             cache, connection_id = self.cache, item.id
@@ -259,12 +266,21 @@ class ReportsView(QWidget):
             )
         else:
             self._show(None, cached=False)
+            self._load_if_asked(item.id)
 
     def _on_cache_loaded(self, connection_id: str, report: dict[str, Any] | None) -> None:
         selected = self.selected_connection()
         if selected is None or selected.id != connection_id or connection_id in self._reports:
             return
         self._show(report, cached=report is not None)
+        if report is None:
+            self._load_if_asked(connection_id)
+
+    def _load_if_asked(self, connection_id: str) -> None:
+        # "View reports" on a connection with no report yet: fetch one with the current choices.
+        if self._autoload == connection_id and self.fetch is not None and not self.loading:
+            self._autoload = None
+            self.load()
 
     def _on_preset_box_changed(self, *_: object) -> None:
         name = self.preset_box.currentText()

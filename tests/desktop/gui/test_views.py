@@ -399,3 +399,27 @@ def test_window_geometry_is_remembered(qtbot, model) -> None:
     again = MainWindow(model)
     qtbot.addWidget(again)
     assert (again.width(), again.height()) == (780, 700)
+
+
+def test_view_reports_without_any_report_loads_one(qtbot, model, tmp_cache_path) -> None:
+    view = _reports_view(qtbot, model, FakeApi(), Cache(tmp_cache_path, "embedded"))
+    view._fill_connections()
+    with qtbot.waitSignal(view.report_loaded, timeout=5000) as blocker:
+        view.show_connection("a")
+    assert blocker.args == ["a"]
+
+
+def test_settings_dialog_chooses_built_in_or_a_remote_url(qtbot) -> None:
+    dialog = SettingsDialog(None)
+    qtbot.addWidget(dialog)
+    assert dialog.local_radio.isChecked()
+    assert not dialog.url_edit.isEnabled()
+    dialog.remote_radio.setChecked(True)
+    dialog.url_edit.setText("accounts.example.com")
+    with qtbot.assertNotEmitted(dialog.backend_chosen):
+        dialog._on_buttons_accepted()
+    assert "https://" in dialog.error_label.text()
+    dialog.url_edit.setText("https://accounts.example.com/")
+    with qtbot.waitSignal(dialog.backend_chosen) as blocker:
+        dialog._on_buttons_accepted()
+    assert blocker.args == ["https://accounts.example.com"]
