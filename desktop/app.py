@@ -195,7 +195,7 @@ def run_gui(args: argparse.Namespace) -> int:
     finally:
         notifier.close()
         link.stop()
-        tasks.shutdown()
+        tasks.shutdown(cancel=True)
 
 
 def _open_settings(window: MainWindow, link: BackendLink) -> None:

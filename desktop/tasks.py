@@ -21,6 +21,7 @@ T = TypeVar("T")
 _pool: QThreadPool | None = None
 # Relays are kept here until they deliver; Qt would otherwise let Python collect them mid-flight.
 _live: set[_Relay] = set()
+_running: set[Task[Any]] = set()
 
 
 def thread_pool() -> QThreadPool:
@@ -99,9 +100,11 @@ def run_in_background(
     Pass `cancel` when `op` watches that event; `Task.cancel()` sets it.
     """
     task: Task[T] = Task(cancel or threading.Event())
+    _running.add(task)
 
     def deliver(result: object, error: object) -> None:
         task.done = True
+        _running.discard(task)
         if task.cancelled or not shiboken6.isValid(parent):
             return
         if isinstance(error, Exception):
@@ -118,8 +121,12 @@ def run_in_background(
     return task
 
 
-def shutdown(timeout_ms: int = 3000) -> bool:
-    """Wait (bounded) for running tasks at exit; True when all finished."""
+def shutdown(timeout_ms: int = 3000, *, cancel: bool = False) -> bool:
+    """Wait (bounded) for running tasks; with `cancel`, ask them to stop first (app exit:
+    a connect flow waiting for the browser would otherwise hold the exit for minutes)."""
+    if cancel:
+        for task in list(_running):
+            task.cancel()
     if _pool is None:
         return True
     return bool(_pool.waitForDone(timeout_ms))

@@ -101,3 +101,13 @@ def test_callbacks_are_dropped_when_parent_is_gone_or_task_cancelled(qtbot, how:
     qtbot.waitUntil(lambda: task.done)
     assert finished.is_set()
     assert called == []
+
+
+def test_shutdown_with_cancel_stops_waiting_operations(qtbot) -> None:
+    from desktop import tasks
+
+    parent = QObject()
+    cancel = threading.Event()
+    run_in_background(parent, lambda: cancel.wait(30), success=lambda _: None, cancel=cancel)
+    assert tasks.shutdown(5000, cancel=True)
+    assert cancel.is_set()
