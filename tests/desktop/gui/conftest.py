@@ -1,18 +1,14 @@
-"""GUI tests: offscreen Qt, private XDG folders, and any Qt warning fails the test."""
+"""GUI tests: offscreen Qt, private folders per test, and any Qt warning fails the test."""
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 
-# Before any QApplication: QSettings, the cache and the embedded backend write under these.
-_HOME = Path(tempfile.mkdtemp(prefix="ca-gui-tests-"))
-for _name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
-    os.environ[_name] = str(_HOME / _name.lower())
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 HERE = Path(__file__).resolve().parent
@@ -25,6 +21,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.qt_log_level_fail("WARNING"))
             # The offscreen platform plugin says this whenever a window is shown; not our code.
             item.add_marker(pytest.mark.qt_log_ignore(r"does not support propagateSizeHints"))
+
+
+@pytest.fixture(autouse=True)
+def _private_folders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings, cache and logs of each test go to its own folder, never the real home."""
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / "home" / name.lower()))
+    QSettings.setPath(
+        QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "qsettings")
+    )
 
 
 @pytest.fixture
