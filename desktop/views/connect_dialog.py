@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from desktop.tasks import Task, run_in_background
 from desktop.views.errors import describe_error
-from desktop.views.widgets import provider_icon
+from desktop.views.widgets import Pages, provider_icon
 
 ConnectOp = Callable[[str, Callable[[str], object], threading.Event], dict[str, Any]]
 """Runs the whole flow for (provider id, open_browser, cancel) and returns the connection."""
@@ -30,41 +30,6 @@ ConnectOp = Callable[[str, Callable[[str], object], threading.Event], dict[str, 
 ProvidersOp = Callable[[], list[dict[str, Any]]]
 
 PICK, WAIT, FAILED = 0, 1, 2
-
-
-class _Pages(QWidget):
-    """Like QStackedWidget, but hidden pages take no room, so the dialog fits the page shown."""
-
-    currentChanged = Signal(int)  # noqa: N815 - the QStackedWidget name, for familiarity
-    """The page on show changed: (page index)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._layout = QVBoxLayout(self)
-        self._layout.setContentsMargins(0, 0, 0, 0)
-        self._pages: list[QWidget] = []
-        self._current = -1
-
-    def addWidget(self, page: QWidget) -> None:
-        self._pages.append(page)
-        self._layout.addWidget(page)
-        page.setVisible(len(self._pages) == 1)
-        if self._current < 0:
-            self._current = 0
-
-    def count(self) -> int:
-        return len(self._pages)
-
-    def currentIndex(self) -> int:
-        return self._current
-
-    def setCurrentIndex(self, index: int) -> None:
-        if index == self._current:
-            return
-        self._current = index
-        for i, page in enumerate(self._pages):
-            page.setVisible(i == index)
-        self.currentChanged.emit(index)
 
 
 class _UrlRelay(QObject):
@@ -107,7 +72,7 @@ class ConnectDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 18, 20, 16)
-        self.pages = _Pages()
+        self.pages = Pages()
         layout.addWidget(self.pages)
         self.pages.addWidget(self._build_pick())
         self.pages.addWidget(self._build_wait())

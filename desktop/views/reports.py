@@ -8,11 +8,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -27,11 +26,9 @@ from PySide6.QtWidgets import (
 
 from desktop.cache import Cache
 from desktop.models.connections import Connection, ConnectionsModel
-from desktop.models.dates import CUSTOM, PRESETS, preset_range
-from desktop.models.export import write_csv
 from desktop.models.format import relative_time
-from desktop.models.report import DIMENSIONS, RawValueRole, project
 from desktop.tasks import Task, run_in_background
+from desktop.views.date_range import DateRangePicker
 from desktop.views.errors import describe_error
 from desktop.views.report_chart import ReportChart
 from desktop.views.report_table import ReportTable
@@ -75,7 +72,6 @@ class ReportsView(QWidget):
         self.cached = False
         self._task: Task[dict[str, Any]] | None = None
         self._reports: dict[str, dict[str, Any]] = {}  # last report per connection this session
-        self._today: Callable[[], date] = date.today
         self._autoload: str | None = None  # connection whose report loads once none is found
 
         layout = QVBoxLayout(self)
@@ -128,7 +124,6 @@ class ReportsView(QWidget):
         self._clock.timeout.connect(self._update_status)
         self._clock.start()
         self._fill_connections()
-        self._on_preset_box_changed()
 
     # -- building ---------------------------------------------------------------------------
     def _build_pickers(self) -> QHBoxLayout:
@@ -174,25 +169,11 @@ class ReportsView(QWidget):
     def _build_range(self) -> QHBoxLayout:
         row = QHBoxLayout()
         row.setSpacing(8)
-        self.preset_box = QComboBox()
-        self.preset_box.setAccessibleName("Date range")
-        self.preset_box.addItems([*PRESETS, CUSTOM])
-        self.preset_box.setCurrentIndex(1)
-        self.preset_box.currentIndexChanged.connect(self._on_preset_box_changed)
-        self.since_edit = QDateEdit()
-        self.until_edit = QDateEdit()
-        for edit, name in ((self.since_edit, "From date"), (self.until_edit, "To date")):
-            edit.setCalendarPopup(True)
-            edit.setDisplayFormat("yyyy-MM-dd")
-            edit.setAccessibleName(name)
-            edit.userDateChanged.connect(self._on_date_edit_changed)
-        caption = QLabel("Dates")
-        caption.setBuddy(self.preset_box)
-        row.addWidget(caption)
-        row.addWidget(self.preset_box)
-        row.addWidget(self.since_edit)
-        row.addWidget(QLabel("to"))
-        row.addWidget(self.until_edit)
+        self.dates = DateRangePicker()
+        self.preset_box = self.dates.preset_box
+        self.since_edit = self.dates.since_edit
+        self.until_edit = self.dates.until_edit
+        row.addWidget(self.dates)
         row.addStretch(1)
         self.load_button = QPushButton("Load report")
         self.load_button.setObjectName("primary")
@@ -282,28 +263,8 @@ class ReportsView(QWidget):
             self._autoload = None
             self.load()
 
-    def _on_preset_box_changed(self, *_: object) -> None:
-        name = self.preset_box.currentText()
-        if name == CUSTOM:
-            return
-        since, until = preset_range(name, self._today())
-        for edit, day in ((self.since_edit, since), (self.until_edit, until)):
-            edit.blockSignals(True)
-            edit.setDate(QDate(day.year, day.month, day.day))
-            edit.blockSignals(False)
-
-    def _on_date_edit_changed(self, *_: object) -> None:
-        # Editing a date by hand makes the range custom.
-        self.preset_box.blockSignals(True)
-        self.preset_box.setCurrentText(CUSTOM)
-        self.preset_box.blockSignals(False)
-
     def date_range(self) -> tuple[date, date]:
-        since = self.since_edit.date().toPython()
-        until = self.until_edit.date().toPython()
-        assert isinstance(since, date)
-        assert isinstance(until, date)
-        return since, until
+        return self.dates.date_range()
 
     # -- loading ----------------------------------------------------------------------------
     def load(self) -> None:
@@ -415,21 +376,11 @@ class ReportsView(QWidget):
 
     def export_to(self, path: Path) -> None:
         """Write the visible columns in view order, then the totals row (off the UI thread)."""
-        model, totals = self.table.model, self.table.totals_model
-        columns = [c for c in range(model.columnCount()) if not self.table.table.isColumnHidden(c)]
-        header = [str(model.headerData(c, Qt.Orientation.Horizontal)) for c in columns]
-        source, order = model.snapshot()
-        keys = [model.column_key(c) for c in columns]
-        total = [
-            "Total"
-            if i == 0
-            else ("" if k in DIMENSIONS else totals.index(0, c).data(RawValueRole))
-            for i, (k, c) in enumerate(zip(keys, columns, strict=True))
-        ]
+        write = self.table.export_job(path)
         self.status_label.setText(f"Writing {path.name}…")
         run_in_background(
             self,
-            lambda: write_csv(path, header, [*project(source, order, columns), total]),
+            write,
             success=lambda _count: self._on_export_written(path),
             failure=lambda error: self._fail(
                 f"Could not write {path.name}. {describe_error(error)}"
@@ -442,5 +393,4 @@ class ReportsView(QWidget):
 
     def set_today(self, today: Callable[[], date]) -> None:
         """Tests pin the calendar; presets are computed from `today()`."""
-        self._today = today
-        self._on_preset_box_changed()
+        self.dates.set_today(today)
