@@ -30,7 +30,7 @@ def _bodies() -> dict[str, bytes]:
     rows = report_rows.rows_json(SEED, accounts[0], day, "account", 0, 1)
     insights = f'{{"data":[{",".join(rows)}],"paging":{{"next_cursor":null}}}}'
     return {
-        "/api/me": json.dumps({"id": USER, "name": "Dana Demo", "email": "dana@x.example"}).encode(),
+        "/api/me": json.dumps({"id": USER, "name": "Dana", "email": "dana@x.example"}).encode(),
         "/api/accounts": json.dumps({"data": [
             {"id": a.id, "name": a.name, "currency": a.currency, "time_zone": a.time_zone}
             for a in accounts
@@ -55,7 +55,8 @@ async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     status, headers, body = 404, JSON, b'{"error":"not_found"}'
     if path == "/authorize":
         q = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
-        location = f"{q['redirect_uri']}?{urlencode({'code': secrets.token_urlsafe(16), 'state': q['state']})}"
+        answer = urlencode({"code": secrets.token_urlsafe(16), "state": q["state"]})
+        location = f"{q['redirect_uri']}?{answer}"
         status, headers, body = 302, [(b"location", location.encode())], b""
     elif path == "/token":
         token = {"access_token": secrets.token_urlsafe(24), "token_type": "Bearer",

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from tests.support.browser import play_consent
 
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "bench-password-1"  # a throwaway benchmark user's password, not a secret
+PASSWORD = "bench-password-1"  # noqa: S105 a throwaway benchmark user's password, not a secret
 EMAIL = "bench@example.test"
 CLIENT_ID = "demo-desktop"
 CLIENT_SECRET = "demo-secret"  # noqa: S105 (the public Demo Ads sandbox client)
@@ -193,7 +193,9 @@ def direct_code(sandbox: str, person: str | None = None) -> tuple[str, str, str]
     return code, verifier, redirect_uri
 
 
-def redeem(client: httpx.Client, sandbox: str, code: str, verifier: str, redirect_uri: str) -> dict[str, Any]:
+def redeem(
+    client: httpx.Client, sandbox: str, code: str, verifier: str, redirect_uri: str
+) -> dict[str, Any]:
     """POST /token (authorization_code) the way the backend does (client_secret_basic)."""
     resp = client.post(
         f"{sandbox}/token",

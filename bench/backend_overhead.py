@@ -51,7 +51,9 @@ def main() -> None:
         headers = login(backend)
         conn = connect_one(backend, headers)
         token = "any-token-the-fake-provider-accepts"  # noqa: S105
-        bare = start_ready([sandbox, token], env, tmp / "bare.log", stack, module="bench._bare_proxy")
+        bare = start_ready(
+            [sandbox, token], env, tmp / "bare.log", stack, module="bench._bare_proxy"
+        )
 
         day = (date.today() - timedelta(days=1)).isoformat()
         account = conn["accounts"][0]["id"]
