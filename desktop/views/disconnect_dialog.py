@@ -32,7 +32,7 @@ def outcome_words(outcome: dict[str, Any], provider_name: str) -> tuple[str, boo
         words = (
             f"{provider_name} did not confirm that access was revoked. The stored keys are kept "
             "only to retry the revocation and are never used for reports. To be sure, remove "
-            f"Connected Accounts from the connected apps on {provider_name}'s website, "
+            f"Connected Accounts from the connected apps on the {provider_name} website, "
             "then choose Forget it anyway."
         )
     elif outcome.get("revoked"):
@@ -42,9 +42,9 @@ def outcome_words(outcome: dict[str, Any], provider_name: str) -> tuple[str, boo
         )
     else:
         words = "The connection was removed and its stored keys were deleted."
-    message = str(outcome.get("message") or "")
-    if message and message not in words:
-        words += f"\n\n{provider_name}: {message}" if pending else ""
+    message = str(outcome.get("message") or "").strip()
+    if pending and message and message not in words:
+        words += f"\n\nThe companion service said: {message}"
     return words, pending
 
 
@@ -159,6 +159,7 @@ class DisconnectDialog(QDialog):
         self.forget_button.setEnabled(True)
         self.close_button.show()
         self.close_button.setDefault(True)
+        self.adjustSize()
         self.disconnected.emit(self.connection.id, self.pending)
 
     def _on_disconnect_failed(self, error: Exception) -> None:

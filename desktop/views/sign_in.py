@@ -75,6 +75,7 @@ class SignInDialog(QDialog):
         )
         ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
         ok.setText("Sign in")
+        ok.setObjectName("primary")
         ok.setAccessibleName("Sign in")
         cancel = self.buttons.button(QDialogButtonBox.StandardButton.Cancel)
         cancel.setAccessibleName("Cancel")
