@@ -77,7 +77,8 @@ class MainWindow(QMainWindow):
         self.session_banner.action_requested.connect(self.sign_in_requested)
         self.memory_banner = Banner(kind="warning")
         self.vault_banner = Banner(VAULT_ON_DEVICE, kind="info")
-        self.notice_banner = Banner(kind="warning")
+        self.notice_banner = Banner(kind="warning", action="Dismiss")
+        self.notice_banner.action_requested.connect(self.notice_banner.hide)
         for banner in (
             self.offline_banner,
             self.session_banner,
