@@ -38,6 +38,7 @@ from desktop.embedded import EmbeddedBackend  # noqa: E402
 from desktop.models.connections import ConnectionsModel  # noqa: E402
 from desktop.notify import Notifier  # noqa: E402
 from desktop.secure_store import MemoryStore  # noqa: E402
+from desktop.views.connect_dialog import ConnectDialog  # noqa: E402
 from desktop.views.controller import Controller  # noqa: E402
 from desktop.views.main_window import MainWindow  # noqa: E402
 from desktop.views.startup import BackendLink  # noqa: E402
@@ -146,20 +147,20 @@ def shoot(
 
     # Connect: screenshot the waiting page, then let the "browser" consent.
     browser.hold.set()
-    dialog = controller.open_connect(None)
-    assert dialog is not None
-    pump(app, lambda: dialog.provider_list.count() > 0)
-    dialog.continue_button.click()
-    pump(app, lambda: dialog.copy_button.isEnabled())
+    opened = controller.open_connect(None)
+    assert opened is not None
+    first: ConnectDialog = opened
+    pump(app, lambda: first.provider_list.count() > 0)
+    first.continue_button.click()
+    pump(app, lambda: first.copy_button.isEnabled())
     settle(app)
-    with_dialog(window, dialog).save(str(out / "connect.png"))
+    with_dialog(window, first).save(str(out / "connect.png"))
     browser.hold.clear()
     browser.release.set()
     pump(app, lambda: model.rowCount() == 1)
 
     browser.user = "Sam Sample"
-    dialog = controller.open_connect("demo")
-    assert dialog is not None
+    assert controller.open_connect("demo") is not None
     pump(app, lambda: model.rowCount() == 2)
 
     # Sam removes the app at Demo Ads; the next check shows it.
