@@ -111,6 +111,9 @@ class EmbeddedBackend:
         assert process.stdout is not None
         ready = _read_ready(process.stdout, self._start_timeout)
         if ready is None:
+            # stdout reaches EOF a moment before the process is reaped: give it that moment.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=2)
             exited = process.poll() is not None
             self.stop()
             why = "stopped" if exited else f"did not start within {self._start_timeout:g} s"
