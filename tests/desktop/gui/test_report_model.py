@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 
 from PySide6.QtCore import Qt
@@ -96,24 +95,19 @@ def test_totals_row_matches_the_sums_of_the_rows() -> None:
     assert totals.index(0, 1).data(DISPLAY) == ""  # campaign id has no total
 
 
-def test_100k_rows_build_and_sort_fast() -> None:
+def test_100k_rows_build_and_sort_by_decimal_value() -> None:
+    # Speed is measured by bench/report_load.py; this pins that 100k rows load and sort right.
     report = data.report(100_000, campaigns=50)
     model = ReportTableModel()
-    started = time.perf_counter()
     model.set_report(report)
-    built = time.perf_counter() - started
     assert model.rowCount() == 100_000
-    started = time.perf_counter()
     model.sort(5, Qt.SortOrder.DescendingOrder)
-    first_sort = time.perf_counter() - started
-    started = time.perf_counter()
     model.sort(5, Qt.SortOrder.AscendingOrder)
-    cached_sort = time.perf_counter() - started
-    assert built < 0.05
-    assert first_sort < 0.4  # Decimal keys built once
-    assert cached_sort < 0.2
     values = [Decimal(model.index(r, 5).data(RawValueRole)) for r in range(0, 100_000, 997)]
     assert values == sorted(values)
+    model.sort(5, Qt.SortOrder.DescendingOrder)
+    values = [Decimal(model.index(r, 5).data(RawValueRole)) for r in range(0, 100_000, 997)]
+    assert values == sorted(values, reverse=True)
 
 
 def test_project_keeps_view_order_and_chosen_columns() -> None:
