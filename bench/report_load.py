@@ -1,0 +1,88 @@
+"""Report load: a 100,000-row report's JSON bytes -> table model, totals model and chart data
+ready, against `json.loads` of the same bytes, side by side in one process (offscreen Qt).
+
+Pipeline = json.loads + ReportTableModel.set_report + ReportTotalsModel.set_report +
+series_by_date (the chart's points for its default metric). Also timed, for information: the
+real widgets (ReportTable.set_report + ReportChart.set_report, which draws the series).
+Target: pipeline <= 3x json.loads (medians).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from bench._report import report_bytes  # noqa: E402
+from bench._support import emit, median  # noqa: E402
+from desktop.models.chart import series_by_date  # noqa: E402
+from desktop.models.report import ReportTableModel, ReportTotalsModel  # noqa: E402
+from desktop.views.report_chart import ReportChart  # noqa: E402
+from desktop.views.report_table import ReportTable  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+TARGET = 3.0
+
+
+def main() -> None:
+    app = QApplication.instance() or QApplication([])
+    payload = report_bytes()
+    table_model, totals_model = ReportTableModel(), ReportTotalsModel()
+    table, chart = ReportTable(), ReportChart()
+    metric = chart.chart_metric()
+    loads_s: list[float] = []
+    pipeline_s: list[float] = []
+    views_s: list[float] = []
+    ratios: list[float] = []
+    rows = 0
+    for _ in range(RUNS):
+        gc.collect()
+        t0 = time.perf_counter()
+        json.loads(payload)
+        loads = time.perf_counter() - t0
+        gc.collect()
+        table_model.set_report(None)
+        t0 = time.perf_counter()
+        report = json.loads(payload)
+        table_model.set_report(report)
+        totals_model.set_report(report)
+        points = series_by_date(report, metric)
+        pipeline = time.perf_counter() - t0
+        rows = table_model.rowCount()
+        assert rows == 100_000
+        assert len(points) == 1000
+        gc.collect()
+        t0 = time.perf_counter()
+        table.set_report(report)
+        chart.set_report(report)
+        app.processEvents()
+        views_s.append(time.perf_counter() - t0)
+        table.set_report(None)
+        chart.set_report(None)
+        loads_s.append(loads)
+        pipeline_s.append(pipeline)
+        ratios.append(pipeline / loads)
+    ratio = median(ratios)
+    emit({
+        "benchmark": "report_load",
+        "rows": rows,
+        "payload_bytes": len(payload),
+        "json_loads_ms": round(median(loads_s) * 1000, 1),
+        "pipeline_ms": round(median(pipeline_s) * 1000, 1),
+        "ratio": round(ratio, 2),
+        "ratios": [round(r, 2) for r in ratios],
+        "views_set_report_ms": round(median(views_s) * 1000, 1),
+        "chart_metric": metric,
+        "target": f"pipeline (json.loads + models + totals + chart data) <= {TARGET}x json.loads",
+        "ok": ratio <= TARGET,
+        "runs": RUNS,
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
