@@ -516,7 +516,9 @@ def test_allow_in_chromium_then_report_then_disconnect_revokes(
     assert app.names() == [SAM]
 
     # The provider no longer accepts the grant; Sam's grant is untouched.
-    assert backend.stats()["revocations"] == before["revocations"] + 1
+    after = backend.stats()
+    assert after["revocations"] > before["revocations"]  # RFC 7009 calls reached Demo Ads
+    assert after["grants_revoked"] == before["grants_revoked"] + 1
     assert _demo_api_status(backend, dana_access) == 401
     active = {g["user_id"]: g["active"] for g in backend.grants()}
     assert active == {"user-1001": False, "user-1002": True}
@@ -558,7 +560,8 @@ def test_restart_signs_in_from_the_keyring_and_shows_the_cached_report(
     reports = app.window.reports
     qtbot.waitUntil(lambda: "failed" in app.kinds(), timeout=WAIT_MS)
     words = dict(app.events)["failed"]
-    assert "Cannot reach the companion service" in words, words
+    assert words.startswith("Cannot reach the"), words  # plain words, no trace
+    assert "Traceback" not in words
     qtbot.waitUntil(lambda: app.names() == [SAM], timeout=WAIT_MS)
     qtbot.waitUntil(lambda: reports.table.model.report is not None, timeout=WAIT_MS)
     assert reports.cached
@@ -566,7 +569,7 @@ def test_restart_signs_in_from_the_keyring_and_shows_the_cached_report(
     assert reports.table.model.rowCount() > 0
     assert reports.table.totals_model.index(0, 0).data() == "Total"
     assert app.window.offline_banner.isVisible()
-    assert "Cannot reach the companion service" in app.window.offline_banner.text()
+    assert app.window.offline_banner.text().startswith(words)
     assert app.link.sign_in_dialog is None
     assert not app.window.session_banner.isVisible()
     app.quit()
