@@ -1,0 +1,106 @@
+"""Cold start: process start -> main window painted with the cached connections (backend
+already running, cache pre-populated in a temp XDG_CACHE_HOME), against a bare PySide6 window
+holding an empty QTableView, launched the same way (bench/_cold_child.py), alternating, offscreen.
+Peak memory is the child's ru_maxrss (os.wait4).
+Targets: time <= 1.5x bare, peak memory <= 1.5x bare (medians).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+
+from bench._support import ROOT, backend_env, emit, median, start_ready, tempdir
+
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+TARGET = 1.5
+CONNECTIONS = 5
+
+
+def launch(argv: list[str], env: dict[str, str]) -> tuple[float, int, int]:
+    """(seconds from spawn to painted, peak RSS KiB, rows shown)."""
+    env = {**env, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench._cold_child", *argv],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    line = json.loads(out.decode().strip().splitlines()[-1])
+    if line["painted"] is None:
+        raise RuntimeError(f"{argv[0]}: never painted")
+    return line["painted"] - started, usage.ru_maxrss, line["rows"]
+
+
+def _connection(n: int) -> dict[str, object]:
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return {
+        "id": f"conn-{n}", "provider": "demo", "provider_display_name": "Demo Ads",
+        "display_name": f"Bench {n}", "status": "connected", "status_reason": None,
+        "last_error": None, "last_error_at": None, "last_refreshed_at": now,
+        "expires_at": None, "scopes": ["ads_read"],
+        "accounts": [{"id": f"act_{n}", "name": "Main", "currency": "EUR",
+                      "time_zone": "Europe/Berlin"}],
+        "revocation_pending": False, "created_at": now, "updated_at": now,
+    }  # fmt: skip
+
+
+def main() -> None:
+    with ExitStack() as stack:
+        tmp = tempdir(stack, "bench-cold-")
+        env = backend_env(tmp)
+        db = f"sqlite:///{tmp / 'backend.sqlite3'}"
+        backend = start_ready(
+            ["serve", "--port", "0", "--sandbox", "--database-url", db], env,
+            tmp / "backend.log", stack,
+        )  # fmt: skip
+        gui_env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTED_ACCOUNTS")}
+        gui_env.update({
+            "XDG_CACHE_HOME": str(tmp / "cache"), "XDG_CONFIG_HOME": str(tmp / "config"),
+            "XDG_DATA_HOME": str(tmp / "share"), "XDG_RUNTIME_DIR": str(tmp / "run"),
+        })  # fmt: skip
+        (tmp / "run").mkdir(mode=0o700)
+        # Pre-populate the desktop's cache in the child's XDG_CACHE_HOME.
+        subprocess.run(
+            [sys.executable, "-c",
+             "import json,sys; from desktop.cache import CACHE_FILE, Cache;"
+             "from desktop.config import cache_dir;"
+             "c = Cache(cache_dir() / CACHE_FILE, sys.argv[1]);"
+             "c.save_connections(json.loads(sys.argv[2])); c.close()",
+             backend, json.dumps([_connection(n) for n in range(CONNECTIONS)])],
+            env={**gui_env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, check=True,
+        )  # fmt: skip
+        launch(["bare"], gui_env)  # warm the OS file cache for both
+        launch(["app", backend], gui_env)
+        app_runs, bare_runs = [], []
+        for _ in range(RUNS):
+            bare_runs.append(launch(["bare"], gui_env))
+            app_runs.append(launch(["app", backend], gui_env))
+    time_ratio = median([a[0] / b[0] for a, b in zip(app_runs, bare_runs, strict=True)])
+    rss_ratio = median([a[1] / b[1] for a, b in zip(app_runs, bare_runs, strict=True)])
+    rows = min(a[2] for a in app_runs)
+    emit({
+        "benchmark": "cold_start",
+        "app_start_to_paint_ms": round(median([a[0] for a in app_runs]) * 1000, 1),
+        "bare_start_to_paint_ms": round(median([b[0] for b in bare_runs]) * 1000, 1),
+        "time_ratio": round(time_ratio, 2),
+        "app_max_rss_mib": round(median([a[1] for a in app_runs]) / 1024, 1),
+        "bare_max_rss_mib": round(median([b[1] for b in bare_runs]) / 1024, 1),
+        "rss_ratio": round(rss_ratio, 2),
+        "cached_connections_shown": rows,
+        "target": f"time_ratio <= {TARGET} and rss_ratio <= {TARGET}",
+        "ok": time_ratio <= TARGET and rss_ratio <= TARGET and rows == CONNECTIONS,
+        "runs": RUNS,
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
