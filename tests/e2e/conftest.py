@@ -40,6 +40,16 @@ def real_desktop(qapp) -> None:  # type: ignore[no-untyped-def]
             "No D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset): run the tests inside "
             "`dbus-run-session` with an unlocked gnome-keyring-daemon (see ./dev test)."
         )
+    from desktop.secure_store import KeyringStore, open_store
+
+    store = open_store(timeout=15)
+    if not isinstance(store, KeyringStore) or store.description != "keyring (SecretService)":
+        why = (store.reason or store.description).rstrip(".")
+        pytest.fail(
+            f"The app would keep its sign-in in memory only, not in the Secret Service ({why}): "
+            "start an unlocked gnome-keyring-daemon "
+            "(`echo -n pw | gnome-keyring-daemon --unlock --components=secrets`) in the session."
+        )
     for tool in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
         if not shutil.which(tool):
             pytest.fail(f"{tool} is missing: install Debian's chromium and chromium-driver.")
