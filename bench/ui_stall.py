@@ -1,0 +1,172 @@
+"""UI stalls: the longest gap seen by a 5 ms heartbeat QTimer on the UI thread (offscreen Qt)
+1. during a connect flow: desktop.connect.run_connect through desktop.tasks.run_in_background,
+   the browser played by play_consent in another thread, a backend with Demo Ads mounted;
+2. during the 100,000-row report load through the real widgets, the way ReportsView does it:
+   the bytes decoded on the pool (run_in_background), then ReportTable.set_report and
+   ReportChart.set_report on the UI thread (ReportsView._show), until the table has painted.
+Target: longest stall <= 50 ms in each (median over runs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import httpx  # noqa: E402
+from PySide6.QtCore import QEventLoop, QObject, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+from bench._report import report_bytes  # noqa: E402
+from bench._support import backend_env, emit, login, median, start_ready, tempdir  # noqa: E402
+from desktop.api.client import ApiClient  # noqa: E402
+from desktop.connect import run_connect  # noqa: E402
+from desktop.tasks import run_in_background  # noqa: E402
+from desktop.views.report_chart import ReportChart  # noqa: E402
+from desktop.views.report_table import ReportTable  # noqa: E402
+from tests.support.browser import play_consent  # noqa: E402
+
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
+TARGET_MS = 50.0
+
+
+class Heartbeat(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.timer = QTimer(self)
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._beat)
+        self.last = 0.0
+        self.worst = 0.0
+
+    def start(self) -> None:
+        self.last, self.worst = time.perf_counter(), 0.0
+        self.timer.start()
+
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        self.worst = max(self.worst, now - self.last)
+        self.last = now
+
+    def stop(self) -> float:
+        self._beat()
+        self.timer.stop()
+        return self.worst
+
+
+class _Token:
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def access_token(self) -> str:
+        return self._token
+
+    def invalidate(self) -> None:
+        pass
+
+
+def run_until(done: Callable[[], bool], timeout: float = 120) -> None:
+    loop = QEventLoop()
+    deadline = time.monotonic() + timeout
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the benchmarked operation never finished")
+        loop.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        time.sleep(0.001)
+
+
+def connect_stall(owner: QWidget, client: ApiClient, beat: Heartbeat) -> float:
+    result: list[Any] = []
+
+    def browser(url: str) -> None:
+        def play() -> None:
+            location = play_consent(url)
+            with httpx.Client(timeout=30) as http:
+                http.get(location)
+
+        threading.Thread(target=play, daemon=True).start()
+
+    beat.start()
+    run_in_background(
+        owner, lambda: run_connect(client, "demo", open_browser=browser, timeout=60),
+        success=result.append, failure=result.append,
+    )  # fmt: skip
+    run_until(lambda: bool(result))
+    worst = beat.stop()
+    if not isinstance(result[0], dict):
+        raise RuntimeError(f"connect failed: {result[0]!r}")
+    return worst
+
+
+def report_stall(
+    owner: QWidget, table: ReportTable, chart: ReportChart, payload: bytes, beat: Heartbeat
+) -> float:
+    shown: list[bool] = []
+
+    def show(report: dict[str, Any]) -> None:
+        table.set_report(report)
+        chart.set_report(report)
+        shown.append(True)
+
+    beat.start()
+    run_in_background(owner, lambda: json.loads(payload), success=show)
+    run_until(lambda: bool(shown))
+    t_end = time.perf_counter() + 0.2  # let the table and chart paint
+    run_until(lambda: time.perf_counter() > t_end)
+    worst = beat.stop()
+    table.set_report(None)
+    chart.set_report(None)
+    return worst
+
+
+def main() -> None:
+    app = QApplication.instance() or QApplication([])
+    payload = report_bytes()
+    owner = QWidget()
+    owner.resize(1000, 700)
+    table, chart = ReportTable(owner), ReportChart(owner)
+    table.resize(1000, 400)
+    chart.move(0, 400)
+    chart.resize(1000, 300)
+    owner.show()
+    app.processEvents()
+    beat = Heartbeat()
+    with ExitStack() as stack:
+        tmp = tempdir(stack, "bench-stall-")
+        env = backend_env(tmp)
+        backend = start_ready(
+            ["serve", "--port", "0", "--sandbox", "--database-url",
+             f"sqlite:///{tmp / 'backend.sqlite3'}"], env, tmp / "backend.log", stack,
+        )  # fmt: skip
+        from bench._support import create_user
+
+        config = tmp / "empty.toml"
+        config.write_text("")
+        create_user(env, f"sqlite:///{tmp / 'backend.sqlite3'}", config)
+        token = login(backend)["Authorization"].split()[1]
+        client = stack.enter_context(ApiClient(backend, _Token(token)))
+        connect_stall(owner, client, beat)  # warm-up
+        connect_ms = [connect_stall(owner, client, beat) * 1000 for _ in range(RUNS)]
+        report_ms = [report_stall(owner, table, chart, payload, beat) * 1000 for _ in range(RUNS)]
+    worst_connect, worst_report = median(connect_ms), median(report_ms)
+    emit({
+        "benchmark": "ui_stall",
+        "connect_longest_stall_ms": round(worst_connect, 1),
+        "report_load_longest_stall_ms": round(worst_report, 1),
+        "connect_each_ms": [round(v, 1) for v in connect_ms],
+        "report_each_ms": [round(v, 1) for v in report_ms],
+        "heartbeat_ms": 5,
+        "target": f"longest stall <= {TARGET_MS:.0f} ms in each",
+        "ok": worst_connect <= TARGET_MS and worst_report <= TARGET_MS,
+        "runs": RUNS,
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
