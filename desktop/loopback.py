@@ -6,6 +6,7 @@ import contextlib
 import hmac
 import html
 import logging
+import re
 import selectors
 import socket
 import threading
@@ -41,6 +42,46 @@ FALLBACK_PAGE = (
     "<!doctype html><meta charset='utf-8'><title>Connected Accounts</title>"
     "<p>{{MESSAGE}}</p><p>You can close this tab.</p>"
 )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the page after a redirect looks for one outcome (resources/pages/outcome.html)."""
+
+    title: str
+    hint: str
+    accent: str  # CSS colour
+    mark: str  # HTML: the one value put in unescaped
+
+
+OUTCOMES = {
+    "success": Outcome(
+        "Consent received",
+        "You can close this tab; Connected Accounts takes it from here.",
+        "#1f8a4c",
+        "&#10003;",
+    ),
+    "failure": Outcome(
+        "Not connected",
+        "You can close this tab and try again from Connected Accounts.",
+        "#c0392b",
+        "!",
+    ),
+    "already": Outcome(
+        "Already done",
+        "Nothing more to do here; you can close this tab.",
+        "#2d6cdf",
+        "&#10003;",
+    ),
+    "invalid": Outcome(
+        "This link did not work",
+        "You can close this tab. "
+        "Connected Accounts is still waiting if a connection is in progress.",
+        "#b7791f",
+        "?",
+    ),
+}
+_PLACEHOLDER = re.compile(r"\{\{([A-Z]+)\}\}")
 
 
 class ReceiverTimeout(Exception):
@@ -338,12 +379,21 @@ def _shutdown(conns: list[socket.socket]) -> None:
 
 
 def render_page(pages_dir: Path, name: str, message: str) -> str:
-    """A page from resources/pages with `{{MESSAGE}}` replaced by the HTML-escaped message."""
+    """The outcome page for OUTCOMES[name] with the message HTML-escaped in `{{MESSAGE}}`."""
+    outcome = OUTCOMES[name]
     try:
-        template = (pages_dir / f"{name}.html").read_text(encoding="utf-8")
+        template = (pages_dir / "outcome.html").read_text(encoding="utf-8")
     except OSError:
         template = FALLBACK_PAGE
-    return template.replace("{{MESSAGE}}", html.escape(message))
+    values = {
+        "TITLE": html.escape(outcome.title),
+        "HINT": html.escape(outcome.hint),
+        "ACCENT": outcome.accent,
+        "MARK": outcome.mark,
+        "MESSAGE": html.escape(message),
+    }
+    # One pass, so a `{{...}}` inside the message is never filled in.
+    return _PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), template)
 
 
 _PROVIDER_ERRORS = {
