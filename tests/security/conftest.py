@@ -1,0 +1,25 @@
+"""Security suite fixtures: the API test backend (real uvicorn, real app, a real Demo Ads sandbox
+on its own port) on SQLite, signed-in users. Rules that depend on the database run on both in
+their own tests; the rest runs on SQLite to keep the suite fast."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.backend.api.conftest import (  # noqa: F401  (fixtures)
+    _cheap_password_hashing,
+    api_factory,
+    backend,
+    sandbox_url,
+)
+from tests.backend.conftest import other_user, user  # noqa: F401  (fixtures)
+
+
+@pytest.fixture(scope="module")
+def api_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One SQLite database per module."""
+    path: Path = tmp_path_factory.mktemp("sec") / "backend.sqlite3"
+    yield f"sqlite:///{path}"
