@@ -4,7 +4,6 @@ their own tests; the rest runs on SQLite to keep the suite fast."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ from tests.backend.conftest import other_user, user  # noqa: F401  (fixtures)
 
 
 @pytest.fixture(scope="module")
-def api_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def api_database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """One SQLite database per module."""
     path: Path = tmp_path_factory.mktemp("sec") / "backend.sqlite3"
-    yield f"sqlite:///{path}"
+    return f"sqlite:///{path}"
