@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -22,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
     create_engine,
     delete,
     insert,
@@ -72,11 +77,20 @@ class Cache:
                 self._engine_ = engine
             return self._engine_
 
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One write transaction; writers take turns."""
+        engine = self._engine  # first: opening it takes the (non-reentrant) lock too
+        with self._lock, engine.begin() as db:
+            yield db
+
+    def _report_of(self, connection_id: str) -> ColumnElement[bool]:
+        return and_(reports.c.scope == self.scope, reports.c.connection_id == connection_id)
+
     def save_connections(self, items: list[dict[str, Any]]) -> None:
         """Replace the cached list with `items` (in this order)."""
         now = datetime.now(UTC).replace(tzinfo=None)
-        engine = self._engine
-        with self._lock, engine.begin() as db:
+        with self._writing() as db:
             db.execute(delete(connections).where(connections.c.scope == self.scope))
             if items:
                 db.execute(
@@ -113,13 +127,8 @@ class Cache:
         """Keep `report` as the last one of `connection_id` (one per connection)."""
         now = datetime.now(UTC).replace(tzinfo=None)
         body = json.dumps(report)
-        engine = self._engine
-        with self._lock, engine.begin() as db:
-            db.execute(
-                delete(reports).where(
-                    reports.c.scope == self.scope, reports.c.connection_id == connection_id
-                )
-            )
+        with self._writing() as db:
+            db.execute(delete(reports).where(self._report_of(connection_id)))
             db.execute(
                 insert(reports).values(
                     scope=self.scope, connection_id=connection_id, body=body, saved_at=now
@@ -128,27 +137,18 @@ class Cache:
 
     def load_report(self, connection_id: str) -> dict[str, Any] | None:
         with self._engine.connect() as db:
-            row = db.execute(
-                select(reports.c.body).where(
-                    reports.c.scope == self.scope, reports.c.connection_id == connection_id
-                )
-            ).first()
+            row = db.execute(select(reports.c.body).where(self._report_of(connection_id))).first()
         return json.loads(row.body) if row else None
 
     def forget(self, connection_id: str) -> None:
         """Drop a disconnected connection and its report."""
-        engine = self._engine
-        with self._lock, engine.begin() as db:
+        with self._writing() as db:
             db.execute(
                 delete(connections).where(
                     connections.c.scope == self.scope, connections.c.id == connection_id
                 )
             )
-            db.execute(
-                delete(reports).where(
-                    reports.c.scope == self.scope, reports.c.connection_id == connection_id
-                )
-            )
+            db.execute(delete(reports).where(self._report_of(connection_id)))
 
     def close(self) -> None:
         if self._engine_ is not None:
