@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import queue
 import subprocess
@@ -60,7 +61,11 @@ class Backend:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(15)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
 
     def stats(self) -> dict[str, int]:
         answer = httpx.get(f"{self.url}/sandbox/admin/stats", timeout=10)
@@ -257,12 +262,17 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     QSettings.setPath(
         QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(root / "xdg_config_home")
     )
-    setup_logging(verbose=False)
+    # The most the app ever logs (`connected-accounts --verbose`); the test's own browser driver
+    # is not the app, so its chatter stays out of the app's log file.
+    setup_logging(verbose=True)
+    quiet = {n: logging.getLogger(n).level for n in ("selenium", "urllib3")}
+    for name in quiet:
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         yield root
     finally:
-        import logging
-
+        for name, level in quiet.items():
+            logging.getLogger(name).setLevel(level)
         for handler in list(logging.getLogger().handlers):
             if getattr(handler, "_connected_accounts", False):
                 logging.getLogger().removeHandler(handler)
@@ -449,9 +459,12 @@ def test_allow_in_chromium_then_report_then_disconnect_revokes(
     connect = start_connect(qtbot, app)
     with qtbot.waitSignal(connect.connection_added, timeout=WAIT_MS) as added:
         visit = browser.visit(qtbot, number)
+    assert visit.consent_title == "Sign in to Demo Ads"
     assert visit.heading == "Consent received"
     assert "You can close this tab" in visit.message
-    journey.secrets.update(parse_qs(urlsplit(visit.final_url).query)["code"])
+    codes = parse_qs(urlsplit(visit.final_url).query)["code"]
+    assert codes[0] not in visit.message  # the page echoes no code
+    journey.secrets.update(codes)
     dana = journey.ids[DANA] = str(added.args[0]["id"])
     qtbot.waitUntil(lambda: app.row(DANA) is not None, timeout=WAIT_MS)
     assert app.row(DANA).badge.text() == "Connected"
@@ -563,6 +576,8 @@ def test_restart_signs_in_from_the_keyring_and_shows_the_cached_report(
     assert words.startswith("Cannot reach the"), words  # plain words, no trace
     assert "Traceback" not in words
     qtbot.waitUntil(lambda: app.names() == [SAM], timeout=WAIT_MS)
+    assert app.window.accounts.note.text().startswith("Saved list from last time")
+    assert app.row(SAM).badge.text() == "Connected"  # as last seen, not re-checked
     qtbot.waitUntil(lambda: reports.table.model.report is not None, timeout=WAIT_MS)
     assert reports.cached
     assert "(cached" in reports.status_label.text()
