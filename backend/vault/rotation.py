@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from backend.db.models import Connection, Flow
@@ -56,31 +57,33 @@ def _reseal(ring: KeyRing, blob: str | None, associated: str) -> str | None:
     return ring.reseal(blob, associated)
 
 
-def _connections_pass(sessions: sessionmaker[Session], ring: KeyRing, stats: _Pass) -> None:
-    prefix = f"v1.{ring.active_kid}."
+def _batches(
+    sessions: sessionmaker[Session],
+    query: Select[*tuple[Any, ...]],
+    key: InstrumentedAttribute[str],
+) -> Iterator[Sequence[Row[*tuple[Any, ...]]]]:
+    """The rows of `query` in `key` order, BATCH_SIZE at a time, each batch read in its own session.
+
+    Keyset paging: a batch starts after the last key of the one before (the rows carry `id`).
+    """
     after = ""
     while True:
         with sessions() as session:
-            rows = session.execute(
-                select(
-                    Connection.id,
-                    Connection.token_version,
-                    Connection.refresh_ct,
-                    Connection.access_ct,
-                )
-                .where(
-                    Connection.id > after,
-                    or_(
-                        _not_active(Connection.refresh_ct, prefix),
-                        _not_active(Connection.access_ct, prefix),
-                    ),
-                )
-                .order_by(Connection.id)
-                .limit(BATCH_SIZE)
-            ).all()
+            rows = session.execute(query.where(key > after).order_by(key).limit(BATCH_SIZE)).all()
         if not rows:
             return
         after = rows[-1].id
+        yield rows
+
+
+def _connections_pass(sessions: sessionmaker[Session], ring: KeyRing, stats: _Pass) -> None:
+    prefix = f"v1.{ring.active_kid}."
+    stale = select(
+        Connection.id, Connection.token_version, Connection.refresh_ct, Connection.access_ct
+    ).where(
+        or_(_not_active(Connection.refresh_ct, prefix), _not_active(Connection.access_ct, prefix))
+    )
+    for rows in _batches(sessions, stale, Connection.id):
         with sessions.begin() as session:
             for row in rows:
                 try:
@@ -120,18 +123,8 @@ def _connections_pass(sessions: sessionmaker[Session], ring: KeyRing, stats: _Pa
 
 def _flows_pass(sessions: sessionmaker[Session], ring: KeyRing, stats: _Pass) -> None:
     prefix = f"v1.{ring.active_kid}."
-    after = ""
-    while True:
-        with sessions() as session:
-            rows = session.execute(
-                select(Flow.id, Flow.verifier_ct)
-                .where(Flow.id > after, _not_active(Flow.verifier_ct, prefix))
-                .order_by(Flow.id)
-                .limit(BATCH_SIZE)
-            ).all()
-        if not rows:
-            return
-        after = rows[-1].id
+    stale = select(Flow.id, Flow.verifier_ct).where(_not_active(Flow.verifier_ct, prefix))
+    for rows in _batches(sessions, stale, Flow.id):
         with sessions.begin() as session:
             for row in rows:
                 try:
