@@ -414,8 +414,8 @@ def test_sign_in_then_deny_in_chromium_stores_nothing(
     qtbot.waitUntil(lambda: app.link.sign_in_dialog is not None, timeout=WAIT_MS)
     dialog = app.link.sign_in_dialog
     assert dialog.url_edit.text() == backend.url
-    dialog.email_edit.setText(EMAIL)
-    dialog.password_edit.setText(PASSWORD)
+    qtbot.keyClicks(dialog.email_edit, EMAIL)
+    qtbot.keyClicks(dialog.password_edit, PASSWORD)
     with qtbot.waitSignal(app.controller.connections_loaded, timeout=WAIT_MS):
         click(qtbot, dialog.buttons.button(QDialogButtonBox.StandardButton.Ok))
     assert f"signed in as {EMAIL}" in app.window.backend_text.text()
@@ -431,6 +431,7 @@ def test_sign_in_then_deny_in_chromium_stores_nothing(
     visit = browser.visit(qtbot, number)
     assert visit.consent_title == "Sign in to Demo Ads"
     assert visit.heading == "Not connected"  # the receiver's failure page, in Chromium
+    assert "You did not allow access, so nothing was connected." in visit.message
     assert "code=" not in visit.final_url
     qtbot.waitUntil(lambda: connect.pages.currentIndex() == FAILED, timeout=WAIT_MS)
     words = connect.error_text.text()
