@@ -8,6 +8,7 @@ import hashlib
 import logging
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
@@ -170,6 +171,38 @@ def quit_on_signals(app: QApplication) -> QTimer:
     return ticker
 
 
+@dataclass
+class MainParts:
+    """The main window and what drives it, wired as the app runs them."""
+
+    window: MainWindow
+    model: ConnectionsModel
+    notifier: Notifier
+    controller: Controller
+    link: BackendLink
+
+    def start(self) -> None:
+        """Show the cached view at once, then reach the backend off the UI thread."""
+        self.controller.load_cached()
+        self.window.show()
+        self.link.start()
+
+    def stop(self) -> None:
+        self.notifier.close()
+        self.link.stop()
+
+
+def build_main(app: QApplication, backend_url: str | None) -> MainParts:
+    """Build the window, controller, cache and backend link (not started yet)."""
+    model = ConnectionsModel()
+    window = MainWindow(model)
+    notifier = Notifier(app.windowIcon(), window)
+    controller = Controller(window, model, open_cache(backend_url), notifier)
+    link = BackendLink(controller, backend_url)
+    window.settings_requested.connect(lambda: _open_settings(window, link))
+    return MainParts(window, model, notifier, controller, link)
+
+
 def run_gui(args: argparse.Namespace) -> int:
     """Open the window; returns the exit code."""
     app = build_app()
@@ -179,22 +212,13 @@ def run_gui(args: argparse.Namespace) -> int:
         return 0
     guard.listen()
     quit_on_signals(app)
-    backend_url = resolve_backend_url(getattr(args, "backend", None))
-    model = ConnectionsModel()
-    window = MainWindow(model)
-    notifier = Notifier(app.windowIcon(), window)
-    controller = Controller(window, model, open_cache(backend_url), notifier)
-    link = BackendLink(controller, backend_url)
-    guard.activation_requested.connect(lambda: raise_window(window))
-    window.settings_requested.connect(lambda: _open_settings(window, link))
-    controller.load_cached()
-    window.show()
-    link.start()
+    parts = build_main(app, resolve_backend_url(getattr(args, "backend", None)))
+    guard.activation_requested.connect(lambda: raise_window(parts.window))
+    parts.start()
     try:
         return int(app.exec())
     finally:
-        notifier.close()
-        link.stop()
+        parts.stop()
         tasks.shutdown(cancel=True)
 
 

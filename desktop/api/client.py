@@ -218,9 +218,10 @@ class ApiClient:
                 "network", f"The backend at {self.base_url} did not answer in time."
             ) from None
         except httpx.HTTPError as exc:
+            log.info("cannot reach %s: %s", self.base_url, type(exc).__name__)
             raise ApiError(
                 "network",
-                f"Cannot reach the backend at {self.base_url} ({type(exc).__name__}). "
+                f"Cannot reach the backend at {self.base_url}. "
                 "Check that it is running and that you are online.",
             ) from None
         return response.status_code, b"".join(chunks), response.headers

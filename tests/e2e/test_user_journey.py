@@ -286,35 +286,28 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 # -- one launch of the app -----------------------------------------------------------------------
 class App:
-    """The window, controller, cache and backend link exactly as `desktop.app.run_gui` wires
-    them (minus the single-instance socket and `app.exec()`, which pytest-qt's loop replaces)."""
+    """The window, controller, cache and backend link from `desktop.app.build_main`, as
+    `run_gui` runs them (minus the single-instance socket and `app.exec()`, which pytest-qt's
+    loop replaces)."""
 
     def __init__(self, backend_url: str) -> None:
-        from desktop.app import _open_settings, build_app, open_cache
-        from desktop.models.connections import ConnectionsModel
-        from desktop.notify import Notifier
-        from desktop.views.controller import Controller
-        from desktop.views.main_window import MainWindow
-        from desktop.views.startup import BackendLink
+        from desktop.app import build_app, build_main
 
-        app = build_app()
-        self.model = ConnectionsModel()
-        self.window = MainWindow(self.model)
-        self.notifier = Notifier(app.windowIcon(), self.window)
-        self.cache = open_cache(backend_url)
+        self.parts = build_main(build_app(), backend_url)
+        self.model = self.parts.model
+        self.window = self.parts.window
+        self.notifier = self.parts.notifier
+        self.controller = self.parts.controller
+        self.link = self.parts.link
+        self.cache = self.controller.cache
         assert self.cache is not None, "the app could not open its cache"
-        self.controller = Controller(self.window, self.model, self.cache, self.notifier)
-        self.link = BackendLink(self.controller, backend_url)
-        self.window.settings_requested.connect(lambda: _open_settings(self.window, self.link))
         # What happened, in order: "report" = a report went on screen, "listed" = the backend's
         # list arrived, "failed" = the backend could not be reached (with its words).
         self.events: list[tuple[str, str]] = []
         self.controller.connections_loaded.connect(lambda: self.events.append(("listed", "")))
         self.controller.backend_failed.connect(lambda m: self.events.append(("failed", m)))
         self.window.reports.table.model.modelReset.connect(self._on_report_shown)
-        self.controller.load_cached()
-        self.window.show()
-        self.link.start()
+        self.parts.start()
         self.closed = False
 
     def _on_report_shown(self) -> None:
@@ -332,8 +325,7 @@ class App:
 
         self.closed = True
         self.window.close()
-        self.notifier.close()
-        self.link.stop()
+        self.parts.stop()
         assert tasks.shutdown(10_000, cancel=True)
         self.cache.close()
         self.window.deleteLater()
