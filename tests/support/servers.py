@@ -15,7 +15,7 @@ import uvicorn
 
 def bind_loopback(host: str = "127.0.0.1") -> socket.socket:
     """A listening socket on a port the OS picks (bind first, so the URL is known up front)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY
     sock.bind((host, 0))
     sock.listen(1024)
     return sock
