@@ -12,6 +12,7 @@ from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from desktop.models.chart import CHARTABLE, series_by_date
+from desktop.tasks import Task, run_in_background
 
 
 class ReportChart(QWidget):
@@ -20,6 +21,7 @@ class ReportChart(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._report: dict[str, Any] | None = None
+        self._pending: Task[list[tuple[date, Decimal]]] | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
@@ -90,7 +92,20 @@ class ReportChart(QWidget):
         self._redraw()
 
     def _redraw(self, *_: object) -> None:
-        points = series_by_date(self._report, self.chart_metric()) if self._report else []
+        # Summing 100,000 rows of Decimals takes a few hundred ms: never on the UI thread.
+        if self._pending is not None:
+            self._pending.cancel()
+        report, metric = self._report, self.chart_metric()
+        if not report:
+            self._pending = None
+            self._draw([])
+            return
+        self._pending = run_in_background(
+            self, lambda: series_by_date(report, metric), success=self._draw
+        )
+
+    def _draw(self, points: list[tuple[date, Decimal]]) -> None:
+        self._pending = None
         self.series.clear()
         self.series.append([_point(day, value) for day, value in points])
         self.chart.setTitle("")

@@ -179,7 +179,7 @@ def test_report_table_totals_chart_and_csv(gui: Gui, connected, tmp_path: Path) 
     spend = reports.table.model.column_of("spend")
     assert totals.index(0, spend).data().replace(",", "") == report["totals"]["spend"]
     dates = {row[0] for row in report["rows"]}
-    assert reports.chart.series.count() == len(dates)
+    gui.qtbot.waitUntil(lambda: reports.chart.series.count() == len(dates))
     target = tmp_path / "export.csv"
     with gui.qtbot.waitSignal(reports.export_finished, timeout=10_000):
         reports.export_to(target)

@@ -129,7 +129,8 @@ def test_report_loads_into_table_totals_and_chart(qtbot, model, tmp_cache_path) 
         view.load_button.click()
     assert view.table.model.rowCount() == 14
     assert view.table.totals_model.index(0, 0).data() == "Total"
-    assert view.chart.series.count() == 7  # 2 campaigns per day, one point per day
+    # 2 campaigns per day, one point per day; the chart sums off the UI thread.
+    qtbot.waitUntil(lambda: view.chart.series.count() == 7)
     assert "Updated 3 minutes ago" in view.status_label.text()
     assert "cached" not in view.status_label.text()
     qtbot.waitUntil(lambda: cache.load_report("a") is not None)
