@@ -1,6 +1,7 @@
 """The baseline for backend_overhead: a bare FastAPI `async def` endpoint making the same upstream
 call (Demo Ads insights with a bearer token) with one shared httpx.AsyncClient, served by uvicorn
-with the backend's own settings. `python -m bench._bare_proxy UPSTREAM_URL TOKEN` prints READY."""
+with the backend's own settings. `python -m bench._bare_proxy UPSTREAM_URL TOKEN [--nodelay]`
+prints READY (`--nodelay`: TCP_NODELAY on the listening socket, as bench/_nodelay_serve.py)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ def create_app(upstream: str, token: str) -> FastAPI:
 def main() -> None:
     upstream, token = sys.argv[1], sys.argv[2]
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if "--nodelay" in sys.argv[3:]:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(2048)
     port = sock.getsockname()[1]

@@ -1,5 +1,5 @@
 """Child process for bench/cold_start.py: `python -m bench._cold_child app BACKEND_URL` builds
-the app's main window the way desktop/app.py run_gui does (cache pre-populated by the parent);
+the main window with desktop/app.py build_main, as run_gui does (the parent fills the cache);
 `python -m bench._cold_child bare` shows a bare QTableView. Prints, as JSON, the monotonic time
 of the first paint event (app: the first paint once the cached connections are in the model)."""
 
@@ -33,35 +33,26 @@ def bare() -> None:
     view = QTableView()
     view.resize(900, 600)
     view.show()
+    QTimer.singleShot(20_000, app.quit)
     app.exec()
     print(json.dumps({"painted": painted.at, "rows": 0}), flush=True)
 
 
 def full(backend_url: str) -> None:
-    from desktop.app import BackendLink, build_app, open_cache
-    from desktop.models.connections import ConnectionsModel
-    from desktop.notify import Notifier
-    from desktop.views.controller import Controller
-    from desktop.views.main_window import MainWindow
+    """run_gui's own wiring (desktop.app.build_main + MainParts.start), minus the single-instance
+    guard and signal handlers."""
+    from desktop import tasks
+    from desktop.app import build_app, build_main
 
     app = build_app()
-    model = ConnectionsModel()
-    painted = _FirstPaint(lambda: model.rowCount() > 0)
+    parts = build_main(app, backend_url)
+    painted = _FirstPaint(lambda: parts.model.rowCount() > 0)
     app.installEventFilter(painted)
-    window = MainWindow(model)
-    notifier = Notifier(app.windowIcon(), window)
-    controller = Controller(window, model, open_cache(backend_url), notifier)
-    link = BackendLink(controller, backend_url)
-    controller.load_cached()
-    window.show()
-    link.start()
+    parts.start()
     QTimer.singleShot(20_000, app.quit)
     app.exec()
-    rows = model.rowCount()
-    notifier.close()
-    link.stop()
-    from desktop import tasks
-
+    rows = parts.model.rowCount()
+    parts.stop()
     tasks.shutdown(cancel=True)
     print(json.dumps({"painted": painted.at, "rows": rows}), flush=True)
 

@@ -32,7 +32,7 @@ from bench._support import (
 )
 from desktop.api.client import ApiClient
 from desktop.connect import run_connect
-from tests.support.browser import play_consent
+from tests.support.browser import play_consent, tls_context
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 SLACK_MS = 100.0
@@ -58,7 +58,7 @@ def connect_once(client: ApiClient) -> float:
         def play() -> None:
             try:
                 location = play_consent(url)
-                with httpx.Client(timeout=30) as http:
+                with httpx.Client(timeout=30, verify=tls_context()) as http:
                     sent.append(time.perf_counter())
                     http.get(location)
             except BaseException as exc:  # noqa: BLE001 (reported below)

@@ -78,7 +78,8 @@ def main() -> None:
                 start_ready(
                     ["serve", "--port", "0", "--database-url", database, "--config", str(config)],
                     {**env, "CONNECTED_ACCOUNTS_DATA_DIR": str(tmp / f"data{n}")},
-                    tmp / f"backend{n}.log", stack,
+                    tmp / f"backend{n}.log",
+                    stack,
                 )  # fmt: skip
                 for n in range(2)
             ]

@@ -30,7 +30,7 @@ from desktop.connect import run_connect  # noqa: E402
 from desktop.tasks import run_in_background  # noqa: E402
 from desktop.views.report_chart import ReportChart  # noqa: E402
 from desktop.views.report_table import ReportTable  # noqa: E402
-from tests.support.browser import play_consent  # noqa: E402
+from tests.support.browser import play_consent, tls_context  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET_MS = 50.0
@@ -87,7 +87,7 @@ def connect_stall(owner: QWidget, client: ApiClient, beat: Heartbeat) -> float:
     def browser(url: str) -> None:
         def play() -> None:
             location = play_consent(url)
-            with httpx.Client(timeout=30) as http:
+            with httpx.Client(timeout=30, verify=tls_context()) as http:
                 http.get(location)
 
         threading.Thread(target=play, daemon=True).start()
