@@ -1,8 +1,10 @@
-"""`python -m bench._nodelay_serve serve|sandbox …`: backend.cli with TCP_NODELAY on the
-listening socket of the backend and of Demo Ads (accepted sockets inherit it). A what-if for the
-benchmarks: backend/cli.py `_bind` and backend/sandbox/serve.py `_bind` create their socket with
-proto 0, so asyncio's transport never sets TCP_NODELAY, and a keep-alive response written in two
-pieces waits for the client's delayed ACK (~40 ms)."""
+"""`python -m bench._nodelay_serve serve|sandbox …`: backend.cli with TCP_NODELAY set explicitly
+on the listening socket of the backend and of Demo Ads (accepted sockets inherit it).
+
+A what-if kept for comparison: before commit 390fc9b, backend/cli.py `_bind` and
+backend/sandbox/serve.py `_bind` made their sockets with proto 0, so asyncio's transport never set
+TCP_NODELAY and a keep-alive response written in two pieces waited for the client's delayed ACK
+(~40 ms). Since 390fc9b the shipped servers set it themselves and both figures should agree."""
 
 from __future__ import annotations
 
