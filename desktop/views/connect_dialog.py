@@ -43,6 +43,17 @@ def open_in_browser(url: str) -> object:
     return QDesktopServices.openUrl(QUrl(url))
 
 
+def _titled_page(title: str) -> tuple[QWidget, QVBoxLayout, QLabel]:
+    """A dialog page (no margins of its own: the dialog has them) that starts with a heading."""
+    page = QWidget()
+    box = QVBoxLayout(page)
+    box.setContentsMargins(0, 0, 0, 0)
+    heading = QLabel(title)
+    heading.setObjectName("dialogTitle")
+    box.addWidget(heading)
+    return page, box, heading
+
+
 class ConnectDialog(QDialog):
     """Runs one connect flow; emits `connection_added` with the API's connection on success."""
 
@@ -95,12 +106,7 @@ class ConnectDialog(QDialog):
         QTimer.singleShot(0, self.adjustSize)
 
     def _build_pick(self) -> QWidget:
-        page = QWidget()
-        box = QVBoxLayout(page)
-        box.setContentsMargins(0, 0, 0, 0)
-        heading = QLabel("Which ad platform?")
-        heading.setObjectName("dialogTitle")
-        box.addWidget(heading)
+        page, box, _heading = _titled_page("Which ad platform?")
         self.pick_hint = QLabel("Loading providers…")
         self.pick_hint.setObjectName("rowSubtitle")
         self.pick_hint.setWordWrap(True)
@@ -132,14 +138,9 @@ class ConnectDialog(QDialog):
         self.continue_button.setEnabled(row >= 0)
 
     def _build_wait(self) -> QWidget:
-        page = QWidget()
-        box = QVBoxLayout(page)
-        box.setContentsMargins(0, 0, 0, 0)
+        page, box, self.wait_title = _titled_page("Continue in your browser")
         box.setSpacing(10)
-        self.wait_title = QLabel("Continue in your browser")
-        self.wait_title.setObjectName("dialogTitle")
         self.wait_title.setWordWrap(True)
-        box.addWidget(self.wait_title)
         self.wait_text = QLabel(
             "Sign in and allow access in the browser window that just opened. "
             "This window updates by itself when you are done."
@@ -173,12 +174,7 @@ class ConnectDialog(QDialog):
         return page
 
     def _build_failed(self) -> QWidget:
-        page = QWidget()
-        box = QVBoxLayout(page)
-        box.setContentsMargins(0, 0, 0, 0)
-        title = QLabel("Not connected")
-        title.setObjectName("dialogTitle")
-        box.addWidget(title)
+        page, box, _heading = _titled_page("Not connected")
         self.error_text = QLabel("")
         self.error_text.setWordWrap(True)
         self.error_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
