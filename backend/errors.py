@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +116,59 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return problem(exc.status_code, code, str(exc.detail), str(exc.detail))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unexpected error: %s", type(exc).__name__)
-        return problem(
-            500,
-            "internal",
-            "Internal error",
-            "Something went wrong on the server. Try again; if it persists, check the backend log.",
-        )
+    # Unexpected errors are answered by a middleware, not an `Exception` handler: Starlette
+    # re-raises after such a handler, and uvicorn then drops the keep-alive connection.
+    app.add_middleware(_UnexpectedErrors)
+
+
+def _storage_problem() -> JSONResponse:
+    return problem(
+        503,
+        "storage_unavailable",
+        "Storage unavailable",
+        "The backend's database is unavailable or out of disk space; nothing was changed. "
+        "Try again in a minute.",
+        retry_after=5,
+    )
+
+
+class _UnexpectedErrors:
+    """Turn an error nothing else handled into a problem response (never a dropped connection).
+
+    A database that is down, restarting or out of disk (DBAPIError) is a 503 the caller can
+    retry; anything else is a 500. Only the error's type is logged: messages may hold values.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if started:
+                raise
+            if isinstance(exc, DBAPIError):
+                log.error("database error: %s", type(exc.orig or exc).__name__)
+                response = _storage_problem()
+            else:
+                log.error("unexpected error: %s", type(exc).__name__)
+                response = problem(
+                    500,
+                    "internal",
+                    "Internal error",
+                    "Something went wrong on the server. Try again; "
+                    "if it persists, check the backend log.",
+                )
+            await response(scope, receive, send)

@@ -14,7 +14,6 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from backend.app import create_app
@@ -81,18 +80,18 @@ def test_full_disk_fails_writes_keeps_reads_corrupts_nothing_and_recovers(
     first = connect(user)
     filler = fill(small_disk)
 
-    for _ in range(3):  # writes fail while the disk is full (never a hang, never a 2xx)
-        with contextlib.suppress(httpx.TransportError):
-            resp = user.client.post(
-                "/v1/flows",
-                json={"provider": "demo", "redirect_uri": "http://127.0.0.1:5000/callback"},
-            )
-            assert resp.status_code >= 500, resp.text
-    # Reads still answer while the disk is full.
-    # (A fresh HTTP connection: after an unhandled error uvicorn drops the kept-alive one —
-    # see the suite's report: the storage error should be a 503 problem instead.)
-    with disk_backend.client(headers=dict(user.client.headers)) as fresh:
-        listed = fresh.get("/v1/connections")
+    for _ in range(3):  # writes fail in words while the disk is full, on the same connection
+        resp = user.client.post(
+            "/v1/flows",
+            json={"provider": "demo", "redirect_uri": "http://127.0.0.1:5000/callback"},
+        )
+        assert resp.status_code == 503, resp.text
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert resp.json()["code"] == "storage_unavailable"
+        assert "disk space" in resp.json()["detail"]
+        assert resp.headers["retry-after"] == "5"
+    # Reads still answer while the disk is full, on the same kept-alive connection.
+    listed = user.client.get("/v1/connections")
     assert listed.status_code == 200, listed.text
     assert [c["id"] for c in listed.json()] == [first["id"]]
 
