@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ import anyio
 import anyio.from_thread
 import anyio.to_thread
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from backend.db.engine import is_sqlite, locked_transaction
@@ -46,6 +48,8 @@ log = logging.getLogger(__name__)
 LEAD_FLOOR_S = 5.0
 # Worker threads that may wait on a row lock at once per process (per event loop).
 PG_REFRESH_THREADS = 16
+# How long a refresh keeps trying to store tokens the provider already rotated.
+ROTATION_WRITE_DEADLINE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -202,7 +206,61 @@ class _Outcome:
 
 
 def locked_refresh(state: AppState, connection_id: str, rejected_version: int | None) -> _Outcome:
-    """Worker thread: take the row lock, re-read, refresh at the provider, commit the rotation."""
+    """Worker thread: take the row lock, re-read, refresh at the provider, commit the rotation.
+
+    If the database fails after the provider rotated the refresh token (a restart, a dropped
+    connection), the new tokens are still written, with retries: the old refresh token is
+    spent, and presenting it again would make the provider end the grant (RFC 9700 §4.14.2).
+    """
+    rotated: list[tuple[int, dict[str, object], Secret]] = []
+    try:
+        return _locked_refresh(state, connection_id, rejected_version, rotated)
+    except DBAPIError:
+        if not rotated:
+            raise
+        version, values, access = rotated[0]
+        _write_rotation_with_retries(state, connection_id, version, values)
+        return _Outcome(token=Token(access, version + 1, "connected"))
+
+
+def _write_rotation_with_retries(
+    state: AppState, connection_id: str, version: int, values: dict[str, object]
+) -> None:
+    deadline = time.monotonic() + ROTATION_WRITE_DEADLINE_S
+    delay = 0.25
+    while True:
+        try:
+            with state.engine.begin() as db:
+                written = db.execute(
+                    update(Connection)
+                    .where(Connection.id == connection_id, Connection.token_version == version)
+                    .values(**values)
+                )
+                if written.rowcount != 1:
+                    current = db.execute(
+                        select(Connection.token_version).where(Connection.id == connection_id)
+                    ).scalar_one_or_none()
+                    if current is None or current <= version:
+                        raise RuntimeError("the connection vanished while its tokens rotated")
+                    # The first commit did land (only its acknowledgement was lost).
+            log.warning(
+                "wrote the rotated tokens of connection %s after a database error", connection_id
+            )
+            return
+        except DBAPIError:
+            if time.monotonic() + delay > deadline:
+                log.error("could not store the rotated tokens of connection %s", connection_id)
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+def _locked_refresh(
+    state: AppState,
+    connection_id: str,
+    rejected_version: int | None,
+    rotated: list[tuple[int, dict[str, object], Secret]],
+) -> _Outcome:
     with locked_transaction(state.engine) as session:
         conn = ensure_usable(state, lock_row(session, connection_id))
         now = datetime.now(UTC)
@@ -223,6 +281,7 @@ def locked_refresh(state: AppState, connection_id: str, rejected_version: int | 
         now = datetime.now(UTC)
         values = token_values(state.keyring, conn.id, tokens, now)
         values["token_version"] = conn.token_version + 1
+        rotated.append((conn.token_version, values, tokens.access_token))
         # Column-scoped, version-checked write: nothing else can put an old token back.
         written = session.execute(
             update(Connection)

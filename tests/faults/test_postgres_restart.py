@@ -105,26 +105,25 @@ def test_postgres_restart_during_a_refresh_storm(
         assert not t.is_alive(), "a request hung across the database restart"
     set_faults(pg_backend, latency_ms=0)
 
-    # While the database was away: answers or dropped connections, never a hang. (Plain
-    # problems with 503 instead of 500s and resets await the fix named in the suite's report.)
+    # While the database was away: answers in words (200, or a 503 problem), never a hang
+    # and never a dropped connection.
     assert len(answers) == 6 * 4
-    # Back on its own: every connection serves reports, or (when the restart took away the
-    # commit of a token the provider had already rotated) says plainly it needs reconnecting;
-    # see the suite's report for the fix that keeps that token. Never a refresh loop.
+    for status, kind in answers:
+        assert status == 200 or (status == 503 and kind.startswith("application/problem+json")), (
+            answers
+        )
+    # Back on its own: every connection serves reports. A token the provider rotated while the
+    # database was away is still stored (written with retries), so nothing needs reconnecting.
     finals = []
     for user, conn in zip(users, conns, strict=True):
         with pg_backend.client(headers=dict(user.client.headers)) as c:
             r = c.get(f"/v1/connections/{conn['id']}/reports",
                       params={**params, "account": conn["accounts"][0]["id"]})  # fmt: skip
-            finals.append(r.status_code)
-            if r.status_code != 200:
-                assert r.status_code == 409, r.text
-                assert r.json()["code"] == "needs_reconnect"
-    assert finals.count(200) >= 1, finals
+            finals.append((r.status_code, r.text[:200]))
+    assert [code for code, _ in finals] == [200] * len(conns), finals
     after = stats(pg_backend)
-    lost = finals.count(409)
-    assert after["reused_refresh_tokens"] - before["reused_refresh_tokens"] == lost, (finals, after)
-    assert after["refreshes"] - before["refreshes"] <= len(conns) + lost, after
+    assert after["reused_refresh_tokens"] == before["reused_refresh_tokens"], after
+    assert after["refreshes"] - before["refreshes"] == len(conns), after
     for user, conn in zip(users, conns, strict=True):  # and it stays that way: no retry loop
         with pg_backend.client(headers=dict(user.client.headers)) as c:
             c.get(f"/v1/connections/{conn['id']}/reports",
