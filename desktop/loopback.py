@@ -290,12 +290,20 @@ class LoopbackReceiver:
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             raise _BadRequest(400, "This request is not valid.")
         method, target, _version = parts
+        # RFC 9112 §3.2.2: only origin-form targets here (an absolute-form one names a host).
+        if not target.startswith("/"):
+            raise _BadRequest(400, "This request is not valid.")
         headers: dict[str, str] = {}
         for line in header_lines:
             name, sep, value = line.partition(":")
-            if not sep:
+            # RFC 9112 §5.1: no whitespace between a field name and the colon.
+            if not sep or not name or name != name.strip():
                 raise _BadRequest(400, "This request is not valid.")
-            headers[name.strip().lower()] = value.strip()
+            key = name.lower()
+            # RFC 9112 §3.2: more than one Host field is a 400.
+            if key == "host" and key in headers:
+                raise _BadRequest(400, "This request is not valid.")
+            headers[key] = value.strip()
         # DNS rebinding: a page on another origin that resolves to 127.0.0.1 sends its own Host.
         if headers.get("host", "").lower() != self._host:
             raise _BadRequest(400, "This page only answers at its own address.")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from email.utils import parsedate_to_datetime
@@ -16,6 +18,11 @@ import httpx
 from desktop import __version__
 
 log = logging.getLogger(__name__)
+
+# A whole response body may take this many times the per-read timeout.
+BODY_DEADLINE_FACTOR = 3
+# No server gets to make the app wait longer than an hour, whatever its Retry-After says.
+MAX_RETRY_AFTER_S = 3600.0
 
 T = TypeVar("T")
 CANCEL_POLL = 0.05
@@ -76,6 +83,7 @@ class ApiClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
+        self._timeout = timeout
         self._http = httpx.Client(
             base_url=self.base_url,
             timeout=timeout,
@@ -205,11 +213,15 @@ class ApiClient:
                 method, path, params=params, json=json_body, headers=headers
             )
             response = self._http.send(request, stream=True)
+            # A body trickled byte by byte never trips the per-read timeout: bound the whole.
+            deadline = time.monotonic() + BODY_DEADLINE_FACTOR * self._timeout
             try:
                 chunks: list[bytes] = []
                 for chunk in response.iter_bytes():
                     if cancel is not None and cancel.is_set():
                         raise cancelled_error()
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout("body deadline")
                     chunks.append(chunk)
             finally:
                 response.close()
@@ -248,7 +260,7 @@ def _decode(status: int, raw: bytes, headers: httpx.Headers) -> Any:
         return None
     try:
         body: Any = json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):  # garbage, or nesting deep enough to blow the stack
         body = None
     if 200 <= status < 300:
         if body is None:
@@ -269,13 +281,16 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "inf", "nan" or "1e400" is not a delay anyone should wait
+        return min(max(0.0, seconds), MAX_RETRY_AFTER_S) if math.isfinite(seconds) else None
     try:
         from datetime import UTC, datetime
 
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+        delay = (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds()
+        return min(max(0.0, delay), MAX_RETRY_AFTER_S)
     except (TypeError, ValueError):
         return None
 
