@@ -13,7 +13,7 @@ from backend import __version__
 from backend.config import Settings
 from backend.db.engine import make_engine, session_factory
 from backend.db.migrate import upgrade
-from backend.errors import install_error_handlers
+from backend.errors import install_error_handlers, problem_responses
 from backend.state import AppState
 
 log = logging.getLogger(__name__)
@@ -86,11 +86,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.ca = state
     install_error_handlers(app)
-    app.include_router(meta_router)
-    app.include_router(auth_router)
-    app.include_router(flows_router)
-    app.include_router(connections_router)
-    app.include_router(reports_router)
+    # Document the problem+json answers every route may give (RFC 9457), so clients and
+    # schema checkers see them; declaring 422 also replaces FastAPI's default body for it.
+    problems = problem_responses()
+    app.include_router(meta_router, responses=problems)
+    app.include_router(auth_router, responses=problems)
+    app.include_router(flows_router, responses=problems)
+    app.include_router(connections_router, responses=problems)
+    app.include_router(reports_router, responses=problems)
     if settings.sandbox_enabled:
         _mount_sandbox(app, settings)
     return app

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,6 +58,35 @@ class RateLimitedError(ApiError):
 
 class ProviderUnavailableError(ApiError):
     status, code, title = 503, "provider_unavailable", "Provider unavailable"
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with our stable `code`."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+def problem_responses() -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the problems any route may answer."""
+    described = {
+        401: "Sign-in needed",
+        404: "Not found (also another user's resource)",
+        409: "Reconnect needed, or a conflict",
+        422: "Invalid request",
+        429: "Too many requests (see Retry-After)",
+        503: "Provider or storage unavailable (see Retry-After)",
+    }
+    return {
+        status: {
+            "description": text,
+            "content": {PROBLEM: {"schema": Problem.model_json_schema()}},
+        }
+        for status, text in described.items()
+    }
 
 
 def problem(
