@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 
 from backend.providers.base import AdAccount, ProviderUnavailable, RawRow, ReportQuery
-from backend.providers.http import RetryPolicy
+from backend.providers.http import RetryPolicy, request_with_retries
 from backend.secret import Secret
 
 
@@ -21,6 +22,30 @@ class HttpContext:
     client: httpx.AsyncClient
     provider: str
     policy: RetryPolicy
+
+    async def get_json(
+        self,
+        url: str,
+        token: Secret,
+        action: str,
+        *,
+        error: Callable[[httpx.Response, str], Exception],
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        """GET an ads API with the bearer token; `error(response, action)` words a non-200."""
+        response = await request_with_retries(
+            self.client,
+            "GET",
+            url,
+            provider=self.provider,
+            action=action,
+            policy=self.policy,
+            params=params,
+            headers=bearer(token),
+        )
+        if response.status_code != 200:
+            raise error(response, action)
+        return json_of(response, self.provider, action)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,6 @@ from backend.providers.adapter import (
     HttpContext,
     Me,
     ReportAdapter,
-    bearer,
-    json_of,
     to_decimal,
     to_int,
 )
@@ -31,7 +29,6 @@ from backend.providers.base import (
     RawRow,
     ReportQuery,
 )
-from backend.providers.http import request_with_retries
 from backend.secret import Secret
 
 
@@ -46,19 +43,9 @@ class DemoAdapter(ReportAdapter):
     async def _get(
         self, path: str, token: Secret, action: str, params: dict[str, str] | None = None
     ) -> Any:
-        response = await request_with_retries(
-            self._ctx.client,
-            "GET",
-            f"{self._base}{path}",
-            provider=self._ctx.provider,
-            action=action,
-            policy=self._ctx.policy,
-            params=params,
-            headers=bearer(token),
+        return await self._ctx.get_json(
+            f"{self._base}{path}", token, action, error=self._error, params=params
         )
-        if response.status_code != 200:
-            raise self._error(response, action)
-        return json_of(response, self._ctx.provider, action)
 
     def _error(self, response: httpx.Response, action: str) -> ProviderError:
         name = self._ctx.provider

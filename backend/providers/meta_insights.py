@@ -13,8 +13,6 @@ from backend.providers.adapter import (
     HttpContext,
     Me,
     ReportAdapter,
-    bearer,
-    json_of,
     to_decimal,
     to_int,
 )
@@ -28,7 +26,6 @@ from backend.providers.base import (
     RawRow,
     ReportQuery,
 )
-from backend.providers.http import request_with_retries
 from backend.secret import Secret
 
 # Graph API error codes (developers.facebook.com/docs/graph-api/guides/error-handling and
@@ -115,19 +112,13 @@ class MetaInsightsAdapter(ReportAdapter):
     async def get(
         self, path: str, token: Secret, action: str, params: dict[str, str] | None = None
     ) -> Any:
-        response = await request_with_retries(
-            self._ctx.client,
-            "GET",
+        return await self._ctx.get_json(
             f"{self.base_url}{path}",
-            provider=self._ctx.provider,
-            action=action,
-            policy=self._ctx.policy,
+            token,
+            action,
+            error=lambda response, act: graph_error(response, self._ctx.provider, act),
             params=params,
-            headers=bearer(token),
         )
-        if response.status_code != 200:
-            raise graph_error(response, self._ctx.provider, action)
-        return json_of(response, self._ctx.provider, action)
 
     async def _all_pages(
         self, path: str, token: Secret, action: str, params: dict[str, str]
