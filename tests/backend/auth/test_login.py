@@ -77,7 +77,9 @@ def test_wrong_password_and_unknown_email_get_the_same_401(backend: Backend) -> 
 def test_repeated_failures_for_one_email_are_slowed_down_across_processes(
     backend_factory: BackendFactory,
 ) -> None:
-    first, second = backend_factory(sandbox=False), backend_factory(sandbox=False)
+    # A 3 s first lock: long enough that a slow machine still asks while it holds.
+    first = backend_factory(sandbox=False, login_throttle_base_s=3.0)
+    second = backend_factory(sandbox=False, login_throttle_base_s=3.0)
     create_user(first, "carol@example.test", PASSWORD)
     # Five free failures, then each further one locks the email for a doubling delay.
     for i in range(6):
@@ -90,7 +92,7 @@ def test_repeated_failures_for_one_email_are_slowed_down_across_processes(
     # Another email from the same address is not locked by carol's failures.
     assert login(first, "dave@example.test", "whatever1").status_code == 401
 
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     while (resp := login(first, "carol@example.test", PASSWORD)).status_code == 429:
         assert time.monotonic() < deadline, "the lock never ended"
         time.sleep(0.1)
@@ -100,7 +102,10 @@ def test_repeated_failures_for_one_email_are_slowed_down_across_processes(
         assert login(first, "carol@example.test", f"again {i}").status_code == 401
 
 
-def test_repeated_failures_from_one_address_are_slowed_down(backend: Backend) -> None:
+def test_repeated_failures_from_one_address_are_slowed_down(
+    backend_factory: BackendFactory,
+) -> None:
+    backend = backend_factory(sandbox=False, login_throttle_base_s=3.0)  # outlasts a slow request
     for i in range(21):
         assert login(backend, f"probe{i}@example.test", PASSWORD).status_code == 401
     resp = login(backend, "probe-next@example.test", PASSWORD)
