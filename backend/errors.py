@@ -73,6 +73,7 @@ class Problem(BaseModel):
 def problem_responses() -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the problems any route may answer."""
     described = {
+        400: "Malformed request (e.g. a body that cannot be parsed as JSON)",
         401: "Sign-in needed",
         404: "Not found (also another user's resource)",
         409: "Reconnect needed, or a conflict",

@@ -7,6 +7,7 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from backend import __version__
@@ -31,7 +32,20 @@ async def list_providers(state: StateDep, user: CurrentUser) -> list[dict[str, A
     ]
 
 
-@router.get("/healthz", tags=["health"])
+class Health(BaseModel):
+    """What `/healthz` answers, healthy or not (not a problem: monitors read it as is)."""
+
+    status: str
+    database: str
+    version: str
+
+
+@router.get(
+    "/healthz",
+    tags=["health"],
+    response_model=Health,
+    responses={503: {"description": "The database is unreachable", "model": Health}},
+)
 async def healthz(state: StateDep) -> JSONResponse:
     """Liveness and database reachability."""
 

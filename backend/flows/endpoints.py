@@ -15,14 +15,19 @@ from backend.deps import StateDep
 from backend.errors import ApiError, InvalidRequest
 from backend.flows.completion import complete_flow
 from backend.flows.redirects import check_loopback_redirect
-from backend.flows.relay import CallbackParams, error_page, handle_callback
+from backend.flows.relay import CALLBACK_RESPONSES, CallbackParams, error_page, handle_callback
 from backend.flows.schemas import FlowComplete, FlowCreate, FlowCreated
 from backend.flows.service import StartedFlow, create_flow
 from backend.providers.base import ProviderError
 
 router = APIRouter(prefix="/v1/flows", tags=["flows"])
 
-_Param = Annotated[str | None, Query(max_length=4000)]
+# RFC 6749 Appendix A: `code` and `state` are VSCHAR, `error` NQSCHAR, and `iss` (RFC 9207) is
+# a URL: printable ASCII all. Holding them to it also bounds the request line (3 bytes a
+# character once percent-encoded), so every query the schema allows fits under the HTTP
+# server's request-line limit (past ~64 KiB uvicorn answers a text/plain 400 of its own).
+_VSCHAR = r"^[\x20-\x7E]*$"
+_Param = Annotated[str | None, Query(max_length=4000, pattern=_VSCHAR)]
 
 
 @router.post("", status_code=201, response_model=FlowCreated)
@@ -54,13 +59,19 @@ async def start_flow(body: FlowCreate, user: CurrentUser, state: StateDep) -> Fl
     )
 
 
-@router.get("/callback", include_in_schema=True, response_class=Response)
+@router.get(
+    "/callback",
+    include_in_schema=True,
+    response_class=Response,
+    status_code=303,
+    responses=CALLBACK_RESPONSES,
+)
 async def relay_callback(
     state: StateDep,
     code: _Param = None,
-    state_: Annotated[str | None, Query(alias="state", max_length=500)] = None,
+    state_: Annotated[str | None, Query(alias="state", max_length=500, pattern=_VSCHAR)] = None,
     iss: _Param = None,
-    error: Annotated[str | None, Query(max_length=200)] = None,
+    error: Annotated[str | None, Query(max_length=200, pattern=_VSCHAR)] = None,
 ) -> Response:
     """Where a provider with `redirect = "backend"` sends the browser (never the device)."""
     params = CallbackParams(state=state_, code=code, iss=iss, error=error)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from backend.connections.locking import run_locked
+from backend.errors import PROBLEM, Problem
 from backend.flows import outcomes
 from backend.flows.completion import Claimed, redeem
 from backend.flows.service import Failure, claim, fail, flow_by_state
@@ -37,6 +39,39 @@ _PAGE = """<!doctype html>
 <style>body{{font-family:sans-serif;max-width:36em;margin:4em auto;line-height:1.5}}</style>
 </head><body><h1>{title}</h1><p>{message}</p></body></html>
 """
+
+
+_HTML_PAGE = {"text/html": {"schema": {"type": "string"}}}
+
+# OpenAPI for GET /v1/flows/callback: a browser lands there, so it answers with a redirect or
+# an HTML page; only a malformed query parameter (422) and a database that is down (503, as
+# documented for every route) get problem+json.
+CALLBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    303: {
+        "description": "Sent on to the desktop's loopback receiver with `state`, `flow_id` and "
+        "`result` (+ `error`, `error_description`); never the code",
+        "headers": {
+            "Location": {
+                "description": "The flow's loopback redirect URI with the outcome",
+                "schema": {"type": "string"},
+            }
+        },
+    },
+    400: {
+        "description": "HTML page: the response belongs to no connect attempt in progress, "
+        "or the attempt expired",
+        "content": _HTML_PAGE,
+    },
+    409: {
+        "description": "HTML page: the connect attempt has already finished",
+        "content": _HTML_PAGE,
+    },
+    422: {
+        "description": "HTML page: the attempt's provider is no longer configured; "
+        "problem+json: a query parameter is malformed or too long",
+        "content": {**_HTML_PAGE, PROBLEM: {"schema": Problem.model_json_schema()}},
+    },
+}
 
 
 @dataclass(frozen=True)
