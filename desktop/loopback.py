@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hmac
-import html
 import logging
-import re
 import selectors
 import socket
 import threading
@@ -16,72 +15,22 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from desktop.api.secret import Secret
+from desktop.loopback_pages import PAGES_DIR, page_response
+from desktop.loopback_pages import (  # re-exported: desktop.connect words refusals with it
+    describe_provider_error as describe_provider_error,
+)
 
 log = logging.getLogger(__name__)
 
-PAGES_DIR = Path(__file__).resolve().parent.parent / "resources" / "pages"
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEAD = 16 * 1024
 READ_TIMEOUT = 5.0  # a silent client (a browser's speculative preconnect) holds only its own thread
 MAX_CLIENTS = 32
 LINGER = 2.0
-# A foreign origin may not load anything into these pages (and they load nothing themselves).
-PAGE_HEADERS = {
-    "Content-Type": "text/html; charset=utf-8",
-    "Cache-Control": "no-store",
-    "Pragma": "no-cache",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-}
-REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-           414: "URI Too Long", 431: "Request Header Fields Too Large",
-           503: "Service Unavailable"}  # fmt: skip
-FALLBACK_PAGE = (
-    "<!doctype html><meta charset='utf-8'><title>Connected Accounts</title>"
-    "<p>{{MESSAGE}}</p><p>You can close this tab.</p>"
-)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How the page after a redirect looks for one outcome (resources/pages/outcome.html)."""
-
-    title: str
-    hint: str
-    accent: str  # CSS colour
-    mark: str  # HTML: the one value put in unescaped
-
-
-OUTCOMES = {
-    "success": Outcome(
-        "Consent received",
-        "You can close this tab; Connected Accounts takes it from here.",
-        "#1f8a4c",
-        "&#10003;",
-    ),
-    "failure": Outcome(
-        "Not connected",
-        "You can close this tab and try again from Connected Accounts.",
-        "#c0392b",
-        "!",
-    ),
-    "already": Outcome(
-        "Already done",
-        "Nothing more to do here; you can close this tab.",
-        "#2d6cdf",
-        "&#10003;",
-    ),
-    "invalid": Outcome(
-        "This link did not work",
-        "You can close this tab. "
-        "Connected Accounts is still waiting if a connection is in progress.",
-        "#b7791f",
-        "?",
-    ),
-}
-_PLACEHOLDER = re.compile(r"\{\{([A-Z]+)\}\}")
+IPV4_LOOPBACK = "127.0.0.1"
+IPV6_LOOPBACK = "::1"
+BIND_ATTEMPTS = 5  # fresh ports to try when another program holds [::1] on the one we got
+_NO_IPV6 = (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
 
 
 class ReceiverTimeout(Exception):
@@ -126,22 +75,21 @@ class _BadRequest(Exception):
 
 
 class LoopbackReceiver:
-    """Listens on 127.0.0.1:<OS-chosen port> from construction until `close()`."""
+    """Listens on 127.0.0.1:<OS-chosen port> (and [::1] on the same port when the host has
+    IPv6 loopback) from construction until `close()`."""
 
     def __init__(self, *, timeout: float = 300.0, pages_dir: Path | None = None) -> None:
         self.timeout = timeout
         self._pages_dir = pages_dir or PAGES_DIR
-        # Explicit IPv4 loopback and no SO_REUSEADDR (RFC 8252 §8.3, Appendix B).
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            self._sock.bind(("127.0.0.1", 0))
-            self._sock.listen(16)
+            self._sock, self._sock6 = listen_loopback()
         except OSError as exc:
-            self._sock.close()
             raise OSError(f"Could not open a local port for the browser's answer: {exc}") from exc
+        self._listeners = [s for s in (self._sock, self._sock6) if s is not None]
         self.port: int = self._sock.getsockname()[1]
-        self.redirect_uri = f"http://127.0.0.1:{self.port}/callback"
-        self._host = f"127.0.0.1:{self.port}"
+        self.redirect_uri = f"http://{IPV4_LOOPBACK}:{self.port}/callback"
+        # Literal loopback addresses only: no DNS name can be rebound to them.
+        self._hosts = (f"{IPV4_LOOPBACK}:{self.port}", f"[{IPV6_LOOPBACK}]:{self.port}")
         self._cond = threading.Condition()
         self._state: str | None = None
         self._result: CallbackResult | None = None
@@ -191,7 +139,8 @@ class LoopbackReceiver:
             self._wake_w.send(b"x")
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        self._sock.close()
+        for listener in self._listeners:
+            listener.close()
         with self._cond:
             clients = dict(self._clients)
             idle = [c for c in clients if c not in self._answering]
@@ -218,23 +167,28 @@ class LoopbackReceiver:
 
     def _serve(self) -> None:
         with selectors.DefaultSelector() as sel:
-            sel.register(self._sock, selectors.EVENT_READ)
-            sel.register(self._wake_r, selectors.EVENT_READ)
+            for listener in self._listeners:
+                sel.register(listener, selectors.EVENT_READ, listener)
+            sel.register(self._wake_r, selectors.EVENT_READ, None)
             while not self._closed:
                 for key, _ in sel.select():
-                    if key.fileobj is self._wake_r or self._closed:
+                    if key.data is None or self._closed:
                         return
-                    try:
-                        conn, _addr = self._sock.accept()
-                    except OSError:
-                        continue
-                    if not self._slots.acquire(blocking=False):
-                        conn.close()
-                        continue
-                    handler = threading.Thread(target=self._handle, args=(conn,), daemon=True)
-                    with self._cond:
-                        self._clients[conn] = handler
-                    handler.start()
+                    self._accept_one(key.data)
+
+    def _accept_one(self, listener: socket.socket) -> None:
+        """One browser connection, on either address: the same one-shot logic answers both."""
+        try:
+            conn, _addr = listener.accept()
+        except OSError:
+            return
+        if not self._slots.acquire(blocking=False):
+            conn.close()
+            return
+        handler = threading.Thread(target=self._handle, args=(conn,), daemon=True)
+        with self._cond:
+            self._clients[conn] = handler
+        handler.start()
 
     def _handle(self, conn: socket.socket) -> None:
         try:
@@ -305,7 +259,7 @@ class LoopbackReceiver:
                 raise _BadRequest(400, "This request is not valid.")
             headers[key] = value.strip()
         # DNS rebinding: a page on another origin that resolves to 127.0.0.1 sends its own Host.
-        if headers.get("host", "").lower() != self._host:
+        if headers.get("host", "").lower() not in self._hosts:
             raise _BadRequest(400, "This page only answers at its own address.")
         url = urlsplit(target)
         if url.path != "/callback":
@@ -370,14 +324,8 @@ class LoopbackReceiver:
         return 200, "success", "Your account is being connected. Return to Connected Accounts."
 
     def _send(self, conn: socket.socket, status: int, page: str, message: str) -> None:
-        body = render_page(self._pages_dir, page, message).encode("utf-8")
-        lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}"]
-        lines += [f"{k}: {v}" for k, v in PAGE_HEADERS.items()]
-        if status == 405:
-            lines.append("Allow: GET")
-        lines += [f"Content-Length: {len(body)}", "Connection: close", "", ""]
         conn.settimeout(READ_TIMEOUT)
-        conn.sendall("\r\n".join(lines).encode("ascii") + body)
+        conn.sendall(page_response(self._pages_dir, status, page, message))
 
 
 def _shutdown(conns: list[socket.socket]) -> None:
@@ -386,39 +334,45 @@ def _shutdown(conns: list[socket.socket]) -> None:
             conn.shutdown(socket.SHUT_RDWR)
 
 
-def render_page(pages_dir: Path, name: str, message: str) -> str:
-    """The outcome page for OUTCOMES[name] with the message HTML-escaped in `{{MESSAGE}}`."""
-    outcome = OUTCOMES[name]
+def _listen(family: socket.AddressFamily, address: tuple[str, int]) -> socket.socket:
+    """A listening TCP socket on `address`, without SO_REUSEADDR (RFC 8252 Appendix B)."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        template = (pages_dir / "outcome.html").read_text(encoding="utf-8")
+        if family == socket.AF_INET6:
+            # ::1 only: the IPv4 side is a socket of its own, bound to 127.0.0.1 alone.
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(16)
     except OSError:
-        template = FALLBACK_PAGE
-    values = {
-        "TITLE": html.escape(outcome.title),
-        "HINT": html.escape(outcome.hint),
-        "ACCENT": outcome.accent,
-        "MARK": outcome.mark,
-        "MESSAGE": html.escape(message),
-    }
-    # One pass, so a `{{...}}` inside the message is never filled in.
-    return _PLACEHOLDER.sub(lambda m: values.get(m[1], m[0]), template)
+        sock.close()
+        raise
+    return sock
 
 
-_PROVIDER_ERRORS = {
-    "access_denied": "You did not allow access, so nothing was connected.",
-    "invalid_scope": "The provider refused the permissions this app asks for.",
-    "server_error": "The provider had a problem. Try again in a few minutes.",
-    "temporarily_unavailable": "The provider is busy right now. Try again in a few minutes.",
-    "unauthorized_client": "The provider does not allow this app to connect.",
-    "interaction_required": "The provider needs you to sign in again.",
-    "login_required": "The provider needs you to sign in again.",
-    "consent_required": "The provider needs your consent to connect.",
-}
-
-
-def describe_provider_error(error: str | None, description: str | None) -> str:
-    """Plain words for an RFC 6749 §4.1.2.1 error response."""
-    words = _PROVIDER_ERRORS.get(error or "", "The provider could not connect your account.")
-    if description and description.strip():
-        words += f" The provider said: {description.strip()[:300]}"
-    return words
+def listen_loopback() -> tuple[socket.socket, socket.socket | None]:
+    """127.0.0.1 on a port the OS picks, and [::1] on the same port when the host has IPv6
+    loopback (else None), so no other program can take the IPv6 side of the redirect port and a
+    browser that goes there reaches this receiver. [::1] busy: another port, a few times."""
+    tried: list[socket.socket] = []  # held until the end, so each try gets a port of its own
+    try:
+        for _ in range(BIND_ATTEMPTS):
+            v4 = _listen(socket.AF_INET, (IPV4_LOOPBACK, 0))
+            tried.append(v4)
+            try:
+                v6 = _listen(socket.AF_INET6, (IPV6_LOOPBACK, v4.getsockname()[1]))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    continue
+                if exc.errno not in _NO_IPV6:
+                    raise
+                log.info("no IPv6 loopback (%s); listening on 127.0.0.1 only", exc.strerror)
+                v6 = None
+            tried.remove(v4)
+            return v4, v6
+        raise OSError(
+            errno.EADDRINUSE,
+            f"other programs held [{IPV6_LOOPBACK}] on {BIND_ATTEMPTS} ports in a row",
+        )
+    finally:
+        for sock in tried:
+            sock.close()

@@ -3,8 +3,9 @@
 Rules: DESIGN "Lessons from others' incidents — Loopback receiver" (stray requests, HEAD,
 OPTIONS preflights and prefetches never consume the flow; a foreign Host is refused (DNS
 rebinding); a busy port, a closed browser, a cancel, a timeout fail fast and close the
-socket); RFC 6749 §10.12 (state binds the answer to the flow) and §3.1 (no parameter twice);
-RFC 8252 §8.3 / Appendix B (127.0.0.1, no SO_REUSEADDR).
+socket; a second, identical callback (IPv4 then IPv6) is answered "already completed" and
+never forwarded twice); RFC 6749 §10.12 (state binds the answer to the flow) and §3.1 (no
+parameter twice); RFC 8252 §8.3 / Appendix B (127.0.0.1, no SO_REUSEADDR).
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from desktop.loopback import LoopbackReceiver, ReceiverCancelled, ReceiverTimeout
+from desktop.loopback import (
+    CallbackResult,
+    LoopbackReceiver,
+    ReceiverCancelled,
+    ReceiverTimeout,
+)
 
 STATE = "s-Qm9vYmFyYmF6cXV4LXN0YXRlLTEyOA"
 GENUINE = "genuine-code-7f3a"
@@ -74,7 +80,8 @@ def attacks(draw: st.DrawFn, port: int) -> bytes:
         foreign = draw(
             st.sampled_from(
                 ["evil.example", f"evil.example:{port}", "localhost", f"localhost:{port}",
-                 "127.0.0.1", f"127.0.0.1:{port + 1}", f"[::1]:{port}", ""]
+                 "127.0.0.1", f"127.0.0.1:{port + 1}", "[::1]", f"[::1]:{port + 1}",
+                 f"[0:0:0:0:0:0:0:1]:{port}", f"localhost6:{port}", ""]
             )
             | token
         )  # fmt: skip
@@ -93,9 +100,9 @@ def attacks(draw: st.DrawFn, port: int) -> bytes:
     return request("GET", f"/callback?state={STATE}{junk}", host)
 
 
-def answer_to(port: int, data: bytes) -> bytes:
+def answer_to(port: int, data: bytes, address: str = "127.0.0.1") -> bytes:
     """Send raw bytes; read the answer's head and body (by its Content-Length)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+    with socket.create_connection((address, port), timeout=5) as s:
         # It may answer 414 and close while a huge request is still going out.
         with contextlib.suppress(OSError):
             s.sendall(data)
@@ -156,10 +163,13 @@ def test_browser_closing_mid_request_leaves_the_receiver_waiting() -> None:
 
 BIND_PROBE = """
 import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+address, port, v6only = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if ":" in address:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
 try:
-    s.bind(("127.0.0.1", int(sys.argv[1])))
+    s.bind((address, port))
 except OSError as exc:
     print("refused", exc.errno)
 else:
@@ -167,9 +177,11 @@ else:
 """
 
 
-def second_process_binds(port: int) -> str:
+def second_process_binds(port: int, address: str = "127.0.0.1", v6only: bool = True) -> str:
+    """Whether another process can bind `address:port` (asking for SO_REUSEADDR); on IPv6,
+    `v6only=False` asks for the dual-stack socket that would also take IPv4."""
     out = subprocess.run(  # noqa: S603 (our own interpreter, our own script)
-        [sys.executable, "-c", BIND_PROBE, str(port)],
+        [sys.executable, "-c", BIND_PROBE, address, str(port), str(int(v6only))],
         capture_output=True,
         text=True,
         timeout=30,
@@ -192,7 +204,8 @@ def test_no_second_process_can_bind_the_port_while_it_listens() -> None:
 
 @pytest.mark.parametrize("ending", ["timeout", "cancel"])
 def test_timeout_and_cancel_close_the_socket(ending: str) -> None:
-    """DESIGN: a cancel or a timeout fails fast with words and the socket is closed after."""
+    """DESIGN: a cancel or a timeout fails fast with words and the sockets (127.0.0.1 and
+    [::1]) are closed after."""
     receiver = LoopbackReceiver(timeout=0.3 if ending == "timeout" else 30)
     receiver.expect(STATE)
     port = receiver.port
@@ -202,6 +215,98 @@ def test_timeout_and_cancel_close_the_socket(ending: str) -> None:
         receiver.wait()
     assert str(info.value)
     receiver.close()
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    assert second_process_binds(port) == "bound"
+    for address in ("127.0.0.1", "::1"):
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((address, port), timeout=2).close()
+        assert second_process_binds(port, address) == "bound"
+
+
+def listening_on_both(receiver: LoopbackReceiver) -> LoopbackReceiver:
+    # These rules need the IPv6 side; a host without it is covered by the IPv4-only fallback
+    # test in tests/desktop/core/test_loopback.py.
+    if receiver._sock6 is None:
+        receiver.close()
+        raise AssertionError("this test needs a host with IPv6 loopback (::1)")
+    return receiver
+
+
+ROUTES = {
+    # name: (address the browser connects to, Host it sends) for a receiver on `port`
+    "IPv4": ("127.0.0.1", "127.0.0.1:{port}"),
+    "IPv6": ("::1", "[::1]:{port}"),
+    "IPv6, IPv4 Host": ("::1", "127.0.0.1:{port}"),
+}
+
+
+def callback_over(receiver: LoopbackReceiver, route: str) -> bytes:
+    address, host = ROUTES[route]
+    target = f"/callback?state={STATE}&code={GENUINE}"
+    return answer_to(receiver.port, request("GET", target, host.format(port=receiver.port)),
+                     address)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("IPv4", "IPv6"), ("IPv4", "IPv6, IPv4 Host"), ("IPv6", "IPv4"), ("IPv6, IPv4 Host", "IPv4")],
+)
+def test_second_identical_callback_over_the_other_ip_version_is_already_completed(
+    first: str, second: str
+) -> None:
+    """DESIGN "Loopback receiver": a second, identical callback (IPv4 then IPv6, or the other
+    way round) is answered "already completed" and never forwarded twice — a second redemption
+    makes the provider revoke the grant (RFC 9700 §4.14.2)."""
+    with listening_on_both(LoopbackReceiver(timeout=10)) as receiver:
+        receiver.expect(STATE)
+        waiter: list[object] = []
+        t = threading.Thread(target=lambda: waiter.append(receiver.wait()))
+        t.start()
+        one = callback_over(receiver, first)
+        t.join(5)
+        assert one.startswith(b"HTTP/1.1 200 ")
+        assert b"Consent received" in one
+        [delivered] = waiter
+        two = callback_over(receiver, second)
+        assert two.startswith(b"HTTP/1.1 200 ")
+        assert b"Already done" in two
+        assert b"Consent received" not in two
+        assert GENUINE.encode() not in one + two
+        # Still the one result: the second answer was not handed on as a new one.
+        assert receiver.wait() is delivered
+        assert isinstance(delivered, CallbackResult)
+        assert delivered.code is not None
+        assert delivered.code.reveal() == GENUINE
+
+
+def test_no_second_process_can_bind_the_ipv6_side_while_it_listens() -> None:
+    """RFC 8252 §8.3 / Appendix B and DESIGN "no SO_REUSEADDR": the receiver holds [::1] on its
+    port too, so no other program can answer a browser that goes there over IPv6 (neither on
+    [::1] nor with a dual-stack [::]); after close both are free."""
+    receiver = listening_on_both(LoopbackReceiver(timeout=10))
+    port = receiver.port
+    try:
+        assert second_process_binds(port, "::1").startswith("refused 98")
+        assert second_process_binds(port, "::", v6only=False).startswith("refused 98")
+    finally:
+        receiver.close()
+    assert second_process_binds(port, "::1") == "bound"
+    assert second_process_binds(port, "::", v6only=False) == "bound"
+
+
+def test_foreign_host_over_ipv6_is_refused_and_the_flow_goes_on() -> None:
+    """DESIGN "Reject a Host header other than 127.0.0.1:{port} (DNS rebinding)": over IPv6 only
+    the literal [::1]:{port} is accepted besides it; a name, another port or another spelling
+    gets a 400 that echoes no code and does not consume the flow."""
+    with listening_on_both(LoopbackReceiver(timeout=10)) as receiver:
+        receiver.expect(STATE)
+        port = receiver.port
+        target = f"/callback?state={STATE}&code={ATTACK_CODE}"
+        for host in (f"evil.example:{port}", f"localhost:{port}", f"localhost6:{port}",
+                     f"[::1]:{port + 1}", "[::1]", f"[0:0:0:0:0:0:0:1]:{port}",
+                     f"[::ffff:127.0.0.1]:{port}", None):  # fmt: skip
+            answer = answer_to(port, request("GET", target, host), "::1")
+            assert answer.startswith(b"HTTP/1.1 400 "), (host, answer[:100])
+            assert ATTACK_CODE.encode() not in answer
+        assert b"Consent received" in callback_over(receiver, "IPv6")
+        result = receiver.wait()
+        assert result.code is not None
+        assert result.code.reveal() == GENUINE

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from desktop import loopback
 from desktop.loopback import (
     CallbackResult,
     LoopbackReceiver,
@@ -65,13 +66,65 @@ def result_in_background(receiver: LoopbackReceiver) -> tuple[threading.Thread, 
     return t, out
 
 
-def test_listens_only_on_ipv4_loopback_with_os_chosen_port(receiver: LoopbackReceiver) -> None:
+def test_listens_only_on_loopback_with_os_chosen_port(receiver: LoopbackReceiver) -> None:
     host, port = receiver._sock.getsockname()
     assert host == "127.0.0.1"
     assert port == receiver.port
     assert port > 0
     assert receiver.redirect_uri == f"http://127.0.0.1:{port}/callback"
     assert receiver._sock.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
+    # This host has IPv6 loopback: [::1] on the same port, IPv6 only, no SO_REUSEADDR.
+    assert receiver._sock6 is not None
+    assert receiver._sock6.getsockname()[:2] == ("::1", port)
+    assert receiver._sock6.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 1
+    assert receiver._sock6.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR) == 0
+
+
+def test_without_ipv6_loopback_it_listens_on_ipv4_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 8252 §7.3: IPv4 loopback is what the redirect URI names; a host without ::1
+    (EADDRNOTAVAIL here, as for an address the host does not have) still connects."""
+    monkeypatch.setattr(loopback, "IPV6_LOOPBACK", "::2")
+    with LoopbackReceiver(timeout=5) as r:
+        r.expect(STATE)
+        assert r._sock6 is None
+        assert get(r, f"code=c&state={STATE}").status_code == 200
+        assert r.wait().code is not None
+
+
+def test_a_busy_ipv6_port_means_a_fresh_port_for_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DESIGN "a busy port: fail fast with words, never hang": another program holding [::1] on
+    the port the OS gave for 127.0.0.1 makes the receiver try other ports, a few times, and
+    every port it tried is free again afterwards."""
+    real_listen = loopback._listen
+    squatters: list[socket.socket] = []
+    tried: list[int] = []
+
+    def squat_first(family: socket.AddressFamily, address: tuple[str, int]) -> socket.socket:
+        if family == socket.AF_INET6 and len(squatters) < squat_count:
+            squatter = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            squatter.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            squatter.bind(address)
+            squatters.append(squatter)
+            tried.append(address[1])
+        return real_listen(family, address)
+
+    monkeypatch.setattr(loopback, "_listen", squat_first)
+    try:
+        squat_count = 2
+        with LoopbackReceiver(timeout=5) as r:
+            assert r.port not in tried
+            assert r._sock6 is not None
+            assert r._sock6.getsockname()[1] == r.port
+            for port in tried:  # the ports given up on were let go at once
+                socket.create_server(("127.0.0.1", port)).close()
+        squat_count = len(squatters) + loopback.BIND_ATTEMPTS
+        with pytest.raises(OSError, match="Could not open a local port"):
+            LoopbackReceiver(timeout=5)
+        for port in tried:
+            socket.create_server(("127.0.0.1", port)).close()
+    finally:
+        for squatter in squatters:
+            squatter.close()
 
 
 def test_matching_callback_completes_with_success_page(receiver: LoopbackReceiver) -> None:
@@ -228,13 +281,14 @@ def test_socket_is_closed_afterwards_and_the_port_is_free() -> None:
     assert get(r, f"code=c&state={STATE}").status_code == 200
     port = r.port
     r.close()
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind(("127.0.0.1", port))  # no SO_REUSEADDR: fails if anything still holds the port
-    finally:
-        s.close()
+    for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection((address, port), timeout=2).close()
+        s = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            s.bind((address, port))  # no SO_REUSEADDR: fails if anything still holds the port
+        finally:
+            s.close()
     assert not r._thread.is_alive()
 
 
