@@ -43,8 +43,9 @@ class _Pass:
 
 
 def _not_active(column: InstrumentedAttribute[Any], prefix: str) -> ColumnElement[bool]:
+    # An empty value holds nothing to seal: a flow's verifier is emptied once the flow ends.
     # autoescape: '_' and '%' in a key id must not act as LIKE wildcards.
-    return and_(column.is_not(None), ~column.startswith(prefix, autoescape=True))
+    return and_(column.is_not(None), column != "", ~column.startswith(prefix, autoescape=True))
 
 
 def _same(column: InstrumentedAttribute[Any], value: str | None) -> ColumnElement[bool]:
@@ -52,7 +53,7 @@ def _same(column: InstrumentedAttribute[Any], value: str | None) -> ColumnElemen
 
 
 def _reseal(ring: KeyRing, blob: str | None, associated: str) -> str | None:
-    if blob is None or blob.startswith(f"v1.{ring.active_kid}."):
+    if not blob or blob.startswith(f"v1.{ring.active_kid}."):
         return blob
     return ring.reseal(blob, associated)
 

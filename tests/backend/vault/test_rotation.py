@@ -137,6 +137,30 @@ def test_rotate_key_keeps_the_old_key_when_a_secret_cannot_be_read(
     assert "can now be removed" not in summary
 
 
+def test_rotate_key_skips_the_emptied_verifiers_of_finished_flows(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """A finished flow's verifier is emptied (nothing left to seal): rotation neither counts it
+    as unreadable nor tells the operator to keep the old key because of it."""
+    old, new = ("old", generate_key()), ("new", generate_key())
+    plain = seed(sessions, KeyRing([old]), 3)
+    with sessions.begin() as session:
+        for flow in session.scalars(select(Flow)):
+            if flow.id != "f000":
+                flow.verifier_ct = ""  # completed or failed
+                del plain[f"{flow.id}/verifier"]
+    spec = ",".join(f"{kid}:{base64.b64encode(key).decode()}" for kid, key in (new, old))
+    summary = rotate_key(Settings(data_dir=tmp_path, vault_keys=spec), sessions)
+    assert summary == (
+        f"Re-encrypted {len(plain)} secrets with key new; the old key old can now be removed "
+        "(from CONNECTED_ACCOUNTS_VAULT_KEYS)."
+    )
+    with sessions() as session:
+        verifiers = {f.id: f.verifier_ct for f in session.scalars(select(Flow))}
+    assert verifiers["f001"] == verifiers["f002"] == ""
+    assert blob_kid(verifiers["f000"]) == "new"
+
+
 def test_rotate_key_command_line(tmp_path: Path) -> None:
     """`connected-accounts-backend rotate-key` prints the summary; the file gains the new key."""
     database_url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
