@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop import __version__
-from desktop.api.client import ApiError
+from desktop.api.errors import ApiError
 from desktop.cli_backend import BackendContext, CliError, exit_code_for, resolve_connection
 from desktop.cli_output import (
     connection_summary,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from desktop.api.client import ApiClient, ApiError
+from desktop.api.client import ApiClient
+from desktop.api.errors import ApiError
 from desktop.embedded import EmbeddedBackend
 from desktop.secure_store import open_store
 from desktop.session import Session

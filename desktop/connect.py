@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from desktop.api.client import ApiClient, ApiError
+from desktop.api.errors import ApiError
 from desktop.loopback import (
     CallbackResult,
     LoopbackReceiver,
     ReceiverCancelled,
     describe_provider_error,
 )
+
+if TYPE_CHECKING:
+    from desktop.api.client import ApiClient
 
 log = logging.getLogger(__name__)
 

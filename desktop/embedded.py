@@ -11,13 +11,15 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from desktop.api.client import ApiError
+from desktop.api.errors import ApiError
 from desktop.config import log_dir
 from desktop.log import redact
 from desktop.secure_store import SecureStore, open_store
-from desktop.session import Session
+
+if TYPE_CHECKING:  # PyJWT, cryptography and httpx load on the worker that starts the backend
+    from desktop.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,8 @@ class EmbeddedBackend:
     def start(self) -> str:
         """Run the backend, wait for its READY line, sign in; returns its base URL."""
         url = self._launch()
+        from desktop.session import Session
+
         store = self._store if self._store is not None else open_store()
         session = Session(url, store, store_key=STORE_KEY)
         try:

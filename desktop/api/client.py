@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
@@ -15,7 +14,8 @@ from urllib.parse import quote
 
 import httpx
 
-from desktop import __version__
+from desktop import __version__, sliced_json
+from desktop.api.errors import ApiError, cancelled_error
 
 log = logging.getLogger(__name__)
 
@@ -43,36 +43,6 @@ class TokenSource(Protocol):
     def access_token(self) -> str: ...
 
     def invalidate(self) -> None: ...
-
-
-class ApiError(Exception):
-    """A failed call in plain words; `code` is the API's code or network/bad_response/cancelled."""
-
-    def __init__(
-        self,
-        code: str,
-        detail: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        body: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.status = status
-        self.retry_after = retry_after
-        self.body: dict[str, Any] = dict(body or {})
-
-    def __str__(self) -> str:
-        return self.detail
-
-    def __repr__(self) -> str:
-        return f"ApiError(code={self.code!r}, status={self.status!r}, detail={self.detail!r})"
-
-
-def cancelled_error() -> ApiError:
-    return ApiError("cancelled", "Cancelled.")
 
 
 class ApiClient:
@@ -259,7 +229,8 @@ def _decode(status: int, raw: bytes, headers: httpx.Headers) -> Any:
     if status == 204 or (200 <= status < 300 and not raw):
         return None
     try:
-        body: Any = json.loads(raw) if raw else None
+        # Sliced: a 100k-row report decoded in one C call would freeze the UI thread too.
+        body: Any = sliced_json.loads(raw) if raw else None
     except (ValueError, RecursionError):  # garbage, or nesting deep enough to blow the stack
         body = None
     if 200 <= status < 300:

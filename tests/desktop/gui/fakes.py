@@ -9,7 +9,7 @@ import threading
 from datetime import date
 from typing import Any
 
-from desktop.api.client import ApiError
+from desktop.api.errors import ApiError
 from tests.desktop.gui import data
 
 

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.api.client import ApiError
+from desktop.api.errors import ApiError
 from desktop.cache import Cache
 from desktop.connect import ConnectRefused
 from desktop.loopback import ReceiverTimeout
