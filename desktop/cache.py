@@ -3,57 +3,42 @@
 Shown at once on the next start, before the backend answers, and marked "cached". Only what the
 backend already sends the desktop is stored: connection status and report rows, never a token.
 Calls touch the disk: run them through `desktop.tasks.run_in_background`.
+
+Python's own `sqlite3`, not SQLAlchemy: the cache is two tables and six fixed statements, and
+importing SQLAlchemy before the first paint cost the window half a second and 35 MiB
+(bench/cold_start.py). The file layout is the one the SQLAlchemy version wrote, so an existing
+cache keeps working.
 """
 
 from __future__ import annotations
 
-import json
+import sqlite3
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    ColumnElement,
-    Connection,
-    DateTime,
-    Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    and_,
-    create_engine,
-    delete,
-    insert,
-    select,
-)
+from desktop import sliced_json
 
 CACHE_FILE = "cache.sqlite3"
 
-metadata = MetaData()
-
-connections = Table(
-    "connections",
-    metadata,
-    Column("scope", String, primary_key=True),  # which backend: its URL or "embedded"
-    Column("id", String, primary_key=True),
-    Column("position", Integer, nullable=False),
-    Column("body", Text, nullable=False),
-    Column("saved_at", DateTime, nullable=False),
-)
-
-reports = Table(
-    "reports",
-    metadata,
-    Column("scope", String, primary_key=True),
-    Column("connection_id", String, primary_key=True),
-    Column("body", Text, nullable=False),
-    Column("saved_at", DateTime, nullable=False),
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS connections (
+        scope VARCHAR NOT NULL,   -- which backend: its URL or "embedded"
+        id VARCHAR NOT NULL,
+        position INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        saved_at DATETIME NOT NULL,
+        PRIMARY KEY (scope, id))""",
+    """CREATE TABLE IF NOT EXISTS reports (
+        scope VARCHAR NOT NULL,
+        connection_id VARCHAR NOT NULL,
+        body TEXT NOT NULL,
+        saved_at DATETIME NOT NULL,
+        PRIMARY KEY (scope, connection_id))""",
 )
 
 
@@ -63,93 +48,129 @@ class Cache:
     def __init__(self, path: Path, scope: str) -> None:
         self.path = path
         self.scope = scope
-        self._lock = threading.Lock()  # SQLite writers queue here rather than hit "locked"
-        self._engine_: Engine | None = None
-
-    @property
-    def _engine(self) -> Engine:
-        # Opened on first use, which is on a worker thread: constructing a Cache touches no disk.
-        with self._lock:
-            if self._engine_ is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                engine = create_engine(f"sqlite:///{self.path}")
-                metadata.create_all(engine)
-                self._engine_ = engine
-            return self._engine_
+        # One connection, used by one worker thread at a time: SQLite connections must not be
+        # shared concurrently, and writers queue here rather than hit "database is locked".
+        self._lock = threading.Lock()
+        self._db_: sqlite3.Connection | None = None
+        self._preloaded: Future[list[dict[str, Any]]] | None = None
 
     @contextmanager
-    def _writing(self) -> Iterator[Connection]:
-        """One write transaction; writers take turns."""
-        engine = self._engine  # first: opening it takes the (non-reentrant) lock too
-        with self._lock, engine.begin() as db:
-            yield db
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        # Opened on first use, which is on a worker thread: constructing a Cache touches no disk.
+        with self._lock:
+            if self._db_ is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                db = sqlite3.connect(
+                    self.path, timeout=5.0, isolation_level=None, check_same_thread=False
+                )
+                for statement in _SCHEMA:
+                    db.execute(statement)
+                self._db_ = db
+            yield self._db_
 
-    def _report_of(self, connection_id: str) -> ColumnElement[bool]:
-        return and_(reports.c.scope == self.scope, reports.c.connection_id == connection_id)
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: all of it or none of it."""
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
 
     def save_connections(self, items: list[dict[str, Any]]) -> None:
         """Replace the cached list with `items` (in this order)."""
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = _now()
+        rows = [
+            (self.scope, str(item["id"]), i, sliced_json.dumps(item), now)
+            for i, item in enumerate(items)
+        ]
+        ids = [str(item["id"]) for item in items]
+        self._preloaded = None  # a list read before this save is out of date
         with self._writing() as db:
-            db.execute(delete(connections).where(connections.c.scope == self.scope))
-            if items:
-                db.execute(
-                    insert(connections),
-                    [
-                        {
-                            "scope": self.scope,
-                            "id": str(item["id"]),
-                            "position": i,
-                            "body": json.dumps(item),
-                            "saved_at": now,
-                        }
-                        for i, item in enumerate(items)
-                    ],
-                )
+            db.execute("DELETE FROM connections WHERE scope = ?", (self.scope,))
+            db.executemany(
+                "INSERT INTO connections (scope, id, position, body, saved_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
             # Reports of connections that are gone are dropped with them.
-            ids = [str(item["id"]) for item in items]
+            kept = ",".join("?" * len(ids))
             db.execute(
-                delete(reports).where(
-                    reports.c.scope == self.scope, reports.c.connection_id.not_in(ids)
-                )
+                f"DELETE FROM reports WHERE scope = ? AND connection_id NOT IN ({kept})",  # noqa: S608 - placeholders only
+                (self.scope, *ids),
             )
 
+    def preload_connections(self) -> None:
+        """Start reading the saved list on a thread of its own now, while the window is still
+        being built; the next `load_connections` returns what it read (bench/cold_start.py:
+        the list is then in the model by the window's first paint, not one paint later)."""
+        future: Future[list[dict[str, Any]]] = Future()
+
+        def read() -> None:
+            try:
+                future.set_result(self._read_connections())
+            except BaseException as exc:  # noqa: BLE001 - handed to load_connections' caller
+                future.set_exception(exc)
+
+        self._preloaded = future
+        threading.Thread(target=read, name="cache-preload", daemon=True).start()
+
     def load_connections(self) -> list[dict[str, Any]]:
-        with self._engine.connect() as db:
+        """The saved list, in order (what `preload_connections` read, if it was called)."""
+        preloaded, self._preloaded = self._preloaded, None
+        if preloaded is not None:
+            return preloaded.result()
+        return self._read_connections()
+
+    def _read_connections(self) -> list[dict[str, Any]]:
+        with self._db() as db:
             rows = db.execute(
-                select(connections.c.body)
-                .where(connections.c.scope == self.scope)
-                .order_by(connections.c.position)
-            ).all()
-        return [json.loads(row.body) for row in rows]
+                "SELECT body FROM connections WHERE scope = ? ORDER BY position", (self.scope,)
+            ).fetchall()
+        return [sliced_json.loads(body) for (body,) in rows]
 
     def save_report(self, connection_id: str, report: dict[str, Any]) -> None:
         """Keep `report` as the last one of `connection_id` (one per connection)."""
-        now = datetime.now(UTC).replace(tzinfo=None)
-        body = json.dumps(report)
+        body = sliced_json.dumps(report)  # in slices: a 100k-row report never holds the GIL long
         with self._writing() as db:
-            db.execute(delete(reports).where(self._report_of(connection_id)))
             db.execute(
-                insert(reports).values(
-                    scope=self.scope, connection_id=connection_id, body=body, saved_at=now
-                )
+                "INSERT OR REPLACE INTO reports (scope, connection_id, body, saved_at) "
+                "VALUES (?, ?, ?, ?)",
+                (self.scope, connection_id, body, _now()),
             )
 
     def load_report(self, connection_id: str) -> dict[str, Any] | None:
-        with self._engine.connect() as db:
-            row = db.execute(select(reports.c.body).where(self._report_of(connection_id))).first()
-        return json.loads(row.body) if row else None
+        with self._db() as db:
+            row = db.execute(
+                "SELECT body FROM reports WHERE scope = ? AND connection_id = ?",
+                (self.scope, connection_id),
+            ).fetchone()
+        if row is None:
+            return None
+        report = sliced_json.loads(row[0])
+        return report if isinstance(report, dict) else None
 
     def forget(self, connection_id: str) -> None:
         """Drop a disconnected connection and its report."""
         with self._writing() as db:
             db.execute(
-                delete(connections).where(
-                    connections.c.scope == self.scope, connections.c.id == connection_id
-                )
+                "DELETE FROM connections WHERE scope = ? AND id = ?", (self.scope, connection_id)
             )
-            db.execute(delete(reports).where(self._report_of(connection_id)))
+            db.execute(
+                "DELETE FROM reports WHERE scope = ? AND connection_id = ?",
+                (self.scope, connection_id),
+            )
 
     def close(self) -> None:
-        if self._engine_ is not None:
-            self._engine_.dispose()
+        with self._lock:
+            if self._db_ is not None:
+                self._db_.close()
+                self._db_ = None
+
+
+def _now() -> str:
+    """UTC, in the layout SQLAlchemy's DateTime used for this file."""
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -11,6 +13,17 @@ from PySide6.QtCore import QObject, QThread
 from desktop.cache import Cache
 from desktop.tasks import run_in_background
 from tests.desktop.gui import data
+
+OLD_LAYOUT = """
+CREATE TABLE connections (
+    scope VARCHAR NOT NULL, id VARCHAR NOT NULL, position INTEGER NOT NULL,
+    body TEXT NOT NULL, saved_at DATETIME NOT NULL, PRIMARY KEY (scope, id)
+);
+CREATE TABLE reports (
+    scope VARCHAR NOT NULL, connection_id VARCHAR NOT NULL, body TEXT NOT NULL,
+    saved_at DATETIME NOT NULL, PRIMARY KEY (scope, connection_id)
+);
+"""
 
 
 def test_cache_keeps_the_list_and_last_report_per_connection(tmp_cache_path: Path) -> None:
@@ -37,6 +50,43 @@ def test_cache_drops_reports_of_removed_connections(tmp_cache_path: Path) -> Non
     assert cache.load_report("b") is None
     cache.forget("a")
     assert cache.load_connections() == []
+    cache.close()
+
+
+def test_a_cache_file_written_by_the_sqlalchemy_version_still_loads(tmp_cache_path: Path) -> None:
+    """The layout and text (`json.dumps` with spaces) that desktop/cache.py wrote through
+    SQLAlchemy until the cold-start fix: an upgrade must not lose last run's view."""
+    tmp_cache_path.parent.mkdir(parents=True)
+    db = sqlite3.connect(tmp_cache_path)
+    db.executescript(OLD_LAYOUT)
+    db.execute(
+        "INSERT INTO connections VALUES ('embedded', 'a', 0, ?, '2026-11-29 05:47:50.217684')",
+        (json.dumps(data.connection("a")),),
+    )
+    db.execute(
+        "INSERT INTO reports VALUES ('embedded', 'a', ?, '2026-11-29 05:47:50.217684')",
+        (json.dumps(data.report(3)),),
+    )
+    db.commit()
+    db.close()
+    cache = Cache(tmp_cache_path, "embedded")
+    assert [c["id"] for c in cache.load_connections()] == ["a"]
+    report = cache.load_report("a")
+    assert report is not None
+    assert [list(row) for row in report["rows"]] == data.report(3)["rows"]
+    cache.save_report("a", data.report(4))
+    report = cache.load_report("a")
+    assert report is not None
+    assert len(report["rows"]) == 4
+    cache.close()
+
+
+def test_a_failed_write_leaves_the_previous_list(tmp_cache_path: Path) -> None:
+    cache = Cache(tmp_cache_path, "embedded")
+    cache.save_connections([data.connection("a")])
+    with pytest.raises(KeyError):
+        cache.save_connections([data.connection("b"), {"no": "id"}])
+    assert [c["id"] for c in cache.load_connections()] == ["a"]
     cache.close()
 
 
@@ -111,3 +161,33 @@ def test_shutdown_with_cancel_stops_waiting_operations(qtbot) -> None:
     run_in_background(parent, lambda: cancel.wait(30), success=lambda _: None, cancel=cancel)
     assert tasks.shutdown(5000, cancel=True)
     assert cancel.is_set()
+
+
+def test_a_preloaded_list_is_what_the_next_load_returns(tmp_cache_path: Path) -> None:
+    cache = Cache(tmp_cache_path, "embedded")
+    cache.save_connections([data.connection("a")])
+    cache.preload_connections()
+    assert [c["id"] for c in cache.load_connections()] == ["a"]
+    # Used once: later loads read the file again.
+    cache.save_connections([data.connection("a"), data.connection("b")])
+    assert [c["id"] for c in cache.load_connections()] == ["a", "b"]
+    cache.close()
+
+
+def test_a_save_after_the_preload_outdates_it(tmp_cache_path: Path) -> None:
+    cache = Cache(tmp_cache_path, "embedded")
+    cache.save_connections([data.connection("a")])
+    cache.preload_connections()
+    cache.save_connections([data.connection("b")])
+    assert [c["id"] for c in cache.load_connections()] == ["b"]
+    cache.close()
+
+
+def test_a_preload_of_an_unreadable_file_fails_the_load(tmp_cache_path: Path) -> None:
+    tmp_cache_path.parent.mkdir(parents=True)
+    tmp_cache_path.write_bytes(b"not a database" * 100)
+    cache = Cache(tmp_cache_path, "embedded")
+    cache.preload_connections()
+    with pytest.raises(sqlite3.DatabaseError):
+        cache.load_connections()
+    cache.close()
