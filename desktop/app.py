@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import getpass
-import hashlib
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtNetwork import QLocalServer, QLocalSocket
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from desktop import __version__, tasks
 from desktop.cache import CACHE_FILE, Cache
@@ -24,7 +22,6 @@ from desktop.notify import Notifier
 from desktop.tasks import run_in_background
 from desktop.views.controller import Controller
 from desktop.views.main_window import MainWindow
-from desktop.views.settings_dialog import SettingsDialog
 from desktop.views.startup import BackendLink
 from desktop.views.widgets import icon
 
@@ -32,54 +29,7 @@ log = logging.getLogger(__name__)
 
 STYLES_DIR = Path(__file__).resolve().parents[1] / "resources" / "styles"
 APP_NAME = "Connected Accounts"
-
-
-def server_name() -> str:
-    """Per-user name for the single-instance socket (users must not see each other's)."""
-    user = hashlib.sha256(getpass.getuser().encode()).hexdigest()[:12]
-    return f"connected-accounts-{user}"
-
-
-class SingleInstance(QObject):
-    """A second launch asks the first to raise its window, then exits."""
-
-    activation_requested = Signal()
-    """Another launch wants this instance's window in front."""
-
-    def __init__(self, name: str, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.name = name
-        self.server: QLocalServer | None = None
-
-    def hand_over(self) -> bool:
-        """True when another instance runs (and was asked to raise itself)."""
-        socket = QLocalSocket()
-        socket.connectToServer(self.name)
-        if not socket.waitForConnected(500):
-            return False
-        socket.write(b"raise\n")
-        socket.waitForBytesWritten(500)
-        socket.disconnectFromServer()
-        return True
-
-    def listen(self) -> bool:
-        server = QLocalServer(self)
-        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
-        if not server.listen(self.name):
-            # A crashed instance leaves its socket file behind; nobody answered on it above.
-            QLocalServer.removeServer(self.name)
-            if not server.listen(self.name):
-                log.warning("Single-instance socket unavailable: %s", server.errorString())
-                return False
-        server.newConnection.connect(self._on_server_new_connection)
-        self.server = server
-        return True
-
-    def _on_server_new_connection(self) -> None:
-        assert self.server is not None
-        while (socket := self.server.nextPendingConnection()) is not None:
-            socket.disconnected.connect(socket.deleteLater)
-            self.activation_requested.emit()
+PAINT_WAIT_MS = 1000
 
 
 def dark_palette() -> QPalette:
@@ -171,6 +121,44 @@ def quit_on_signals(app: QApplication) -> QTimer:
     return ticker
 
 
+class _NextPaint(QObject):
+    """Calls `callback` once, as soon as `window` or one of its widgets has painted."""
+
+    def __init__(self, window: QWidget, callback: Callable[[], None]) -> None:
+        super().__init__(window)
+        self.window = window
+        self.callback: Callable[[], None] | None = callback
+        # No paint comes while the window is hidden or minimised: never wait for one forever.
+        QTimer.singleShot(PAINT_WAIT_MS, self._fire)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+        if event.type() != QEvent.Type.Paint or not isinstance(watched, QWidget):
+            return False
+        if watched is self.window or self.window.isAncestorOf(watched):
+            # After the paint has been delivered and flushed, not inside it.
+            QTimer.singleShot(0, self._fire)
+        return False
+
+    def _fire(self) -> None:
+        callback, self.callback = self.callback, None
+        if callback is None:
+            return
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        self.deleteLater()
+        callback()
+
+
+def after_next_paint(window: QWidget, callback: Callable[[], None]) -> None:
+    """Run `callback` on the UI thread right after `window`'s next paint (or after 1 s)."""
+    watcher = _NextPaint(window, callback)
+    app = QApplication.instance()
+    if app is not None:
+        app.installEventFilter(watcher)
+    window.update()
+
+
 @dataclass
 class MainParts:
     """The main window and what drives it, wired as the app runs them."""
@@ -182,10 +170,13 @@ class MainParts:
     link: BackendLink
 
     def start(self) -> None:
-        """Show the cached view at once, then reach the backend off the UI thread."""
-        self.controller.load_cached()
+        """Show the cached view at once, then reach the backend off the UI thread.
+
+        The backend link starts once the saved list has been painted: its worker imports httpx,
+        keyring, PyJWT and cryptography (about 0.4 s and 40 MiB), which would otherwise compete
+        with the first paint for the GIL (bench/cold_start.py)."""
+        self.controller.load_cached(then=lambda: after_next_paint(self.window, self.link.start))
         self.window.show()
-        self.link.start()
 
     def stop(self) -> None:
         self.notifier.close()
@@ -195,9 +186,12 @@ class MainParts:
 def build_main(app: QApplication, backend_url: str | None) -> MainParts:
     """Build the window, controller, cache and backend link (not started yet)."""
     model = ConnectionsModel()
+    cache = open_cache(backend_url)
+    if cache is not None:
+        cache.preload_connections()  # read while the window is built
     window = MainWindow(model)
     notifier = Notifier(app.windowIcon(), window)
-    controller = Controller(window, model, open_cache(backend_url), notifier)
+    controller = Controller(window, model, cache, notifier)
     link = BackendLink(controller, backend_url)
     window.settings_requested.connect(lambda: _open_settings(window, link))
     return MainParts(window, model, notifier, controller, link)
@@ -205,6 +199,8 @@ def build_main(app: QApplication, backend_url: str | None) -> MainParts:
 
 def run_gui(args: argparse.Namespace) -> int:
     """Open the window; returns the exit code."""
+    from desktop.single_instance import SingleInstance, server_name
+
     app = build_app()
     guard = SingleInstance(server_name())
     if guard.hand_over():
@@ -223,6 +219,8 @@ def run_gui(args: argparse.Namespace) -> int:
 
 
 def _open_settings(window: MainWindow, link: BackendLink) -> None:
+    from desktop.views.settings_dialog import SettingsDialog
+
     dialog = SettingsDialog(link.backend_url, window)
 
     def chosen(url: object) -> None:
@@ -233,7 +231,7 @@ def _open_settings(window: MainWindow, link: BackendLink) -> None:
 
         run_in_background(window, save, success=lambda _: None)
         link.controller.cache = open_cache(new_url)
-        window.reports.cache = link.controller.cache
+        window.set_report_cache(link.controller.cache)
         link.switch(new_url)
 
     dialog.backend_chosen.connect(chosen)

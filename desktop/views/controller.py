@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop.api.client import ApiClient, ApiError
-from desktop.cache import Cache
-from desktop.connect import run_connect
+from desktop.api.errors import ApiError
 from desktop.models.connections import ConnectionsModel
 from desktop.notify import Notifier
 from desktop.tasks import run_in_background
-from desktop.views.connect_dialog import ConnectDialog, open_in_browser
-from desktop.views.disconnect_dialog import DisconnectDialog
 from desktop.views.errors import describe_error
 from desktop.views.main_window import MainWindow
+
+if TYPE_CHECKING:  # imported when first used: the window paints before httpx and the dialogs load
+    from desktop.api.client import ApiClient
+    from desktop.cache import Cache
+    from desktop.views.connect_dialog import ConnectDialog
+    from desktop.views.disconnect_dialog import DisconnectDialog
+
+log = logging.getLogger(__name__)
 
 CHECK_INTERVAL_MS = 15 * 60 * 1000
 
@@ -40,18 +45,18 @@ class Controller(QObject):
         cache: Cache | None,
         notifier: Notifier,
         *,
-        open_url: Callable[[str], object] = open_in_browser,
+        open_url: Callable[[str], object] | None = None,
     ) -> None:
         super().__init__(window)
         self.window = window
         self.model = model
         self.cache = cache
         self.notifier = notifier
-        self.open_url = open_url
+        self.open_url = open_url or _open_in_browser
         self.client: ApiClient | None = None
         self._listed = False  # the backend's list arrived at least once
         self.dialog: ConnectDialog | DisconnectDialog | None = None
-        window.reports.cache = cache
+        window.set_report_cache(cache)
         window.connect_requested.connect(self._on_window_connect_requested)
         window.refresh_requested.connect(self.refresh)
         window.retry_requested.connect(self.refresh)
@@ -64,12 +69,24 @@ class Controller(QObject):
         self.check_timer.timeout.connect(self.check_all)
 
     # -- start-up -----------------------------------------------------------------------------
-    def load_cached(self) -> None:
-        """Show last run's list at once, before the backend answers."""
+    def load_cached(self, then: Callable[[], None] | None = None) -> None:
+        """Show last run's list at once, before the backend answers; then call `then()` (also
+        when there is no cache or it cannot be read: a broken cache never stops the app)."""
+        done = then or (lambda: None)
         if self.cache is None:
+            QTimer.singleShot(0, done)
             return
         cache = self.cache
-        run_in_background(self, cache.load_connections, success=self._on_cache_loaded)
+
+        def loaded(items: list[dict[str, Any]]) -> None:
+            self._on_cache_loaded(items)
+            done()
+
+        def unreadable(error: Exception) -> None:
+            log.warning("The saved connection list could not be read: %s", type(error).__name__)
+            done()
+
+        run_in_background(self, cache.load_connections, success=loaded, failure=unreadable)
 
     def _on_cache_loaded(self, items: list[dict[str, Any]]) -> None:
         # The backend may have answered first; its list always wins over the saved one.
@@ -82,8 +99,7 @@ class Controller(QObject):
         old, self.client = self.client, client
         if old is not None and old is not client:
             old.close()
-        self.window.reports.fetch = self._fetch_report if client is not None else None
-        self.window.reports._fill_accounts()
+        self.window.set_report_fetch(self._fetch_report if client is not None else None)
         if client is None:
             self.check_timer.stop()
             return
@@ -182,6 +198,8 @@ class Controller(QObject):
         if client is None:
             self.window.set_offline("Not connected to the companion service yet.")
             return None
+        from desktop.connect import run_connect
+        from desktop.views.connect_dialog import ConnectDialog
 
         def connect(
             provider_id: str, open_browser: Callable[[str], object], cancel: threading.Event
@@ -206,6 +224,8 @@ class Controller(QObject):
         client, item = self.client, self.model.get(connection_id)
         if client is None or item is None:
             return None
+        from desktop.views.disconnect_dialog import DisconnectDialog
+
         dialog = DisconnectDialog(
             item, lambda forget: client.disconnect(connection_id, forget=forget), self.window
         )
@@ -245,3 +265,9 @@ class Controller(QObject):
         return client.report(
             connection_id, account=account, since=since, until=until, level=level, cancel=cancel
         )
+
+
+def _open_in_browser(url: str) -> object:
+    from desktop.views.connect_dialog import open_in_browser
+
+    return open_in_browser(url)

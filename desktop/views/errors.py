@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from desktop.api.client import ApiError
-from desktop.connect import ConnectRefused
-from desktop.loopback import ReceiverCancelled, ReceiverTimeout
+import sys
+
+from desktop.api.errors import ApiError
 
 _BY_CODE = {
     "network": "Cannot reach the companion service. Check that it is running, then try again.",
@@ -15,14 +15,20 @@ _BY_CODE = {
 
 def describe_error(error: BaseException) -> str:
     """What went wrong and what to do, in words."""
-    if isinstance(error, ConnectRefused):
+    # The connect flow's errors come from desktop.connect and desktop.loopback, which load with
+    # the first connect (socket, html, ipaddress: ~20 ms the first paint does not need). Until
+    # they are loaded no such error can exist, so they are looked up, not imported.
+    connect, loopback = sys.modules.get("desktop.connect"), sys.modules.get("desktop.loopback")
+    if connect is not None and isinstance(error, connect.ConnectRefused):
         if error.error == "access_denied":
             return (
                 "You declined access at the provider, so nothing was connected. "
                 "Choose Try again and allow access to connect."
             )
         return str(error)
-    if isinstance(error, ReceiverTimeout | ReceiverCancelled):
+    if loopback is not None and isinstance(
+        error, loopback.ReceiverTimeout | loopback.ReceiverCancelled
+    ):
         return str(error)
     if isinstance(error, ApiError):
         text = str(error) or _BY_CODE.get(error.code, "")

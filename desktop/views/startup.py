@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.api.client import ApiClient
-from desktop.embedded import EmbeddedBackend, EmbeddedBackendError
-from desktop.secure_store import SecureStore, open_store
-from desktop.session import Session
 from desktop.tasks import run_in_background
 from desktop.views.controller import Controller
 from desktop.views.errors import describe_error
-from desktop.views.sign_in import SignInDialog
 
-EmbeddedFactory = Callable[[], EmbeddedBackend]
+if TYPE_CHECKING:
+    # httpx, keyring, PyJWT and cryptography load on the worker that first needs them, after
+    # the window has painted (bench/cold_start.py).
+    from desktop.embedded import EmbeddedBackend
+    from desktop.secure_store import SecureStore
+    from desktop.session import Session
+    from desktop.views.sign_in import SignInDialog
+
+EmbeddedFactory = Callable[[], "EmbeddedBackend"]
+
+
+def _embedded_backend() -> EmbeddedBackend:
+    from desktop.embedded import EmbeddedBackend
+
+    return EmbeddedBackend()
+
+
+def _open_store() -> SecureStore:
+    from desktop.secure_store import open_store
+
+    return open_store()
 
 
 class BackendLink(QObject):
@@ -33,8 +47,8 @@ class BackendLink(QObject):
         controller: Controller,
         backend_url: str | None,
         *,
-        embedded_factory: EmbeddedFactory = EmbeddedBackend,
-        store_factory: Callable[[], SecureStore] = open_store,
+        embedded_factory: EmbeddedFactory = _embedded_backend,
+        store_factory: Callable[[], SecureStore] = _open_store,
     ) -> None:
         super().__init__(controller)
         self.controller = controller
@@ -59,7 +73,7 @@ class BackendLink(QObject):
     def _start_embedded(self) -> None:
         self.window.set_remote(False, signed_in=True)
         self.window.set_status("Starting the companion service on this computer…")
-        embedded = self._embedded_factory()
+        embedded = self._embedded_factory()  # cheap: the process starts on the worker
         self.embedded = embedded
         run_in_background(
             self, embedded.start, success=self._on_embedded_started, failure=self._on_failed
@@ -79,6 +93,8 @@ class BackendLink(QObject):
         store_factory = self._store_factory
 
         def restore() -> Session | None:
+            from desktop.session import Session
+
             session = Session(url, store_factory())
             return session if session.restore() else None
 
@@ -101,11 +117,17 @@ class BackendLink(QObject):
 
     def sign_in_op(self, url: str, email: str, password: str) -> Session:
         """Runs on a worker thread (keyring and network)."""
+        from desktop.session import Session
+
         session = Session(url, self._store_factory())
+        import platform
+
         session.login(email, password, device_name=platform.node() or "This computer")
         return session
 
     def ask_sign_in(self) -> SignInDialog:
+        from desktop.views.sign_in import SignInDialog
+
         dialog = SignInDialog(self.sign_in_op, url=self.backend_url or "", parent=self.window)
         dialog.signed_in.connect(self._on_sign_in_dialog_signed_in)
         self.sign_in_dialog = dialog
@@ -113,6 +135,8 @@ class BackendLink(QObject):
         return dialog
 
     def _on_sign_in_dialog_signed_in(self, session: Any) -> None:
+        from desktop.session import Session
+
         assert isinstance(session, Session)
         self.backend_url = session.base_url
         self.session = session
@@ -139,10 +163,14 @@ class BackendLink(QObject):
         where = "on this computer" if not remote else f"at {url}"
         who = f" · signed in as {session.user_email}" if remote and session.user_email else ""
         self.window.set_backend_text(f"Companion service {where}{who}")
+        from desktop.api.client import ApiClient  # loaded already, by the session's worker
+
         self.controller.attach(ApiClient(url, auth=session))
         self.ready.emit(url)
 
     def _on_failed(self, error: Exception) -> None:
+        from desktop.embedded import EmbeddedBackendError
+
         message = str(error) if isinstance(error, EmbeddedBackendError) else describe_error(error)
         self.window.set_offline(message)
         self.window.set_status("Not connected to the companion service")

@@ -1,0 +1,62 @@
+"""One window per user: a second launch asks the first to raise its window, then exits.
+
+Its own module so that building the window (and bench/cold_start.py) does not load QtNetwork."""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import logging
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+
+log = logging.getLogger(__name__)
+
+
+def server_name() -> str:
+    """Per-user name for the single-instance socket (users must not see each other's)."""
+    user = hashlib.sha256(getpass.getuser().encode()).hexdigest()[:12]
+    return f"connected-accounts-{user}"
+
+
+class SingleInstance(QObject):
+    """A second launch asks the first to raise its window, then exits."""
+
+    activation_requested = Signal()
+    """Another launch wants this instance's window in front."""
+
+    def __init__(self, name: str, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.server: QLocalServer | None = None
+
+    def hand_over(self) -> bool:
+        """True when another instance runs (and was asked to raise itself)."""
+        socket = QLocalSocket()
+        socket.connectToServer(self.name)
+        if not socket.waitForConnected(500):
+            return False
+        socket.write(b"raise\n")
+        socket.waitForBytesWritten(500)
+        socket.disconnectFromServer()
+        return True
+
+    def listen(self) -> bool:
+        server = QLocalServer(self)
+        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        if not server.listen(self.name):
+            # A crashed instance leaves its socket file behind; nobody answered on it above.
+            QLocalServer.removeServer(self.name)
+            if not server.listen(self.name):
+                log.warning("Single-instance socket unavailable: %s", server.errorString())
+                return False
+        server.newConnection.connect(self._on_server_new_connection)
+        self.server = server
+        return True
+
+    def _on_server_new_connection(self) -> None:
+        assert self.server is not None
+        while (socket := self.server.nextPendingConnection()) is not None:
+            socket.disconnected.connect(socket.deleteLater)
+            self.activation_requested.emit()
