@@ -6,13 +6,12 @@ import argparse
 import logging
 import signal
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication
 
 from desktop import __version__, tasks
 from desktop.cache import CACHE_FILE, Cache
@@ -22,6 +21,7 @@ from desktop.notify import Notifier
 from desktop.tasks import run_in_background
 from desktop.views.controller import Controller
 from desktop.views.main_window import MainWindow
+from desktop.views.paint import after_next_paint
 from desktop.views.startup import BackendLink
 from desktop.views.widgets import icon
 
@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 
 STYLES_DIR = Path(__file__).resolve().parents[1] / "resources" / "styles"
 APP_NAME = "Connected Accounts"
-PAINT_WAIT_MS = 1000
 
 
 def dark_palette() -> QPalette:
@@ -119,44 +118,6 @@ def quit_on_signals(app: QApplication) -> QTimer:
     ticker.timeout.connect(lambda: None)
     ticker.start(300)
     return ticker
-
-
-class _NextPaint(QObject):
-    """Calls `callback` once, as soon as `window` or one of its widgets has painted."""
-
-    def __init__(self, window: QWidget, callback: Callable[[], None]) -> None:
-        super().__init__(window)
-        self.window = window
-        self.callback: Callable[[], None] | None = callback
-        # No paint comes while the window is hidden or minimised: never wait for one forever.
-        QTimer.singleShot(PAINT_WAIT_MS, self._fire)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
-        if event.type() != QEvent.Type.Paint or not isinstance(watched, QWidget):
-            return False
-        if watched is self.window or self.window.isAncestorOf(watched):
-            # After the paint has been delivered and flushed, not inside it.
-            QTimer.singleShot(0, self._fire)
-        return False
-
-    def _fire(self) -> None:
-        callback, self.callback = self.callback, None
-        if callback is None:
-            return
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
-        self.deleteLater()
-        callback()
-
-
-def after_next_paint(window: QWidget, callback: Callable[[], None]) -> None:
-    """Run `callback` on the UI thread right after `window`'s next paint (or after 1 s)."""
-    watcher = _NextPaint(window, callback)
-    app = QApplication.instance()
-    if app is not None:
-        app.installEventFilter(watcher)
-    window.update()
 
 
 @dataclass

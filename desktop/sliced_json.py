@@ -24,7 +24,7 @@ _decoder = json.JSONDecoder()
 _raw_decode = _decoder.raw_decode
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _SPACE = frozenset(" \t\n\r")
-SLICE = 2000
+SLICE = 200
 """Elements encoded per C call (about 3 ms of a report's rows)."""
 
 

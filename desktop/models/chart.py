@@ -20,22 +20,47 @@ CHARTABLE = {
 _CENT = Decimal("0.01")
 
 
+_NEEDS = {
+    "impressions": ("impressions",),
+    "clicks": ("clicks",),
+    "spend": ("spend",),
+    "conversions": ("conversions",),
+    "ctr": ("impressions", "clicks"),
+    "cpc": ("spend", "clicks"),
+    "cpm": ("spend", "impressions"),
+}
+
+
 def series_by_date(report: dict[str, Any], metric: str) -> list[tuple[date, Decimal]]:
     """One point per date, ascending. At campaign level, campaigns of a day are added up first;
-    CTR, CPC and CPM are computed from the day's sums (never averaged)."""
+    CTR, CPC and CPM are computed from the day's sums (never averaged).
+
+    Only the columns the metric needs are summed, integers as integers and anything else
+    through Decimal(str(value)), so money adds up exactly: over 100,000 rows this runs on a
+    worker that shares the GIL with the UI thread, so less of it is less stall."""
     keys = [c["key"] for c in report.get("columns", [])]
-    if "date" not in keys:
+    if "date" not in keys or metric not in _NEEDS:
         return []
     at = {k: i for i, k in enumerate(keys)}
-    sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    needed = [(key, at[key]) for key in _NEEDS[metric] if key in at]
+    day_at = at["date"]
+    sums: dict[str, list[Any]] = {}
     for row in report.get("rows", []):
-        day = sums[str(row[at["date"]])]
-        for key in SUMMED:
-            if key in at and row[at[key]] is not None:
-                day[key] += Decimal(str(row[at[key]]))
+        day_text = str(row[day_at])
+        acc = sums.get(day_text)
+        if acc is None:
+            acc = sums[day_text] = [0] * len(needed)
+        for n, (_, i) in enumerate(needed):
+            value = row[i]
+            if value is None:
+                continue
+            acc[n] += value if type(value) is int else Decimal(str(value))
     points: list[tuple[date, Decimal]] = []
     for day_text in sorted(sums):
-        value = _value(sums[day_text], metric)
+        day: dict[str, Decimal] = defaultdict(Decimal)
+        for (key, _), total in zip(needed, sums[day_text], strict=True):
+            day[key] = Decimal(total)
+        value = _value(day, metric)
         if value is not None:
             points.append((date.fromisoformat(day_text), value))
     return points

@@ -30,6 +30,7 @@ from desktop.models.format import relative_time
 from desktop.tasks import Task, run_in_background
 from desktop.views.date_range import DateRangePicker
 from desktop.views.errors import describe_error
+from desktop.views.paint import after_next_paint
 from desktop.views.report_chart import ReportChart
 from desktop.views.report_table import ReportTable
 from desktop.views.widgets import Banner
@@ -73,6 +74,7 @@ class ReportsView(QWidget):
         self._task: Task[dict[str, Any]] | None = None
         self._reports: dict[str, dict[str, Any]] = {}  # last report per connection this session
         self._autoload: str | None = None  # connection whose report loads once none is found
+        self._saving_cache: Cache | None = None  # a fresh report waits for a paint to be saved
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
@@ -300,10 +302,17 @@ class ReportsView(QWidget):
         if selected is not None and selected.id == connection_id:
             self._show(report, cached=False)
         if self.cache is not None:
-            cache = self.cache
-            run_in_background(
-                self, lambda: cache.save_report(connection_id, report), success=lambda _: None
-            )
+            # Re-encoding 100,000 rows holds the GIL in slices: after the new rows have painted
+            # (see ReportChart._redraw).
+            cache = self._saving_cache = self.cache
+
+            def save() -> None:
+                self._saving_cache = None
+                run_in_background(
+                    self, lambda: cache.save_report(connection_id, report), success=lambda _: None
+                )
+
+            after_next_paint(self.window(), save)
         self.report_loaded.emit(connection_id)
 
     def _on_report_failed(self, error: Exception) -> None:
@@ -333,6 +342,12 @@ class ReportsView(QWidget):
     @property
     def loading(self) -> bool:
         return self._task is not None
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left to do for the report on screen: fetched, charted and saved (or saving
+        on the pool)."""
+        return self._task is None and not self.chart.busy and self._saving_cache is None
 
     # -- showing ----------------------------------------------------------------------------
     def _show(self, report: dict[str, Any] | None, *, cached: bool) -> None:

@@ -17,6 +17,7 @@ from desktop.cache import CACHE_FILE, Cache
 from desktop.config import cache_dir
 from desktop.models.connections import ConnectionsModel
 from desktop.notify import Notifier
+from desktop.views import paint
 from desktop.views.controller import Controller
 from desktop.views.main_window import REPORTS, MainWindow
 from tests.desktop.gui import data
@@ -67,11 +68,11 @@ def test_the_first_paint_shows_the_saved_list_and_the_backend_link_starts_after_
 def test_after_next_paint_does_not_wait_forever_for_a_hidden_window(
     qtbot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(desktop_app, "PAINT_WAIT_MS", 50)
+    monkeypatch.setattr(paint, "PAINT_WAIT_MS", 50)
     hidden = QWidget()
     qtbot.addWidget(hidden)
     calls: list[str] = []
-    desktop_app.after_next_paint(hidden, lambda: calls.append("ran"))
+    paint.after_next_paint(hidden, lambda: calls.append("ran"))
     qtbot.waitUntil(lambda: calls == ["ran"], timeout=2000)
     qtbot.wait(100)
     assert calls == ["ran"]  # once, not once per paint or timer
@@ -86,7 +87,7 @@ def test_after_next_paint_runs_once_after_the_paint(qtbot, qapp: QApplication) -
     paints = _Paints(window, ConnectionsModel())
     qapp.installEventFilter(paints)
     try:
-        desktop_app.after_next_paint(window, lambda: painted.append(len(paints.rows)))
+        paint.after_next_paint(window, lambda: painted.append(len(paints.rows)))
         qtbot.waitUntil(lambda: bool(painted), timeout=2000)
         window.update()
         qtbot.wait(50)

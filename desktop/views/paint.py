@@ -1,0 +1,51 @@
+"""Run something right after a widget's next paint: work that would compete with that paint for
+the GIL (imports, sums over a 100,000-row report, re-encoding it for the cache) waits until the
+user sees the result (bench/cold_start.py, bench/ui_stall.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+PAINT_WAIT_MS = 1000
+"""No paint comes while a window is hidden or minimised: the callback runs after this anyway."""
+
+
+class _NextPaint(QObject):
+    """Calls `callback` once, as soon as `window` or one of its widgets has painted."""
+
+    def __init__(self, window: QWidget, callback: Callable[[], None]) -> None:
+        super().__init__(window)
+        self.window = window
+        self.callback: Callable[[], None] | None = callback
+        # No paint comes while the window is hidden or minimised: never wait for one forever.
+        QTimer.singleShot(PAINT_WAIT_MS, self._fire)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+        if event.type() != QEvent.Type.Paint or not isinstance(watched, QWidget):
+            return False
+        if watched is self.window or self.window.isAncestorOf(watched):
+            # After the paint has been delivered and flushed, not inside it.
+            QTimer.singleShot(0, self._fire)
+        return False
+
+    def _fire(self) -> None:
+        callback, self.callback = self.callback, None
+        if callback is None:
+            return
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        self.deleteLater()
+        callback()
+
+
+def after_next_paint(window: QWidget, callback: Callable[[], None]) -> None:
+    """Run `callback` on the UI thread right after `window`'s next paint (or after 1 s)."""
+    watcher = _NextPaint(window, callback)
+    app = QApplication.instance()
+    if app is not None:
+        app.installEventFilter(watcher)
+    window.update()
