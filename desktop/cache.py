@@ -134,7 +134,12 @@ class Cache:
 
     def save_report(self, connection_id: str, report: dict[str, Any]) -> None:
         """Keep `report` as the last one of `connection_id` (one per connection)."""
-        body = sliced_json.dumps(report)  # in slices: a 100k-row report never holds the GIL long
+        # In slices: a 100k-row report never holds the GIL long.
+        self.save_report_text(connection_id, sliced_json.dumps(report))
+
+    def save_report_text(self, connection_id: str, body: str) -> None:
+        """`save_report` with the report already encoded (sliced_json.dumps_steps on the UI
+        thread); only the write, which lets go of the GIL, is left for the worker."""
         with self._writing() as db:
             db.execute(
                 "INSERT OR REPLACE INTO reports (scope, connection_id, body, saved_at) "

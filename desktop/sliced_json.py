@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Generator
 from typing import Any
 
 _decoder = json.JSONDecoder()
@@ -48,23 +49,36 @@ def loads(data: bytes | bytearray | str) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact `json.dumps`; top-level lists (and lists in a top-level object) go in slices."""
-    if isinstance(value, dict):
-        return (
-            "{"
-            + ",".join(f"{json.dumps(str(k))}:{_dumps_inner(v)}" for k, v in value.items())
-            + "}"
-        )
-    return _dumps_inner(value)
+    return _drain(dumps_steps(value))
 
 
-def _dumps_inner(value: Any) -> str:
+def dumps_steps(value: Any) -> Generator[None, None, str]:
+    """`dumps`, as steps: yields after each slice and returns the text (for
+    `desktop.tasks.run_in_steps`, which runs it on the UI thread between paints)."""
+    if not isinstance(value, dict):
+        return (yield from _dumps_steps(value))
+    parts = []
+    for k, v in value.items():
+        parts.append(f"{json.dumps(str(k))}:{(yield from _dumps_steps(v))}")
+    return "{" + ",".join(parts) + "}"
+
+
+def _dumps_steps(value: Any) -> Generator[None, None, str]:
     if not isinstance(value, list) or len(value) <= SLICE:
         return json.dumps(value, separators=(",", ":"))
-    parts = (
-        json.dumps(value[i : i + SLICE], separators=(",", ":"))[1:-1]
-        for i in range(0, len(value), SLICE)
-    )
+    parts = []
+    for i in range(0, len(value), SLICE):
+        parts.append(json.dumps(value[i : i + SLICE], separators=(",", ":"))[1:-1])
+        yield
     return "[" + ",".join(parts) + "]"
+
+
+def _drain(steps: Generator[None, None, str]) -> str:
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return str(done.value)
 
 
 def _skip(text: str, i: int) -> int:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QAbstractEventDispatcher, QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
-PAINT_WAIT_MS = 1000
+PAINT_WAIT_MS = 500
 """No paint comes while a window is hidden or minimised: the callback runs after this anyway."""
 
 
@@ -26,9 +26,17 @@ class _NextPaint(QObject):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
         if event.type() != QEvent.Type.Paint or not isinstance(watched, QWidget):
             return False
-        if watched is self.window or self.window.isAncestorOf(watched):
-            # After the paint has been delivered and flushed, not inside it.
-            QTimer.singleShot(0, self._fire)
+        if self.callback is not None and (
+            watched is self.window or self.window.isAncestorOf(watched)
+        ):
+            # Not inside the paint, nor right after it: once the event loop has nothing left to
+            # do (the layouts and paints the new content set off are done) and would wait.
+            app.removeEventFilter(self) if (app := QApplication.instance()) else None
+            dispatcher = QAbstractEventDispatcher.instance()
+            if dispatcher is None:
+                QTimer.singleShot(0, self._fire)
+            else:
+                dispatcher.aboutToBlock.connect(self._fire, Qt.ConnectionType.SingleShotConnection)
         return False
 
     def _fire(self) -> None:
@@ -43,7 +51,8 @@ class _NextPaint(QObject):
 
 
 def after_next_paint(window: QWidget, callback: Callable[[], None]) -> None:
-    """Run `callback` on the UI thread right after `window`'s next paint (or after 1 s)."""
+    """Run `callback` on the UI thread once `window` has painted and the event loop is idle
+    (or after PAINT_WAIT_MS)."""
     watcher = _NextPaint(window, callback)
     app = QApplication.instance()
     if app is not None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,16 +25,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop import sliced_json
 from desktop.cache import Cache
 from desktop.models.connections import Connection, ConnectionsModel
 from desktop.models.format import relative_time
-from desktop.tasks import Task, run_in_background
+from desktop.tasks import Task, run_in_background, run_in_steps
 from desktop.views.date_range import DateRangePicker
 from desktop.views.errors import describe_error
 from desktop.views.paint import after_next_paint
 from desktop.views.report_chart import ReportChart
 from desktop.views.report_table import ReportTable
 from desktop.views.widgets import Banner
+
+log = logging.getLogger(__name__)
 
 ReportOp = Callable[[str, str | None, date, date, str, threading.Event], dict[str, Any]]
 """Fetches (connection id, account id, since, until, level, cancel) -> the API's report."""
@@ -74,7 +78,7 @@ class ReportsView(QWidget):
         self._task: Task[dict[str, Any]] | None = None
         self._reports: dict[str, dict[str, Any]] = {}  # last report per connection this session
         self._autoload: str | None = None  # connection whose report loads once none is found
-        self._saving_cache: Cache | None = None  # a fresh report waits for a paint to be saved
+        self._saving: Task[Any] | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
@@ -106,6 +110,12 @@ class ReportsView(QWidget):
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
         self.cancel_button.hide()
         status.addWidget(self.cancel_button)
+        # Showing or hiding the progress and Cancel must not move the table: a re-layout then
+        # resizes and repaints table and chart while the report is being decoded or summed.
+        for widget in (self.progress, self.cancel_button):
+            policy = widget.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            widget.setSizePolicy(policy)
         layout.addLayout(status)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -292,28 +302,50 @@ class ReportsView(QWidget):
             success=lambda report: self._on_report_fetched(connection_id, report),
             failure=self._on_report_failed,
             cancel=cancel,
+            # Decoding is CPU work: the busy state paints first, without competing for the GIL.
+            start=self._after_paint,
         )
 
     def _on_report_fetched(self, connection_id: str, report: dict[str, Any]) -> None:
         self._task = None
         self._busy(False)
+        replaced = [self._reports.get(connection_id)]
         self._reports[connection_id] = report
         selected = self.selected_connection()
         if selected is not None and selected.id == connection_id:
+            replaced.append(self.table.model.report)
             self._show(report, cached=False)
+        kept = [report, *self._reports.values()]
+        for old in {id(r): r for r in replaced if r is not None}.values():
+            if not any(old is r for r in kept):
+                run_in_steps(self, _release_steps(old), success=lambda _: None)
         if self.cache is not None:
-            # Re-encoding 100,000 rows holds the GIL in slices: after the new rows have painted
-            # (see ReportChart._redraw).
-            cache = self._saving_cache = self.cache
+            # Encoding 100,000 rows is CPU work: in steps on the UI thread, between paints (see
+            # ReportChart._redraw); the write, which lets go of the GIL, on a worker.
+            cache = self.cache
+            if self._saving is not None:
+                self._saving.cancel()  # an older report of this view need not be saved now
 
-            def save() -> None:
-                self._saving_cache = None
-                run_in_background(
-                    self, lambda: cache.save_report(connection_id, report), success=lambda _: None
+            def write(body: str) -> None:
+                self._saving = run_in_background(
+                    self,
+                    lambda: cache.save_report_text(connection_id, body),
+                    success=self._on_report_saved,
+                    failure=self._on_report_saved,
                 )
 
-            after_next_paint(self.window(), save)
+            self._saving = run_in_steps(
+                self, sliced_json.dumps_steps(report), success=write, failure=self._on_report_saved
+            )
         self.report_loaded.emit(connection_id)
+
+    def _on_report_saved(self, result: object) -> None:
+        self._saving = None
+        if isinstance(result, Exception):  # the report stays on screen; only next start loses it
+            log.warning("The report could not be cached: %s", type(result).__name__)
+
+    def _after_paint(self, go: Callable[[], None]) -> None:
+        after_next_paint(self.window(), go)
 
     def _on_report_failed(self, error: Exception) -> None:
         self._task = None
@@ -347,7 +379,7 @@ class ReportsView(QWidget):
     def settled(self) -> bool:
         """Nothing left to do for the report on screen: fetched, charted and saved (or saving
         on the pool)."""
-        return self._task is None and not self.chart.busy and self._saving_cache is None
+        return self._task is None and not self.chart.busy and self._saving is None
 
     # -- showing ----------------------------------------------------------------------------
     def _show(self, report: dict[str, Any] | None, *, cached: bool) -> None:
@@ -409,3 +441,19 @@ class ReportsView(QWidget):
     def set_today(self, today: Callable[[], date]) -> None:
         """Tests pin the calendar; presets are computed from `today()`."""
         self.dates.set_today(today)
+
+
+RELEASE_ROWS_PER_STEP = 5000
+
+
+def _release_steps(report: dict[str, Any]) -> Generator[None, None, None]:
+    """Free a replaced report's rows a slice at a time: dropping 100,000 rows at once is one
+    ~20 ms run of deallocations on the UI thread. Only the report's own "rows" list is emptied:
+    the table model and an export work on the model's copy of it, and the steps that read this
+    list (the chart's sums, the cache's encoding) were cancelled when the report was replaced;
+    they check before each step, so none of them runs again."""
+    rows = report.get("rows")
+    del report
+    while isinstance(rows, list) and rows:
+        del rows[-RELEASE_ROWS_PER_STEP:]
+        yield

@@ -1,0 +1,171 @@
+"""CPU work over a loaded report runs in steps on the UI thread (desktop.tasks.run_in_steps):
+bench/ui_stall.py showed that on a worker it shares the GIL with the UI thread and stretches
+every paint meanwhile. These check the steps' own rules and what the Reports view builds on them:
+results and errors delivered, cancellation, a shared per-pass budget, a replaced report freed in
+slices without touching anything still in use, and a reload keeping the column widths."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Generator
+from datetime import date
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QModelRoleData, QObject, Qt
+from PySide6.QtWidgets import QApplication
+
+from desktop import tasks
+from desktop.models.connections import ConnectionsModel
+from desktop.models.report import RawValueRole, ReportTableModel
+from desktop.tasks import run_in_steps
+from desktop.views.reports import ReportsView
+from tests.desktop.gui import data
+from tests.desktop.gui.fakes import FakeApi
+
+
+def _count(to: int, seen: list[int]) -> Generator[None, None, int]:
+    for _ in range(to):
+        seen.append(threading.get_ident())
+        yield
+    return to
+
+
+def test_steps_run_on_the_ui_thread_and_hand_over_their_result(qtbot) -> None:
+    owner = QObject()
+    seen: list[int] = []
+    results: list[int] = []
+    run_in_steps(owner, _count(50, seen), success=results.append)
+    assert results == []  # nothing runs before the event loop does
+    qtbot.waitUntil(lambda: results == [50], timeout=2000)
+    assert set(seen) == {threading.get_ident()}
+    assert not tasks._running
+
+
+def test_a_failing_step_reaches_the_failure_callback(qtbot) -> None:
+    def broken() -> Generator[None, None, int]:
+        yield
+        raise ValueError("no such column")
+
+    errors: list[Exception] = []
+    run_in_steps(QObject(), broken(), success=lambda _: None, failure=errors.append)
+    qtbot.waitUntil(lambda: bool(errors), timeout=2000)
+    assert isinstance(errors[0], ValueError)
+
+
+@pytest.mark.parametrize("how", ["cancel", "parent gone"])
+def test_steps_stop_when_cancelled_or_their_parent_is_gone(qtbot, how: str) -> None:
+    owner = QObject()
+    seen: list[int] = []
+    results: list[int] = []
+    task = run_in_steps(owner, _count(10**9, seen), success=results.append)
+    qtbot.waitUntil(lambda: len(seen) > 10, timeout=2000)
+    if how == "cancel":
+        task.cancel()
+    else:
+        owner.deleteLater()
+    qtbot.wait(50)
+    stopped_at = len(seen)
+    qtbot.wait(100)
+    assert len(seen) == stopped_at
+    assert results == []
+    assert task not in tasks._running
+
+
+def test_all_steps_share_one_budget_per_pass(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five generators of 2 ms steps: the UI thread still gets the event loop back within about
+    one budget (8 ms), not one budget per generator (40 ms)."""
+    monkeypatch.setattr(tasks, "STEP_BUDGET_S", 0.008)
+
+    def slow(n: int) -> Generator[None, None, int]:
+        for _ in range(n):
+            end = time.perf_counter() + 0.002
+            while time.perf_counter() < end:
+                pass
+            yield
+        return n
+
+    owner = QObject()
+    done: list[int] = []
+    for _ in range(5):
+        run_in_steps(owner, slow(20), success=done.append)
+    gaps: list[float] = []
+    last = time.perf_counter()
+    while len(done) < 5:
+        QApplication.processEvents()
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+    assert max(gaps) < 0.008 + 0.002 + 0.015  # one budget, one step over it, scheduling slack
+
+
+def test_multi_data_answers_like_data() -> None:
+    model = ReportTableModel()
+    model.set_report(data.report(3, campaigns=1))
+    for column in range(model.columnCount()):
+        index = model.index(1, column)
+        for role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.TextAlignmentRole, RawValueRole):
+            asked = QModelRoleData(int(role))
+            model.multiData(index, asked)
+            assert asked.data() == model.data(index, int(role))
+        nothing = QModelRoleData(int(Qt.ItemDataRole.DecorationRole))
+        model.multiData(index, nothing)
+        assert nothing.data() is None
+
+
+def _view(qtbot, api: FakeApi) -> ReportsView:
+    model = ConnectionsModel()
+    model.set_connections([data.connection("a"), data.connection("b")])
+
+    def fetch(cid: str, account: Any, since: date, until: date, level: str, cancel: Any) -> Any:
+        return api.report(cid, account=account, since=since, until=until, level=level)
+
+    view = ReportsView(model, fetch, None)
+    qtbot.addWidget(view)
+    view.show()
+    return view
+
+
+def _load(qtbot, view: ReportsView) -> dict[str, Any]:
+    with qtbot.waitSignal(view.report_loaded, timeout=5000):
+        view.load_button.click()
+    qtbot.waitUntil(lambda: view.settled, timeout=5000)
+    report = view.table.model.report
+    assert report is not None
+    return report
+
+
+def test_a_replaced_report_is_freed_and_nothing_in_use_is_touched(qtbot) -> None:
+    api = FakeApi()
+    view = _view(qtbot, api)
+    view.connection_box.setCurrentIndex(view.connection_box.findData("a"))
+    first_a = _load(qtbot, view)
+    view.connection_box.setCurrentIndex(view.connection_box.findData("b"))
+    only_b = _load(qtbot, view)
+    view.connection_box.setCurrentIndex(view.connection_box.findData("a"))
+    qtbot.waitUntil(lambda: view.table.model.report is first_a, timeout=5000)
+    rows_shown = view.table.model.rowCount()
+    api.report_rows = 20
+    second_a = _load(qtbot, view)
+    assert second_a is not first_a
+    qtbot.waitUntil(lambda: first_a["rows"] == [], timeout=5000)  # freed, in slices
+    assert rows_shown == 14
+    assert view.table.model.rowCount() == len(second_a["rows"]) == 20  # the new one, intact
+    assert len(only_b["rows"]) == 14  # another connection's report is left alone
+
+
+def test_a_reload_keeps_the_column_widths_the_user_chose(qtbot) -> None:
+    view = _view(qtbot, FakeApi())
+    _load(qtbot, view)
+    table = view.table.table
+    spend = view.table.model.column_of("spend")
+    fitted = table.columnWidth(spend)
+    assert fitted >= table.fontMetrics().horizontalAdvance(view.table.model.display_text(0, spend))
+    table.setColumnWidth(spend, fitted + 57)
+    _load(qtbot, view)
+    assert table.columnWidth(spend) == fitted + 57
+    # Other columns (another level) are fitted anew.
+    view.level_box.setCurrentIndex(view.level_box.findData("campaign"))
+    _load(qtbot, view)
+    assert table.columnWidth(view.table.model.column_of("spend")) != fitted + 57
