@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.auth.tokens import TokenRejected, verify_access_token
+from backend.auth.tokens import LEEWAY_S, AccessClaims, TokenRejected, verify_access_token
 from backend.db.models import Device
 from backend.deps import StateDep
 from backend.errors import Unauthorized
@@ -63,6 +64,45 @@ class DeviceStatusCache:
         self.put(device_id, user_id, revoked=True)
 
 
+class VerifiedTokens:
+    """Per-app memo of access tokens whose signature and claims checked out, keyed by the
+    token's SHA-256 (the token itself is never kept), until they expire.
+
+    A desktop sends the same token with every request for its lifetime; its ES256 check is the
+    costliest step of a warm report request (bench/backend_overhead.py). The answer cannot
+    change: the key is fixed for the process, and sign-outs are checked per request apart."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[bytes, AccessClaims] = {}
+
+    def get(self, token: str) -> AccessClaims | None:
+        claims = self._entries.get(_digest(token))
+        # Expired as PyJWT would say, with the same leeway.
+        if claims is None or claims.expires_at <= time.time() - LEEWAY_S:
+            return None
+        return claims
+
+    def put(self, token: str, claims: AccessClaims) -> None:
+        with self._lock:
+            if len(self._entries) >= _MAX_CACHED:
+                self._entries.clear()
+            self._entries[_digest(token)] = claims
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def verified_tokens(request: Request) -> VerifiedTokens:
+    app_state = request.app.state
+    cache: VerifiedTokens | None = getattr(app_state, "auth_verified_tokens", None)
+    if cache is None:
+        cache = VerifiedTokens()
+        app_state.auth_verified_tokens = cache
+    return cache
+
+
 def device_status_cache(request: Request) -> DeviceStatusCache:
     app_state = request.app.state
     cache: DeviceStatusCache | None = getattr(app_state, "auth_device_status", None)
@@ -93,10 +133,14 @@ def _load_status(session: Session, device_id: str) -> tuple[str, bool] | None:
 async def current_principal(request: Request, state: StateDep) -> Principal:
     """The user and device of a valid access token of a device that is still signed in."""
     token = _bearer_token(request)
-    try:
-        claims = verify_access_token(state.signing_key, token)
-    except TokenRejected as exc:
-        raise Unauthorized(f"{exc} Sign in again.") from None
+    verified = verified_tokens(request)
+    claims = verified.get(token)
+    if claims is None:
+        try:
+            claims = verify_access_token(state.signing_key, token)
+        except TokenRejected as exc:
+            raise Unauthorized(f"{exc} Sign in again.") from None
+        verified.put(token, claims)
     cache = device_status_cache(request)
     status = cache.get(claims.device_id)
     if status is None:

@@ -75,10 +75,17 @@ async def get_access_token(
 
 
 async def call_with_token(
-    state: AppState, connection_id: str, fn: Callable[[Secret], Awaitable[T]]
+    state: AppState,
+    connection_id: str,
+    fn: Callable[[Secret], Awaitable[T]],
+    *,
+    first: Token | None = None,
 ) -> T:
-    """`fn(access_token)`; on a rejected token refresh once and retry once; map provider errors."""
-    token = await _acquire(state, connection_id)
+    """`fn(access_token)`; on a rejected token refresh once and retry once; map provider errors.
+
+    `first`: a usable token the caller has just read (refresh.cached_token), tried before
+    reading the row again."""
+    token = first if first is not None else await _acquire(state, connection_id)
     try:
         try:
             result = await fn(token.secret)

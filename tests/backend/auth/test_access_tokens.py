@@ -9,6 +9,8 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import jwt
@@ -193,3 +195,44 @@ def test_requests_without_a_bearer_token_get_401(backend: Backend) -> None:
 def test_bearer_scheme_is_case_insensitive(backend: Backend, user: SignedIn) -> None:
     with backend.client(headers={"Authorization": f"bearer {user.access_token}"}) as c:
         assert c.get("/v1/auth/devices").status_code == 200
+
+
+def test_a_verified_token_is_remembered_until_it_expires_and_only_by_its_hash(
+    backend: Backend, user: SignedIn, monkeypatch: Any
+) -> None:
+    """The ES256 check runs once per token (backend/auth/deps.py VerifiedTokens); the memo
+    honours expiry like PyJWT (with its leeway) and never holds the token itself."""
+    import backend.auth.deps as deps
+
+    checks: list[str] = []
+    real = deps.verify_access_token
+
+    def counting(key: Any, token: str) -> Any:
+        checks.append(token)
+        return real(key, token)
+
+    monkeypatch.setattr(deps, "verify_access_token", counting)
+    short = signed(backend, good_claims(user, exp=int(time.time()) + 2))
+    for _ in range(3):
+        assert httpx_get(backend, short).status_code == 200
+    assert checks == [short]
+    memo = backend.server.server.config.app.state.auth_verified_tokens
+    assert short not in repr(memo._entries)
+    assert hashlib.sha256(short.encode()).digest() in memo._entries
+    # Past expiry plus the 30 s leeway the memo no longer answers: the full check runs again
+    # and refuses the token.
+    later = 40.0
+    monkeypatch.setattr(
+        deps, "time", SimpleNamespace(time=lambda: time.time() + later, monotonic=time.monotonic)
+    )
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:  # type: ignore[override]
+            return datetime.now(tz) + timedelta(seconds=later)
+
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Later)
+    resp = httpx_get(backend, short)
+    assert resp.status_code == 401
+    assert "expired" in resp.json()["detail"]
+    assert checks == [short, short]
