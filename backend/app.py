@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from backend import __version__
 from backend.config import Settings
-from backend.db.engine import make_engine, session_factory
+from backend.db.engine import make_engine, reads_never_wait, session_factory
 from backend.db.migrate import upgrade
 from backend.errors import install_error_handlers, problem_responses
 from backend.state import AppState
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keyring=load_keyring(settings),
         signing_key=load_signing_key(settings),
         public_url=public_url,
+        read_inline=reads_never_wait(engine),
     )
 
     @asynccontextmanager

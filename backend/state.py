@@ -29,6 +29,8 @@ class AppState:
     signing_key: SigningKey
     public_url: str
     providers: dict[str, Provider] = field(default_factory=dict)
+    read_inline: bool = False
+    """Single-row reads may run on the event loop (db.engine.reads_never_wait)."""
 
     def provider(self, provider_id: str) -> Provider:
         from backend.errors import InvalidRequest

@@ -80,3 +80,16 @@ def locked_transaction(engine: Engine) -> Iterator[Session]:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def reads_never_wait(engine: Engine) -> bool:
+    """True for SQLite in WAL mode: a reader then never waits for a writer's lock, so reading
+    one row by key takes tens of microseconds and may run on the event loop itself (cheaper
+    than handing it to a worker thread; bench/backend_overhead.py). False for PostgreSQL (a
+    network round trip) and for SQLite that could not switch to WAL (its readers wait out a
+    writer, up to the busy timeout)."""
+    if engine.dialect.name != "sqlite":
+        return False
+    with engine.connect() as conn:
+        mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+    return str(mode).lower() == "wal"

@@ -127,7 +127,10 @@ async def build_report(
     state: AppState, user_id: str, connection_id: str, params: ReportParams
 ) -> dict[str, Any]:
     """The normalised report (docs/ARCHITECTURE.md "Report"), fetched now (cached=false)."""
-    row, token = await anyio.to_thread.run_sync(_owned_row, state, connection_id, user_id)
+    if state.read_inline:
+        row, token = _owned_row(state, connection_id, user_id)
+    else:
+        row, token = await anyio.to_thread.run_sync(_owned_row, state, connection_id, user_id)
     if row is None:
         raise NotFound("There is no such connection.")
     if row.status == "disconnected" or row.revocation_pending:

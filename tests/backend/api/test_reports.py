@@ -169,3 +169,35 @@ def test_a_provider_outage_is_a_503_and_the_status_says_so(
     assert status["last_error_at"]
     assert report(user, conn["id"], since=str(SINCE), until=str(UNTIL)).status_code == 200
     assert user.client.get(f"/v1/connections/{conn['id']}").json()["status"] == "connected"
+
+
+def test_a_report_is_served_while_another_process_holds_the_write_lock(
+    backend: Backend, user: SignedIn
+) -> None:
+    """On SQLite (WAL) the report's row is read on the event loop (db.engine.reads_never_wait):
+    that is only right if a reader never waits for a writer. Another process's open write
+    transaction must not hold the request up; on PostgreSQL the read stays on a worker."""
+    import sqlite3
+
+    conn = connect(user)
+    database_url = str(backend.settings.database_url)
+    assert backend.state.read_inline is database_url.startswith("sqlite")
+    if not backend.state.read_inline:
+        with backend.state.engine.begin() as db:  # a writer elsewhere, same row
+            db.exec_driver_sql(
+                "SELECT id FROM connections WHERE id = %(id)s FOR UPDATE", {"id": conn["id"]}
+            )
+            started = time.monotonic()
+            resp = report(user, conn["id"], since=str(SINCE), until=str(UNTIL))
+    else:
+        writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+        try:
+            writer.execute("BEGIN IMMEDIATE")
+            writer.execute("UPDATE connections SET display_name = display_name")
+            started = time.monotonic()
+            resp = report(user, conn["id"], since=str(SINCE), until=str(UNTIL))
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+    assert resp.status_code == 200, resp.text
+    assert time.monotonic() - started < 5  # not the 30 s busy timeout
