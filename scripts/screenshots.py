@@ -1,6 +1,11 @@
 """Screenshots of the real window against a real companion backend with Demo Ads.
 
-    xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py [--out docs/screenshots]
+    XDG_DATA_HOME=$(mktemp -d) dbus-run-session -- sh -c 'echo -n pw |
+      gnome-keyring-daemon --unlock --components=secrets >/dev/null;
+      xvfb-run -a -s "-screen 0 1400x900x24" python scripts/screenshots.py [--out docs/screenshots]'
+
+With a Secret Service (as above) the window looks as on a user's desktop; without one it shows
+its "kept in memory only" notice.
 
 Starts the app's own embedded backend in throwaway folders, connects two Demo Ads people by
 playing the consent page over HTTP, revokes one grant at the provider, loads a report, and
@@ -37,7 +42,6 @@ from desktop.config import cache_dir  # noqa: E402
 from desktop.embedded import EmbeddedBackend  # noqa: E402
 from desktop.models.connections import ConnectionsModel  # noqa: E402
 from desktop.notify import Notifier  # noqa: E402
-from desktop.secure_store import MemoryStore  # noqa: E402
 from desktop.views.connect_dialog import ConnectDialog  # noqa: E402
 from desktop.views.controller import Controller  # noqa: E402
 from desktop.views.main_window import MainWindow  # noqa: E402
@@ -112,9 +116,7 @@ def main() -> int:
     controller = Controller(
         window, model, Cache(cache_dir() / CACHE_FILE, "embedded"), notifier, open_url=browser
     )
-    link = BackendLink(
-        controller, None, embedded_factory=lambda: EmbeddedBackend(store=MemoryStore())
-    )
+    link = BackendLink(controller, None, embedded_factory=EmbeddedBackend)
     listed: list[bool] = []
     controller.connections_loaded.connect(lambda: listed.append(True))
     window.show()
