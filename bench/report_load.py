@@ -16,6 +16,7 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from PySide6.QtCore import QEventLoop  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bench._report import report_bytes  # noqa: E402
@@ -30,7 +31,7 @@ TARGET = 3.0
 
 
 def main() -> None:
-    app = QApplication.instance() or QApplication([])
+    _app = QApplication.instance() or QApplication([])  # kept alive for the run
     payload = report_bytes()
     table_model, totals_model = ReportTableModel(), ReportTotalsModel()
     table, chart = ReportTable(), ReportChart()
@@ -60,7 +61,7 @@ def main() -> None:
         t0 = time.perf_counter()
         table.set_report(report)
         chart.set_report(report)
-        app.processEvents()
+        QEventLoop().processEvents()  # not the static one: PySide6 6.12 unrefs None there
         views_s.append(time.perf_counter() - t0)
         table.set_report(None)
         chart.set_report(None)

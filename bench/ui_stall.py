@@ -135,7 +135,7 @@ def report_stall(view: ReportsView, beat: Heartbeat) -> float:
 
 
 def main() -> None:
-    app = QApplication.instance() or QApplication([])
+    _app = QApplication.instance() or QApplication([])  # kept alive for the run
     payload = report_bytes()
     owner = QWidget()
     beat = Heartbeat()
@@ -153,7 +153,7 @@ def main() -> None:
         view = ReportsView(connections, fetch, cache)
         view.resize(1100, 800)
         view.show()
-        app.processEvents()
+        QEventLoop().processEvents()  # not the static one: PySide6 6.12 unrefs None there
         env = backend_env(tmp)
         backend = start_ready(
             ["serve", "--port", "0", "--sandbox", "--database-url",

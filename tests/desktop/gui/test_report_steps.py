@@ -13,8 +13,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QModelRoleData, QObject, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEventLoop, QModelRoleData, QObject, Qt
 
 from desktop import tasks
 from desktop.models.connections import ConnectionsModel
@@ -92,8 +91,11 @@ def test_all_steps_share_one_budget_per_pass(qtbot, monkeypatch: pytest.MonkeyPa
         run_in_steps(owner, slow(20), success=done.append)
     gaps: list[float] = []
     last = time.perf_counter()
+    # A QEventLoop's processEvents: PySide6 6.12's static QApplication.processEvents() drops a
+    # reference to None on every call and crashes the interpreter after a few thousand.
+    loop = QEventLoop()
     while len(done) < 5:
-        QApplication.processEvents()
+        loop.processEvents()
         now = time.perf_counter()
         gaps.append(now - last)
         last = now
