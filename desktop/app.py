@@ -136,8 +136,12 @@ class MainParts:
         The backend link starts once the saved list has been painted: its worker imports httpx,
         keyring, PyJWT and cryptography (about 0.4 s and 40 MiB), which would otherwise compete
         with the first paint for the GIL (bench/cold_start.py)."""
-        self.controller.load_cached(then=lambda: after_next_paint(self.window, self.link.start))
+        self.controller.load_cached(then=lambda: after_next_paint(self.window, self._after_paint))
         self.window.show()
+
+    def _after_paint(self) -> None:
+        self.link.start()
+        self.notifier.set_up()
 
     def stop(self) -> None:
         self.notifier.close()

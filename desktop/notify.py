@@ -17,17 +17,29 @@ class Notifier(QObject):
 
     def __init__(self, app_icon: QIcon, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        self._icon = app_icon
         self._tray: QSystemTrayIcon | None = None
+        self._looked = False
+
+    def set_up(self) -> None:
+        """Put the icon in the system tray, if there is one. Asking the desktop (over D-Bus on
+        Linux) is not free, so the app does it after the window's first paint, not before;
+        a notification before then does it itself."""
+        if self._looked:
+            return
+        self._looked = True
         if QSystemTrayIcon.isSystemTrayAvailable() and QSystemTrayIcon.supportsMessages():
-            self._tray = QSystemTrayIcon(app_icon, self)
+            self._tray = QSystemTrayIcon(self._icon, self)
             self._tray.setToolTip("Connected Accounts")
             self._tray.show()
 
     @property
     def uses_tray(self) -> bool:
+        self.set_up()
         return self._tray is not None
 
     def notify(self, title: str, message: str) -> None:
+        self.set_up()
         if self._tray is not None:
             self._tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning, 10_000)
         else:

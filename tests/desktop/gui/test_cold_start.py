@@ -53,9 +53,11 @@ def test_the_first_paint_shows_the_saved_list_and_the_backend_link_starts_after_
     qapp.installEventFilter(paints)
     link_started_after: list[list[int]] = []
     parts.link.start = lambda: link_started_after.append(list(paints.rows))  # type: ignore[method-assign]
+    assert not parts.notifier._looked  # no D-Bus question about the tray before the paint
     try:
         parts.start()
         qtbot.waitUntil(lambda: bool(link_started_after), timeout=5000)
+        assert parts.notifier._looked
     finally:
         qapp.removeEventFilter(paints)
     assert paints.rows[0] == 3  # no empty first frame, then the list
