@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -19,8 +20,10 @@ from PySide6.QtWidgets import (
 ICONS_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
 
 
+@cache
 def icon(name: str) -> QIcon:
-    """An SVG from resources/icons (an empty icon when it is missing)."""
+    """An SVG from resources/icons (an empty icon when it is missing). One QIcon per name, so
+    each size is rendered once for all the rows that show it."""
     path = ICONS_DIR / f"{name}.svg"
     return QIcon(str(path)) if path.exists() else QIcon()
 
