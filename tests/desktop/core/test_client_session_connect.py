@@ -213,9 +213,11 @@ def test_connect_completes_with_code_state_and_iss(
             statuses.append(first.status_code)
             bodies.append(first.text)
 
-        threading.Thread(target=browser).start()
+        browsing.append(threading.Thread(target=browser))
+        browsing[-1].start()
         return None
 
+    browsing: list[threading.Thread] = []
     urls: list[str] = []
     connection = run_connect(client, "demo", open_browser=open_browser, on_url=urls.append)
     assert connection["display_name"] == "Dana Demo"
@@ -224,6 +226,9 @@ def test_connect_completes_with_code_state_and_iss(
     assert flow["provider"] == "demo"
     assert flow["redirect_uri"].startswith("http://127.0.0.1:")
     assert state.completions == [{"state": flow["state"], "code": "the-code", "iss": "https://idp"}]
+    # The receiver answers the browser as it hands the code over: run_connect may return before
+    # the browser has read that page.
+    browsing[0].join(timeout=10)
     assert statuses == [200]
     assert "the-code" not in bodies[0]
 
