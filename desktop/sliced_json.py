@@ -21,6 +21,8 @@ import re
 from collections.abc import Generator
 from typing import Any
 
+from desktop.steps import drain
+
 _decoder = json.JSONDecoder()
 _raw_decode = _decoder.raw_decode
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -49,7 +51,7 @@ def loads(data: bytes | bytearray | str) -> Any:
 
 def dumps(value: Any) -> str:
     """Compact `json.dumps`; top-level lists (and lists in a top-level object) go in slices."""
-    return _drain(dumps_steps(value))
+    return drain(dumps_steps(value))
 
 
 def dumps_steps(value: Any) -> Generator[None, None, str]:
@@ -71,14 +73,6 @@ def _dumps_steps(value: Any) -> Generator[None, None, str]:
         parts.append(json.dumps(value[i : i + SLICE], separators=(",", ":"))[1:-1])
         yield
     return "[" + ",".join(parts) + "]"
-
-
-def _drain(steps: Generator[None, None, str]) -> str:
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            return str(done.value)
 
 
 def _skip(text: str, i: int) -> int:

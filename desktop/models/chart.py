@@ -8,6 +8,8 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from desktop.steps import drain
+
 SUMMED = ("impressions", "clicks", "spend", "conversions")
 CHARTABLE = {
     "impressions": "Impressions",
@@ -38,13 +40,7 @@ def series_by_date(report: dict[str, Any], metric: str) -> list[tuple[date, Deci
 
     Only the columns the metric needs are summed, integers as integers and anything else
     through Decimal(str(value)), so money adds up exactly."""
-    steps = series_by_date_steps(report, metric)
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            points: list[tuple[date, Decimal]] = done.value
-            return points
+    return drain(series_by_date_steps(report, metric))
 
 
 ROWS_PER_STEP = 2000
