@@ -136,8 +136,7 @@ def run_in_background(
 
     def go() -> None:
         if task.cancelled:
-            task.done = True
-            _running.discard(task)
+            deliver(None, None)  # ends the task; a cancelled one's callbacks are dropped
             return
         relay = _Relay(deliver)
         _live.add(relay)
@@ -205,8 +204,6 @@ class _Steps(QObject):
 
     @staticmethod
     def _step(stepper: _Stepper) -> None:
-        if stepper.finished:
-            return
         if stepper.task.cancelled or not shiboken6.isValid(stepper.parent):
             stepper.finish(None, None)
             return
