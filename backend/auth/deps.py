@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import select
@@ -21,6 +22,8 @@ from backend.errors import Unauthorized
 # process takes effect at once; one through another process within this many seconds.
 DEVICE_STATUS_TTL_S = 2.0
 _MAX_CACHED = 10_000
+
+M = TypeVar("M")
 
 
 @dataclass(frozen=True)
@@ -94,22 +97,22 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def verified_tokens(request: Request) -> VerifiedTokens:
+def _per_app(request: Request, name: str, make: Callable[[], M]) -> M:
+    """The app's one `make()` result under `name`, made on first use."""
     app_state = request.app.state
-    cache: VerifiedTokens | None = getattr(app_state, "auth_verified_tokens", None)
-    if cache is None:
-        cache = VerifiedTokens()
-        app_state.auth_verified_tokens = cache
-    return cache
+    memo: M | None = getattr(app_state, name, None)
+    if memo is None:
+        memo = make()
+        setattr(app_state, name, memo)
+    return memo
+
+
+def verified_tokens(request: Request) -> VerifiedTokens:
+    return _per_app(request, "auth_verified_tokens", VerifiedTokens)
 
 
 def device_status_cache(request: Request) -> DeviceStatusCache:
-    app_state = request.app.state
-    cache: DeviceStatusCache | None = getattr(app_state, "auth_device_status", None)
-    if cache is None:
-        cache = DeviceStatusCache()
-        app_state.auth_device_status = cache
-    return cache
+    return _per_app(request, "auth_device_status", DeviceStatusCache)
 
 
 def _bearer_token(request: Request) -> str:
