@@ -10,6 +10,7 @@ import anyio.to_thread
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.activity import Activity
 from backend.config import Settings
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ class AppState:
     providers: dict[str, Provider] = field(default_factory=dict)
     read_inline: bool = False
     """Single-row reads may run on the event loop (db.engine.reads_never_wait)."""
+    activity: Activity = field(default_factory=Activity)
+    """Requests and event streams in flight; the local service stops when idle."""
 
     def provider(self, provider_id: str) -> Provider:
         from backend.errors import InvalidRequest
