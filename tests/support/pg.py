@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 import secrets
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 ADMIN_URL = os.environ.get(
     "CA_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 
 
-def _admin_engine():  # type: ignore[no-untyped-def]
+def _admin_engine() -> Engine:
     return create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
 
 
