@@ -31,7 +31,7 @@ class _FirstPaint(QObject):
         self.at: float | None = None
         self.peak_kib = 0
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if self.at is None and event.type() == QEvent.Type.Paint and self.ready():  # type: ignore[operator]
             self.at = time.monotonic()
             self.peak_kib = peak_rss_kib()

@@ -16,15 +16,15 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEventLoop
+from PySide6.QtWidgets import QApplication
 
-from bench._report import report_bytes  # noqa: E402
-from bench._support import emit, median  # noqa: E402
-from desktop.models.chart import series_by_date  # noqa: E402
-from desktop.models.report import ReportTableModel, ReportTotalsModel  # noqa: E402
-from desktop.views.report_chart import ReportChart  # noqa: E402
-from desktop.views.report_table import ReportTable  # noqa: E402
+from bench._report import report_bytes
+from bench._support import emit, median
+from desktop.models.chart import series_by_date
+from desktop.models.report import ReportTableModel, ReportTotalsModel
+from desktop.views.report_chart import ReportChart
+from desktop.views.report_table import ReportTable
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET = 3.0

@@ -19,20 +19,20 @@ from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import httpx  # noqa: E402
-from PySide6.QtCore import QEventLoop, QObject, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+import httpx
+from PySide6.QtCore import QEventLoop, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
 
-from bench._report import report_bytes  # noqa: E402
-from bench._support import backend_env, emit, login, median, start_ready, tempdir  # noqa: E402
-from desktop import sliced_json, tasks  # noqa: E402
-from desktop.api.client import ApiClient  # noqa: E402
-from desktop.cache import Cache  # noqa: E402
-from desktop.connect import run_connect  # noqa: E402
-from desktop.models.connections import ConnectionsModel  # noqa: E402
-from desktop.tasks import run_in_background  # noqa: E402
-from desktop.views.reports import ReportsView  # noqa: E402
-from tests.support.browser import play_consent, tls_context  # noqa: E402
+from bench._report import report_bytes
+from bench._support import backend_env, emit, login, median, start_ready, tempdir
+from desktop import sliced_json, tasks
+from desktop.api.client import ApiClient
+from desktop.cache import Cache
+from desktop.connect import run_connect
+from desktop.models.connections import ConnectionsModel
+from desktop.tasks import run_in_background
+from desktop.views.reports import ReportsView
+from tests.support.browser import play_consent, tls_context
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 TARGET_MS = 50.0

@@ -98,7 +98,7 @@ def build_app() -> QApplication:
 def open_cache(backend_url: str | None) -> Cache | None:
     try:
         return Cache(cache_dir() / CACHE_FILE, backend_url or "embedded")
-    except Exception as exc:  # noqa: BLE001 - a broken cache must never stop the app
+    except Exception as exc:  # a broken cache must never stop the app
         log.warning("The local cache is unavailable: %s", exc)
         return None
 

@@ -112,7 +112,7 @@ class Cache:
         def read() -> None:
             try:
                 future.set_result(self._read_connections())
-            except BaseException as exc:  # noqa: BLE001 - handed to load_connections' caller
+            except BaseException as exc:  # handed to load_connections' caller
                 future.set_exception(exc)
 
         self._preloaded = future

@@ -177,7 +177,7 @@ def _call(timeout: float, fn: Callable[..., T], *args: Any) -> T:
     def run() -> None:
         try:
             box.append(fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - carried back to the caller's thread
+        except BaseException as exc:  # carried back to the caller's thread
             error.append(exc)
 
     worker = threading.Thread(target=run, name="keyring-call", daemon=True)

@@ -81,7 +81,7 @@ class _Runnable(QRunnable):
     def run(self) -> None:
         try:
             result = self._op()
-        except Exception as exc:  # noqa: BLE001 - every failure is handed to the UI thread
+        except Exception as exc:  # every failure is handed to the UI thread
             self._relay.finished.emit(None, exc)
         else:
             self._relay.finished.emit(result, None)
@@ -211,7 +211,7 @@ class _Steps(QObject):
             next(stepper.steps)
         except StopIteration as done:
             stepper.finish(done.value, None)
-        except Exception as exc:  # noqa: BLE001 - handed to the failure callback
+        except Exception as exc:  # handed to the failure callback
             stepper.finish(None, exc)
 
 

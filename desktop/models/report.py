@@ -50,7 +50,7 @@ class _OneCallPerCell(QAbstractTableModel):
     each one waits for the worker to let go. One call per cell makes a repaint of the table
     during that work ~7x less of a wait (bench/ui_stall.py)."""
 
-    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan | QModelRoleData) -> None:  # noqa: N802, N803 (Qt)
+    def multiData(self, index: _Index, roleDataSpan: QModelRoleDataSpan | QModelRoleData) -> None:
         wanted: Any = [roleDataSpan] if isinstance(roleDataSpan, QModelRoleData) else roleDataSpan
         for role_data in wanted:
             value = self.data(index, role_data.role())

@@ -23,7 +23,7 @@ class _NextPaint(QObject):
         # No paint comes while the window is hidden or minimised: never wait for one forever.
         QTimer.singleShot(PAINT_WAIT_MS, self._fire)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() != QEvent.Type.Paint or not isinstance(watched, QWidget):
             return False
         if self.callback is not None and (

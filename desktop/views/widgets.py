@@ -109,7 +109,7 @@ def icon_label(qicon: QIcon, size: int = 32) -> QLabel:
 class Pages(QWidget):
     """Like QStackedWidget, but hidden pages take no room, so the dialog fits the page shown."""
 
-    currentChanged = Signal(int)  # noqa: N815 - the QStackedWidget name, for familiarity
+    currentChanged = Signal(int)  # the QStackedWidget name, for familiarity
     """The page on show changed: (page index)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:

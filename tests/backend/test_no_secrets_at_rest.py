@@ -82,8 +82,8 @@ def database_bytes(backend: Backend, database_url: str) -> bytes:
         wal = path.with_name(path.name + "-wal")
         return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     libpq = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    dump = subprocess.run(  # noqa: S603 - fixed arguments
-        ["pg_dump", "--no-owner", libpq],  # noqa: S607
+    dump = subprocess.run(  # fixed arguments
+        ["pg_dump", "--no-owner", libpq],
         check=True,
         capture_output=True,
         timeout=60,

@@ -28,13 +28,13 @@ from tests.support.servers import UvicornThread, bind_loopback
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     mount = tmp_path / "disk"
     mount.mkdir()
-    subprocess.run(  # noqa: S603, S607 (root in the test container)
+    subprocess.run(  # root in the test container
         ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True
     )
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=True)  # noqa: S603, S607
+        subprocess.run(["umount", "-l", str(mount)], check=True)
 
 
 @pytest.fixture

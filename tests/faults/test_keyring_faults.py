@@ -41,7 +41,7 @@ def run(tmp_path: Path, *prefix: str, bus: bool) -> dict[str, object]:
     if not bus:
         env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={tmp_path / 'no-bus'}"
     started = time.monotonic()
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [*prefix, sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True,
         timeout=60, check=False, cwd=ROOT,
     )  # fmt: skip

@@ -26,7 +26,7 @@ RESTART = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"
 
 
 def pg_up() -> bool:
-    probe = subprocess.run(  # noqa: S603, S607
+    probe = subprocess.run(
         ["pg_isready", "-h", "127.0.0.1", "-p", "5432"], capture_output=True, check=False
     )
     return probe.returncode == 0
@@ -99,7 +99,7 @@ def test_postgres_restart_during_a_refresh_storm(
     for t in threads:
         t.start()
     time.sleep(0.15)  # let the first refreshes take their row locks, then pull the database away
-    subprocess.run(RESTART, check=True, timeout=120)  # noqa: S603
+    subprocess.run(RESTART, check=True, timeout=120)
     for t in threads:
         t.join(120)
         assert not t.is_alive(), "a request hung across the database restart"

@@ -59,7 +59,7 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
     procs: list[subprocess.Popen[str]] = []
 
     def start() -> tuple[subprocess.Popen[str], str]:
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [sys.executable, "-m", "backend.cli", "serve", "--port", "0", *common],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
         )  # fmt: skip
@@ -71,7 +71,7 @@ def world(tmp_path: Path) -> Iterator[dict[str, Any]]:
         return proc, ready[1]
 
     try:
-        created = subprocess.run(  # noqa: S603
+        created = subprocess.run(
             [sys.executable, "-m", "backend.cli", "create-user", "k@example.test",
              "--password-stdin", *common],
             input=PASSWORD + "\n", capture_output=True, text=True, env=env, cwd=ROOT,

@@ -96,7 +96,7 @@ class Operator:
         self.started = 0
 
     def run(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(  # noqa: S603 (the project's own command)
+        done = subprocess.run(  # the project's own command
             [str(CLI), *args, *self.common],
             input=stdin, capture_output=True, text=True, env=self.env, timeout=120, check=False,
         )  # fmt: skip

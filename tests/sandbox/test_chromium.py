@@ -28,7 +28,7 @@ class Receiver(HTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: Receiver
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:  # http.server's naming
         if urlsplit(self.path).path != "/callback":
             self.send_error(404)
             return

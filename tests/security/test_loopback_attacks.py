@@ -180,7 +180,7 @@ else:
 def second_process_binds(port: int, address: str = "127.0.0.1", v6only: bool = True) -> str:
     """Whether another process can bind `address:port` (asking for SO_REUSEADDR); on IPv6,
     `v6only=False` asks for the dual-stack socket that would also take IPv4."""
-    out = subprocess.run(  # noqa: S603 (our own interpreter, our own script)
+    out = subprocess.run(  # our own interpreter, our own script
         [sys.executable, "-c", BIND_PROBE, address, str(port), str(int(v6only))],
         capture_output=True,
         text=True,

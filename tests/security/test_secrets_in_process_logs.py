@@ -64,14 +64,14 @@ def process(tmp_path: Path) -> Iterator[dict[str, Any]]:
     db = f"sqlite:///{tmp_path / 'backend.sqlite3'}"
     common = ["--database-url", db, "--config", str(config)]
     password = "pw-" + secrets.token_urlsafe(16)
-    created = subprocess.run(  # noqa: S603
+    created = subprocess.run(
         [sys.executable, "-m", "backend.cli", "create-user", "sec@example.test",
          "--password-stdin", *common],
         input=password + "\n", capture_output=True, text=True, env=env, cwd=ROOT, timeout=60,
         check=False,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "backend.cli", "serve", "--port", "0", *common],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,
     )  # fmt: skip

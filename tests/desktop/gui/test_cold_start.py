@@ -34,7 +34,7 @@ class _Paints(QObject):
         self.window, self.model = window, model
         self.rows: list[int] = []
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Paint and watched is self.window:
             self.rows.append(self.model.rowCount())
         return False

@@ -272,7 +272,7 @@ def test_remote_backend_sign_in_and_sign_out(
     assert "signed out" in gui.window.session_banner.text()
 
 
-class socket_nobody_listens_on:  # noqa: N801 - reads as a phrase at the call site
+class socket_nobody_listens_on:  # reads as a phrase at the call site
     """A loopback URL whose port was just closed: connecting is refused at once."""
 
     def __enter__(self) -> str:
