@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from backend.auth.deps import CurrentUser
 from backend.connections.importing import import_refresh_token
 from backend.connections.revocation import disconnect, retry_due
-from backend.connections.schemas import ImportRequest, connection_json
+from backend.connections.schemas import ImportRequest, accounts_json, connection_json
 from backend.connections.service import get_owned, list_visible
 from backend.deps import StateDep
 from backend.errors import ApiError, NotFound
@@ -97,10 +97,7 @@ async def get_connection(
             except ApiError:
                 pass  # the status now says what went wrong, in words
             else:
-                rows = [
-                    {"id": a.id, "name": a.name, "currency": a.currency, "time_zone": a.time_zone}
-                    for a in accounts
-                ]
+                rows = [a.as_json() for a in accounts]
 
                 def _save(session: Session) -> None:
                     fresh = get_owned(session, user.user_id, connection_id)
@@ -117,14 +114,15 @@ async def get_connection(
 @router.get("/{connection_id}/accounts")
 async def list_accounts(
     connection_id: str, user: CurrentUser, state: StateDep
-) -> list[dict[str, str]]:
-    """The ad accounts the grant covers (as of the last connect or check)."""
+) -> list[dict[str, Any]]:
+    """The ad accounts the grant covers (as of the last connect or check), each with its place
+    in the hierarchy: `parent_id` (manager), `is_manager`, `login_customer_id`."""
 
-    def _read(session: Session) -> list[dict[str, str]]:
+    def _read(session: Session) -> list[dict[str, Any]]:
         conn = get_owned(session, user.user_id, connection_id)
         if conn.status == "disconnected":
             raise NotFound("This connection was disconnected; connect the account again.")
-        return [dict(a) for a in conn.accounts or []]
+        return accounts_json(conn)
 
     return await state.run_db(_read)
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from backend.db.models import Connection
+from backend.providers.base import AdAccount
 from backend.state import AppState
 
 
@@ -21,6 +22,11 @@ def iso(value: datetime | None) -> str | None:
 def provider_display_name(state: AppState, provider_id: str) -> str:
     provider = state.providers.get(provider_id)
     return provider.display_name if provider is not None else provider_id
+
+
+def accounts_json(conn: Connection) -> list[dict[str, Any]]:
+    """The covered accounts, every one with the same keys (older rows lack the hierarchy)."""
+    return [AdAccount.from_json(a).as_json() for a in conn.accounts or []]
 
 
 def connection_json(state: AppState, conn: Connection) -> dict[str, Any]:
@@ -37,7 +43,7 @@ def connection_json(state: AppState, conn: Connection) -> dict[str, Any]:
         "last_refreshed_at": iso(conn.last_refreshed_at),
         "expires_at": iso(conn.expires_at),
         "scopes": list(conn.scopes or []),
-        "accounts": [dict(a) for a in conn.accounts or []],
+        "accounts": accounts_json(conn),
         "revocation_pending": bool(conn.revocation_pending),
         "created_at": iso(conn.created_at),
         "updated_at": iso(conn.updated_at),

@@ -84,10 +84,7 @@ def upsert_connection(
             created_at=now,
         )
     conn.display_name = label or identity.display_name
-    conn.accounts = [
-        {"id": a.id, "name": a.name, "currency": a.currency, "time_zone": a.time_zone}
-        for a in identity.accounts
-    ]
+    conn.accounts = [a.as_json() for a in identity.accounts]
     conn.scopes = list(tokens.scope) if tokens.scope else list(provider.scopes)
     conn.expires_at = identity.expires_at
     # A new grant supersedes a revocation still pending for the old one: revoking the old

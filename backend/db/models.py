@@ -121,7 +121,7 @@ class Connection(Base):
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
-    accounts: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    accounts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     refresh_ct: Mapped[str | None] = mapped_column(Text, nullable=True)
     access_ct: Mapped[str | None] = mapped_column(Text, nullable=True)
     access_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from backend.secret import Secret
 
@@ -23,14 +24,49 @@ class TokenSet:
     expires_in: int | None
     scope: list[str] | None = None
     id_token: Secret | None = None
+    # Seconds the refresh token itself lives, where the provider says (LinkedIn, Demo Ads).
+    refresh_expires_in: int | None = None
 
 
 @dataclass(frozen=True)
 class AdAccount:
+    """An ad account; `parent_id` is its manager (Google) or owning customer (Microsoft)."""
+
     id: str
     name: str
     currency: str
     time_zone: str
+    parent_id: str | None = None
+    is_manager: bool = False
+    # Google Ads: the manager through which this account is reached (the login-customer-id
+    # header of every call about it); None when the login reaches it directly.
+    login_customer_id: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The account as stored with its connection and shown by the API."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "currency": self.currency,
+            "time_zone": self.time_zone,
+            "parent_id": self.parent_id,
+            "is_manager": self.is_manager,
+            "login_customer_id": self.login_customer_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AdAccount:
+        """Read a stored account (rows stored before the hierarchy existed lack its keys)."""
+        parent, login = data.get("parent_id"), data.get("login_customer_id")
+        return cls(
+            id=str(data["id"]),
+            name=str(data.get("name") or data["id"]),
+            currency=str(data.get("currency") or ""),
+            time_zone=str(data.get("time_zone") or "UTC"),
+            parent_id=str(parent) if parent else None,
+            is_manager=bool(data.get("is_manager")),
+            login_customer_id=str(login) if login else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -60,6 +96,9 @@ class ReportQuery:
             "cpm",
         ]  # fmt: skip
     )
+    # From the stored account: Google's login-customer-id, Microsoft's CustomerId.
+    login_customer_id: str | None = None
+    parent_id: str | None = None
 
 
 @dataclass
@@ -75,12 +114,33 @@ class RawRow:
     conversions: int
 
 
+@dataclass(frozen=True)
+class GrantLapse:
+    """When a provider ends a grant by itself, and why, in words.
+
+    `fixed`: at a date set when the grant was made (`days` after it unless the provider said);
+    `unused`: `days` after the grant was last used (each refresh is a use).
+    """
+
+    kind: Literal["fixed", "unused"]
+    days: int
+    reason: str
+
+
 class ProviderError(Exception):
     """Base of every provider failure; the message is plain words and never holds a token."""
 
 
 class InvalidGrant(ProviderError):
-    """The grant is gone (revoked, expired, reused): the connection needs reconnecting."""
+    """The grant is gone (revoked, expired, reused): the connection needs reconnecting.
+
+    `reason`, when the provider said why, is a plain sentence naming the cause and the remedy;
+    it becomes the connection's needs_reconnect reason.
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class AccessTokenRejected(ProviderError):
@@ -119,6 +179,8 @@ class Provider(ABC):
     max_report_days: int
     # `{public_url}/v1/flows/callback` when redirect_mode is "backend" (set by the registry).
     relay_redirect_uri: str | None = None
+    # How a grant lapses (backend/providers/lapse.py); None: the provider does not say.
+    lapse: GrantLapse | None = None
 
     def provider_redirect_uri(self, loopback_redirect_uri: str) -> str:
         """The redirect_uri to send to the provider: the desktop's receiver, or the relay."""

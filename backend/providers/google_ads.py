@@ -1,8 +1,10 @@
 """Google Ads API (REST) report adapter: listAccessibleCustomers and googleAds:searchStream.
 
-Every call carries the `developer-token` header and, when configured, `login-customer-id`
-(the manager account through which access is granted). The OAuth side is the generic oauth2
-provider with the `google_ads` preset (access_type=offline, prompt=consent, iss in callbacks).
+Every call carries the `developer-token` header and, for an account reached through a manager
+(MCC), `login-customer-id`: the manager through which that account was found, kept with the
+account (a configured `login_customer_id` is the default for accounts reached directly).
+The OAuth side is the generic oauth2 provider with the `google_ads` preset
+(access_type=offline, prompt=consent, iss in callbacks).
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ from backend.providers.http import request_with_retries
 from backend.secret import Secret
 
 MICROS = Decimal(1_000_000)
+
+# Level 0 is the customer itself, level 1 its direct clients (none unless it is a manager).
+CUSTOMER_CLIENTS = (
+    "SELECT customer_client.client_customer, customer_client.level, customer_client.manager, "
+    "customer_client.descriptive_name, customer_client.currency_code, "
+    "customer_client.time_zone, customer_client.id "
+    "FROM customer_client WHERE customer_client.level <= 1"
+)
 
 
 class CustomerNotReadable(ProviderRequestError):
@@ -76,6 +86,11 @@ def google_ads_error(response: httpx.Response, provider: str, action: str) -> Pr
         )
     if status in ("UNAVAILABLE", "INTERNAL", "DEADLINE_EXCEEDED") or response.status_code >= 500:
         return ProviderUnavailable(f"{provider} had a temporary problem; try again shortly.")
+    if "REQUESTED_METRICS_FOR_MANAGER" in codes:
+        return ProviderRequestError(
+            f"This {provider} account is a manager account, which has no metrics of its own; "
+            "pick one of its client accounts."
+        )
     if any(c.startswith("DEVELOPER_TOKEN") for c in codes):
         return ProviderRequestError(
             f"{provider} refused this backend's developer token{named} — check "
@@ -106,15 +121,23 @@ class GoogleAdsAdapter(ReportAdapter):
         self._developer_token = developer_token
         self._login_customer_id = login_customer_id
 
-    def _headers(self, token: Secret) -> dict[str, str]:
+    def _headers(self, token: Secret, login_customer_id: str | None) -> dict[str, str]:
         headers = bearer(token)
         headers["developer-token"] = self._developer_token.reveal()
-        if self._login_customer_id:
-            headers["login-customer-id"] = self._login_customer_id
+        login = login_customer_id or self._login_customer_id
+        if login:
+            headers["login-customer-id"] = _digits(login)
         return headers
 
     async def _call(
-        self, method: str, path: str, token: Secret, action: str, json: Any = None
+        self,
+        method: str,
+        path: str,
+        token: Secret,
+        action: str,
+        json: Any = None,
+        *,
+        login_customer_id: str | None = None,
     ) -> Any:
         response = await request_with_retries(
             self._ctx.client,
@@ -124,7 +147,7 @@ class GoogleAdsAdapter(ReportAdapter):
             action=action,
             policy=self._ctx.policy,
             json=json,
-            headers=self._headers(token),
+            headers=self._headers(token, login_customer_id),
         )
         if response.status_code != 200:
             raise google_ads_error(response, self._ctx.provider, action)
@@ -134,12 +157,23 @@ class GoogleAdsAdapter(ReportAdapter):
         return body
 
     async def search_stream(
-        self, customer_id: str, gaql: str, token: Secret, action: str
+        self,
+        customer_id: str,
+        gaql: str,
+        token: Secret,
+        action: str,
+        *,
+        login_customer_id: str | None = None,
     ) -> list[dict[str, Any]]:
         """All result rows of a GAQL query; searchStream sends them as an array of batches."""
-        digits = "".join(ch for ch in customer_id if ch.isdigit())
+        digits = _digits(customer_id)
         body = await self._call(
-            "POST", f"/customers/{digits}/googleAds:searchStream", token, action, {"query": gaql}
+            "POST",
+            f"/customers/{digits}/googleAds:searchStream",
+            token,
+            action,
+            {"query": gaql},
+            login_customer_id=login_customer_id,
         )
         batches = body if isinstance(body, list) else [body]
         return [row for batch in batches for row in (batch.get("results") or [])]
@@ -148,33 +182,40 @@ class GoogleAdsAdapter(ReportAdapter):
         return None  # Google Ads has no "me"; identity comes from the OIDC id_token
 
     async def list_accounts(self, access_token: Secret) -> list[AdAccount]:
+        """Every account the login reaches: the accessible ones, and under each accessible
+        manager its direct clients, each with the login-customer-id that reaches it.
+
+        developers.google.com/google-ads/api/docs/account-management/get-account-hierarchy:
+        listAccessibleCustomers, then a `customer_client` query per customer (level 0 is the
+        customer itself, level 1 its direct clients).
+        """
         body = await self._call(
             "GET", "/customers:listAccessibleCustomers", access_token, "list the ad accounts"
         )
-        accounts: list[AdAccount] = []
+        found: dict[str, AdAccount] = {}
         for resource in body.get("resourceNames") or []:
             customer_id = str(resource).rsplit("/", 1)[-1]
+            # A directly accessible customer is its own login (or the configured manager's).
+            login = self._login_customer_id or customer_id
             try:
                 rows = await self.search_stream(
                     customer_id,
-                    "SELECT customer.id, customer.descriptive_name, customer.currency_code, "
-                    "customer.time_zone FROM customer LIMIT 1",
+                    CUSTOMER_CLIENTS,
                     access_token,
                     "read an ad account's details",
+                    login_customer_id=login,
                 )
             except CustomerNotReadable:
                 continue  # closed, or reachable only through a manager we were not told of
             for row in rows:
-                c = row.get("customer") or {}
-                accounts.append(
-                    AdAccount(
-                        id=str(c.get("id") or customer_id),
-                        name=str(c.get("descriptiveName") or customer_id),
-                        currency=str(c.get("currencyCode") or "USD").upper(),
-                        time_zone=str(c.get("timeZone") or "UTC"),
-                    )
-                )
-        return accounts
+                account = _client_account(row, customer_id, self._login_customer_id)
+                if account is None:
+                    continue
+                known = found.get(account.id)
+                # Reached directly wins over reached through a manager: no header needed.
+                if known is None or (known.parent_id and account.parent_id is None):
+                    found[account.id] = account
+        return list(found.values())
 
     async def fetch_report(self, access_token: Secret, query: ReportQuery) -> list[RawRow]:
         campaign = query.level == "campaign"
@@ -197,13 +238,45 @@ class GoogleAdsAdapter(ReportAdapter):
                 "ORDER BY segments.date",
             ]
         )
-        rows = await self.search_stream(query.account_id, gaql, access_token, "read the report")
+        rows = await self.search_stream(
+            query.account_id,
+            gaql,
+            access_token,
+            "read the report",
+            login_customer_id=query.login_customer_id,
+        )
         try:
             return [_row(row, campaign) for row in rows]
         except (KeyError, ValueError, TypeError):
             raise ProviderUnavailable(
                 f"{self._ctx.provider} sent report rows we could not read; try again shortly."
             ) from None
+
+
+def _digits(customer_id: str) -> str:
+    # Google shows ids as 123-456-7890; paths and headers want the digits alone.
+    return "".join(ch for ch in customer_id if ch.isdigit())
+
+
+def _client_account(
+    row: dict[str, Any], queried: str, configured_login: str | None
+) -> AdAccount | None:
+    """One `customer_client` row as an account: level 0 is the queried customer itself."""
+    c = row.get("customerClient") or {}
+    client_id = str(c.get("id") or str(c.get("clientCustomer") or "").rsplit("/", 1)[-1])
+    if not client_id:
+        return None
+    direct = to_int(c.get("level")) == 0
+    return AdAccount(
+        id=client_id,
+        name=str(c.get("descriptiveName") or client_id),
+        currency=str(c.get("currencyCode") or "USD").upper(),
+        time_zone=str(c.get("timeZone") or "UTC"),
+        parent_id=None if direct else queried,
+        is_manager=bool(c.get("manager")),
+        # Reached through the queried manager: every call about it names that manager.
+        login_customer_id=configured_login if direct else queried,
+    )
 
 
 def _row(row: dict[str, Any], campaign: bool) -> RawRow:

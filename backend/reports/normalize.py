@@ -87,12 +87,7 @@ def normalize_report(
         if gc_was_enabled:
             gc.enable()
     return {
-        "account": {
-            "id": account.id,
-            "name": account.name,
-            "currency": account.currency,
-            "time_zone": account.time_zone,
-        },
+        "account": account.as_json(),  # the same object as in the connection's accounts
         "since": query.since.isoformat(),
         "until": query.until.isoformat(),
         "level": query.level,

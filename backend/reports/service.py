@@ -97,11 +97,12 @@ def _owned_row(state: AppState, connection_id: str, user_id: str) -> tuple[Any, 
         return row, None  # call_with_token reads it again and says what is wrong, in words
 
 
-def _pick_account(accounts: list[dict[str, str]], wanted: str | None) -> AdAccount:
+def _pick_account(accounts: list[dict[str, Any]], wanted: str | None) -> AdAccount:
     if not accounts:
         raise InvalidRequest("This connection covers no ad accounts, so it has no reports.")
     if wanted is None:
-        chosen = accounts[0]
+        # A manager account (Google MCC) has no metrics of its own: default to a client.
+        chosen = next((a for a in accounts if not a.get("is_manager")), accounts[0])
     else:
         found = [a for a in accounts if a.get("id") == wanted]
         if not found:
@@ -111,7 +112,7 @@ def _pick_account(accounts: list[dict[str, str]], wanted: str | None) -> AdAccou
                 f"it covers {covered}."
             )
         chosen = found[0]
-    return AdAccount(chosen["id"], chosen["name"], chosen["currency"], chosen["time_zone"])
+    return AdAccount.from_json(chosen)
 
 
 def _check_range(provider: Provider, params: ReportParams) -> None:
@@ -148,6 +149,8 @@ async def build_report(
         until=params.until,
         level=params.level,
         metrics=params.metrics,
+        login_customer_id=account.login_customer_id,
+        parent_id=account.parent_id,
     )
 
     async def _fetch(token: Any) -> list[RawRow]:

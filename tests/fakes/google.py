@@ -1,6 +1,12 @@
 """A fake Google: OAuth 2.0 (auth, token, revoke, userinfo) and the Google Ads REST API
 (customers:listAccessibleCustomers, googleAds:searchStream).
 
+Shaped after developers.google.com/google-ads/api/docs/account-management/get-account-hierarchy
+("Get the account hierarchy": listAccessibleCustomers, then per customer a `customer_client`
+query whose level 0 row is the customer itself and level 1 rows its direct clients) and
+/docs/concepts/call-structure#cid ("login-customer-id": the manager through which a client
+account is reached must be named on every call about that client).
+
 Behaviour copied from Google's: no refresh-token rotation; a refresh token only for
 access_type=offline; revoking an unknown token is `400 invalid_token`; int64 fields are JSON
 strings, zero metrics are left out (proto3 JSON), conversions are doubles; searchStream answers
@@ -50,6 +56,25 @@ class GoogleState(FakeState):
             "7778889999": ("Closed shop", "USD", "America/New_York", "0000000000"),
         }
     )
+    # manager id -> its direct clients (each also in `customers`, naming the manager there).
+    managers: dict[str, list[str]] = field(default_factory=dict)
+    # What listAccessibleCustomers returns; None: every customer not reached via a manager.
+    accessible: list[str] | None = None
+
+    def add_agency(self) -> None:
+        """A manager (MCC) the login reaches directly, with two clients reached only through it."""
+        self.customers["9990001111"] = ("Agency MCC", "USD", "America/New_York", None)
+        self.customers["5550001111"] = ("Client A", "USD", "America/Chicago", "9990001111")
+        self.customers["5550002222"] = ("Client B", "GBP", "Europe/London", "9990001111")
+        self.managers["9990001111"] = ["5550001111", "5550002222"]
+        self.accessible = ["1112223333", "9990001111"]
+
+    def accessible_ids(self) -> list[str]:
+        if self.accessible is not None:
+            return list(self.accessible)
+        clients = {c for cs in self.managers.values() for c in cs}
+        return [c for c in self.customers if c not in clients]
+
     batch_size: int = 7
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     refresh_tokens: dict[str, GoogleGrant] = field(default_factory=dict)
@@ -96,6 +121,23 @@ def _status(code: int, status: str, error_code: dict[str, str] | None = None) ->
             }
         ]
     return JSONResponse({"error": err}, status_code=code)
+
+
+def _customer_client(state: GoogleState, queried: str, client: str, level: int) -> dict[str, Any]:
+    """A `customer_client` row as the REST API's proto3 JSON has it (camelCase, int64 strings)."""
+    name, currency, tz, _ = state.customers[client]
+    row: dict[str, Any] = {
+        "resourceName": f"customers/{queried}/customerClients/{client}",
+        "clientCustomer": f"customers/{client}",
+        "level": str(level),
+        "manager": client in state.managers,
+        "descriptiveName": name,
+        "currencyCode": currency,
+        "timeZone": tz,
+        "id": client,
+    }
+    # proto3 JSON leaves default values out: level 0 and manager false are absent.
+    return {"customerClient": {k: v for k, v in row.items() if v not in ("0", False)}}
 
 
 def create_google_app(state: GoogleState) -> FastAPI:
@@ -219,7 +261,7 @@ def create_google_app(state: GoogleState) -> FastAPI:
         problem = ads_check(request, None)
         if problem is not None:
             return problem
-        return JSONResponse({"resourceNames": [f"customers/{c}" for c in state.customers]})
+        return JSONResponse({"resourceNames": [f"customers/{c}" for c in state.accessible_ids()]})
 
     @app.post(f"/{API_VERSION}/customers/{{customer}}/googleAds:searchStream")
     async def search_stream(customer: str, request: Request) -> Response:
@@ -231,7 +273,16 @@ def create_google_app(state: GoogleState) -> FastAPI:
         if resource is None:
             return _status(400, "INVALID_ARGUMENT", {"queryError": "UNEXPECTED_END_OF_QUERY"})
         name, currency, tz, _ = state.customers[customer]
-        if resource.group(1) == "customer" and "segments.date" not in query:
+        metrics_query = "metrics." in query
+        if metrics_query and customer in state.managers:
+            return _status(400, "INVALID_ARGUMENT", {"queryError": "REQUESTED_METRICS_FOR_MANAGER"})
+        if resource.group(1) == "customer_client":
+            clients = state.managers.get(customer, [])
+            results = [
+                _customer_client(state, customer, customer, 0),
+                *(_customer_client(state, customer, c, 1) for c in clients),
+            ]
+        elif resource.group(1) == "customer" and "segments.date" not in query:
             results: list[dict[str, Any]] = [
                 {
                     "customer": {

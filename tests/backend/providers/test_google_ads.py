@@ -212,3 +212,67 @@ async def test_revocation_kills_the_grant_and_a_second_revoke_is_fine(
         await google_provider.refresh(tokens.refresh_token)
     # Google answers 400 invalid_token for a dead token: revocation's goal is met.
     await google_provider.revoke(tokens.refresh_token)
+
+
+async def test_manager_clients_listed_with_the_login_customer_id_that_reaches_them(
+    google: Google, google_provider: Provider
+) -> None:
+    _, state = google
+    state.add_agency()
+    tokens, _ = await connect(google_provider)
+    accounts = {a.id: a for a in await google_provider.list_accounts(tokens.access_token)}
+    assert set(accounts) == {"1112223333", "9990001111", "5550001111", "5550002222"}
+    manager = accounts["9990001111"]
+    assert (manager.is_manager, manager.parent_id, manager.login_customer_id) == (
+        True,
+        None,
+        None,
+    )
+    client = accounts["5550002222"]
+    assert (client.name, client.currency, client.time_zone) == ("Client B", "GBP", "Europe/London")
+    assert (client.is_manager, client.parent_id, client.login_customer_id) == (
+        False,
+        "9990001111",
+        "9990001111",
+    )
+    assert accounts["1112223333"].login_customer_id is None
+    # the customer_client query went to the manager, naming the manager as the login
+    sent = [h for _, p, h in state.requests if p.endswith("9990001111/googleAds:searchStream")]
+    assert sent[-1]["login-customer-id"] == "9990001111"
+
+
+async def test_report_of_a_client_names_its_manager_in_login_customer_id(
+    google: Google, google_provider: Provider
+) -> None:
+    _, state = google
+    state.add_agency()
+    tokens, _ = await connect(google_provider)
+    accounts = {a.id: a for a in await google_provider.list_accounts(tokens.access_token)}
+    client = accounts["5550001111"]
+    query = ReportQuery(
+        client.id,
+        date(2026, 10, 1),
+        date(2026, 10, 3),
+        login_customer_id=client.login_customer_id,
+        parent_id=client.parent_id,
+    )
+    rows = await google_provider.fetch_report(tokens.access_token, query)
+    assert len(rows) == 3
+    sent = [h for _, p, h in state.requests if p.endswith("5550001111/googleAds:searchStream")]
+    assert sent[-1]["login-customer-id"] == "9990001111"
+    # without the manager the fake, like Google, refuses the client account
+    with pytest.raises(ProviderRequestError, match="login_customer_id"):
+        await google_provider.fetch_report(
+            tokens.access_token, ReportQuery(client.id, date(2026, 10, 1), date(2026, 10, 3))
+        )
+
+
+async def test_metrics_of_a_manager_account_are_refused_in_words(
+    google: Google, google_provider: Provider
+) -> None:
+    _, state = google
+    state.add_agency()
+    tokens, _ = await connect(google_provider)
+    query = ReportQuery("9990001111", date(2026, 10, 1), date(2026, 10, 3))
+    with pytest.raises(ProviderRequestError, match="manager account.*client accounts"):
+        await google_provider.fetch_report(tokens.access_token, query)

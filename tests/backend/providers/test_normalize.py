@@ -73,6 +73,9 @@ def test_the_documented_example() -> None:
         "name": "Shop",
         "currency": "EUR",
         "time_zone": "Europe/Berlin",
+        "parent_id": None,
+        "is_manager": False,
+        "login_customer_id": None,
     }
     assert (report["since"], report["until"], report["level"]) == (
         "2026-11-01",
