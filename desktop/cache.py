@@ -118,6 +118,20 @@ class Cache:
         self._preloaded = future
         threading.Thread(target=read, name="cache-preload", daemon=True).start()
 
+    def preloaded_connections(self) -> list[dict[str, Any]] | None:
+        """What `preload_connections` read, if it has finished reading (never waits); else None,
+        and `load_connections` waits for it on a worker."""
+        future = self._preloaded
+        if future is None or not future.done() or future.exception() is not None:
+            return None
+        self._preloaded = None
+        return future.result()
+
+    @property
+    def preload_finished(self) -> bool:
+        """True once a `preload_connections` read has ended (or none is pending)."""
+        return self._preloaded is None or self._preloaded.done()
+
     def load_connections(self) -> list[dict[str, Any]]:
         """The saved list, in order (what `preload_connections` read, if it was called)."""
         preloaded, self._preloaded = self._preloaded, None

@@ -77,6 +77,12 @@ class Controller(QObject):
             QTimer.singleShot(0, done)
             return
         cache = self.cache
+        ready = cache.preloaded_connections()
+        if ready is not None:
+            # Read while the window was built: in the model before the window first paints.
+            self._on_cache_loaded(ready)
+            QTimer.singleShot(0, done)
+            return
 
         def loaded(items: list[dict[str, Any]]) -> None:
             self._on_cache_loaded(items)

@@ -7,6 +7,7 @@ works again on its own once the database is back.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import threading
 import time
@@ -16,13 +17,42 @@ from typing import Any
 import httpx
 import pytest
 
+from backend.sandbox.app import create_sandbox_app
+from backend.sandbox.config import SandboxConfig
 from tests.backend.api.conftest import ApiBackend, complete, consent, start_flow
-from tests.backend.api.sandbox import demo_toml, set_faults, start_sandbox, stats
+from tests.backend.api.sandbox import demo_toml, set_faults, stats
 from tests.backend.conftest import TEST_VAULT_KEY, SignedIn, sign_in
 from tests.support import pg
 from tests.support.servers import UvicornThread, bind_loopback
 
 RESTART = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"]
+
+
+class TokenDoor:
+    """ASGI wrapper for the sandbox: while shut, token requests wait at the door (before the
+    sandbox sees them) and are counted; `open()` lets them all through. The race the test is
+    about (the database goes away while refreshes hold their row locks and await the provider)
+    then happens every time, however busy the machine."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.opened = threading.Event()
+        self.opened.set()
+        self._lock = threading.Lock()
+        self.waiting = 0
+
+    def shut(self) -> None:
+        self.opened.clear()
+
+    def open(self) -> None:
+        self.opened.set()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/token" and not self.opened.is_set():
+            with self._lock:
+                self.waiting += 1
+            await asyncio.to_thread(self.opened.wait)
+        await self.app(scope, receive, send)
 
 
 def pg_up() -> bool:
@@ -33,12 +63,17 @@ def pg_up() -> bool:
 
 
 @pytest.fixture
-def pg_backend(tmp_path: Any) -> Iterator[ApiBackend]:
+def token_door() -> TokenDoor:
+    return TokenDoor(create_sandbox_app(SandboxConfig(admin_api=True)))
+
+
+@pytest.fixture
+def pg_backend(tmp_path: Any, token_door: TokenDoor) -> Iterator[ApiBackend]:
     from backend.app import create_app
     from backend.config import Settings
 
     url = pg.create_database()
-    sandbox = start_sandbox()
+    sandbox = UvicornThread(token_door).start()
     sock = bind_loopback()
     config = tmp_path / "config.toml"
     config.write_text(demo_toml(sandbox.url))
@@ -66,7 +101,7 @@ def pg_backend(tmp_path: Any) -> Iterator[ApiBackend]:
 
 
 def test_postgres_restart_during_a_refresh_storm(
-    pg_backend: ApiBackend, monkeypatch: pytest.MonkeyPatch
+    pg_backend: ApiBackend, token_door: TokenDoor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CONNECTED_ACCOUNTS_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("CONNECTED_ACCOUNTS_ARGON2_MEMORY_KIB", "64")
@@ -96,10 +131,17 @@ def test_postgres_restart_during_a_refresh_storm(
 
     pairs = list(zip(users, conns, strict=True)) * 2
     threads = [threading.Thread(target=storm, args=pair) for pair in pairs]
+    token_door.shut()
     for t in threads:
         t.start()
-    time.sleep(0.15)  # let the first refreshes take their row locks, then pull the database away
+    # Every connection's refresh holds its row lock and awaits the provider: then the database
+    # goes away, and comes back, before the provider answers (and rotates the refresh token).
+    deadline = time.monotonic() + 60
+    while token_door.waiting < len(conns):
+        assert time.monotonic() < deadline, "the refreshes never reached the provider"
+        time.sleep(0.05)
     subprocess.run(RESTART, check=True, timeout=120)
+    token_door.open()
     for t in threads:
         t.join(120)
         assert not t.is_alive(), "a request hung across the database restart"

@@ -200,4 +200,4 @@ def test_a_report_is_served_while_another_process_holds_the_write_lock(
             writer.execute("ROLLBACK")
             writer.close()
     assert resp.status_code == 200, resp.text
-    assert time.monotonic() - started < 5  # not the 30 s busy timeout
+    assert time.monotonic() - started < 20  # not the 30 s busy timeout

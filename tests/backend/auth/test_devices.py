@@ -80,7 +80,7 @@ def test_a_sign_out_through_one_process_reaches_the_others_within_seconds(
             assert signed.client.delete(f"/v1/auth/devices/{signed.device_id}").status_code == 204
             started = time.monotonic()
             while (status := c.get("/v1/auth/devices").status_code) == 200:
-                assert time.monotonic() - started < 5, (
+                assert time.monotonic() - started < 30, (
                     "the sign-out never reached the other process"
                 )
                 time.sleep(0.1)

@@ -182,7 +182,7 @@ def test_report_cancel_returns_at_once_while_the_backend_is_slow(
     signed_in: tuple[FakeState, Session, ApiClient],
 ) -> None:
     state, _, client = signed_in
-    state.slow_report = 5.0
+    state.slow_report = 600.0  # the backend would answer in ten minutes
     cancel = threading.Event()
     threading.Timer(0.2, cancel.set).start()
     started = time.monotonic()
@@ -190,7 +190,7 @@ def test_report_cancel_returns_at_once_while_the_backend_is_slow(
         client.report("c1", account=None, since=date(2026, 11, 1), until=date(2026, 11, 1),
                       cancel=cancel)  # fmt: skip
     assert caught.value.code == "cancelled"
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 30  # at the cancel, not at the answer
     state.release.set()
 
 
