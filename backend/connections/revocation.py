@@ -49,6 +49,8 @@ class Outcome:
     not_revoked: list[str] = field(default_factory=list)
     pending: bool = False
     unsupported: bool = False
+    # Where the user removes this app's access by hand, when the provider is known to say.
+    manage_access_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,8 +79,9 @@ async def revoke_tokens(state: AppState, held: _Held) -> Outcome:
         try:
             await provider.revoke(token)
             out.revoked.append(name)
-        except RevocationUnsupported:
+        except RevocationUnsupported as exc:
             out.unsupported = True
+            out.manage_access_url = exc.manage_access_url
             out.not_revoked.append(name)
         except ProviderUnavailable:
             if name == "refresh_token":
@@ -116,6 +119,12 @@ def _pending_reason(name: str) -> str:
 def _message(name: str, out: Outcome) -> str:
     if out.pending:
         return _pending_reason(name)
+    if out.unsupported and out.manage_access_url:
+        return (
+            f"Disconnected: the stored sign-in was deleted here. {name} offers apps no way to "
+            f"revoke access, so to end the grant itself remove this app at "
+            f"{out.manage_access_url}."
+        )
     if out.unsupported:
         return (
             f"Disconnected. {name} offers no way to revoke access from here: remove this app's "

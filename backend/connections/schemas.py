@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from backend.db.models import Connection
 from backend.providers.base import AdAccount
+from backend.providers.lapse import Expiry, expiry_now
 from backend.state import AppState
 
 
@@ -30,7 +31,20 @@ def accounts_json(conn: Connection) -> list[dict[str, Any]]:
 
 
 def connection_json(state: AppState, conn: Connection) -> dict[str, Any]:
-    """The public view of a connection: status and accounts, never a token column."""
+    """The public view of a connection: status and accounts, never a token column.
+
+    `expires_at` is when the provider will end the grant by itself and `expiry_reason` says
+    why in words (providers/lapse.py); both null when the provider does not say."""
+    provider = state.providers.get(conn.provider)
+    expiry = (
+        Expiry(None, None)
+        if conn.status == "disconnected"
+        else expiry_now(
+            provider.lapse if provider is not None else None,
+            stored=conn.expires_at,
+            last_used=conn.last_refreshed_at,
+        )
+    )
     return {
         "id": conn.id,
         "provider": conn.provider,
@@ -41,7 +55,8 @@ def connection_json(state: AppState, conn: Connection) -> dict[str, Any]:
         "last_error": conn.last_error,
         "last_error_at": iso(conn.last_error_at),
         "last_refreshed_at": iso(conn.last_refreshed_at),
-        "expires_at": iso(conn.expires_at),
+        "expires_at": iso(expiry.at),
+        "expiry_reason": expiry.reason,
         "scopes": list(conn.scopes or []),
         "accounts": accounts_json(conn),
         "revocation_pending": bool(conn.revocation_pending),

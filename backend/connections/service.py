@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Connection
 from backend.errors import NotFound
 from backend.providers.base import Identity, Provider, TokenSet
+from backend.providers.lapse import expiry_at_connect
 from backend.vault.crypto import KeyRing
 from backend.vault.tokens import store_tokens
 
@@ -86,7 +87,7 @@ def upsert_connection(
     conn.display_name = label or identity.display_name
     conn.accounts = [a.as_json() for a in identity.accounts]
     conn.scopes = list(tokens.scope) if tokens.scope else list(provider.scopes)
-    conn.expires_at = identity.expires_at
+    conn.expires_at = expiry_at_connect(provider, identity, tokens, now)
     # A new grant supersedes a revocation still pending for the old one: revoking the old
     # token now could end the new grant too at providers that revoke per user and client.
     conn.revocation_pending = False

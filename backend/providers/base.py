@@ -164,7 +164,12 @@ class ProviderRequestError(ProviderError):
 
 
 class RevocationUnsupported(ProviderError):
-    """The provider offers no way to revoke a grant by API: the user removes access on its site."""
+    """The provider offers no way to revoke a grant by API: the user removes access on its site
+    (at `manage_access_url` when known)."""
+
+    def __init__(self, message: str, *, manage_access_url: str | None = None) -> None:
+        super().__init__(message)
+        self.manage_access_url = manage_access_url
 
 
 class Provider(ABC):

@@ -6,15 +6,15 @@ table overrides any of it, so a test can point a preset at a local server.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-Preset = Literal["demo", "meta", "google_ads", "oauth2"]
-AdapterName = Literal["meta_insights", "google_ads", "demo"]
+Preset = Literal["demo", "meta", "google_ads", "linkedin_ads", "microsoft_ads", "oauth2"]
+AdapterName = Literal["meta_insights", "google_ads", "linkedin_ads", "microsoft_ads", "demo"]
 AuthMethod = Literal["client_secret_basic", "client_secret_post", "none"]
 
-PRESETS: tuple[str, ...] = ("demo", "meta", "google_ads", "oauth2")
+PRESETS: tuple[str, ...] = get_args(Preset)
 
 # Parameters the flow itself sets; a config that tried to set them would weaken the flow
 # (e.g. code_challenge_method=plain, RFC 9700 §2.1.1) or break it.
@@ -39,7 +39,7 @@ class ReportsConfig(BaseModel):
 
     adapter: AdapterName | None = None
     base_url: str | None = None
-    # Google Ads
+    # Google Ads (API version), LinkedIn (the LinkedIn-Version header, YYYYMM)
     api_version: str | None = None
     developer_token_env: str | None = None
     developer_token: SecretStr | None = None
@@ -47,8 +47,13 @@ class ReportsConfig(BaseModel):
     # Meta: which `actions[].action_type` values count as conversions.
     conversion_action_types: list[str] | None = None
     page_size: int | None = Field(default=None, ge=1, le=10_000)
+    # Microsoft Advertising: the Customer Management host (base_url is the Reporting host) and
+    # how the Reporting service's submit -> poll cycle is paced.
+    customer_base_url: str | None = None
+    poll_interval_s: float | None = Field(default=None, gt=0)
+    poll_timeout_s: float | None = Field(default=None, gt=0)
 
-    @field_validator("base_url")
+    @field_validator("base_url", "customer_base_url")
     @classmethod
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
@@ -91,6 +96,10 @@ class ProviderConfig(BaseModel):
     retry_after_cap_s: float = Field(default=5.0, ge=0)
     # Discovery (generic oauth2): set false to require every endpoint one by one.
     discovery: bool = True
+    # Where a user removes this app's access by hand (providers without a revocation API).
+    manage_access_url: str | None = None
+    # Google: "testing" apps get 7-day grants (docs/PROVIDERS.md); else "production".
+    publishing_status: Literal["testing", "production"] | None = None
 
     @field_validator("authorize_params")
     @classmethod

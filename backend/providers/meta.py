@@ -32,6 +32,7 @@ from backend.providers.base import (
 from backend.providers.http import request_with_retries
 from backend.providers.meta_insights import TOKEN_CODES, MetaInsightsAdapter, graph_error
 from backend.providers.oauth2 import Endpoints, OAuth2Provider, ProviderSettings
+from backend.providers.reasons import meta_reason
 from backend.providers.token_endpoint import ClientCredentials
 from backend.secret import Secret
 
@@ -169,9 +170,13 @@ class MetaProvider(OAuth2Provider):
             raise graph_error(response, self.display_name, action)
         data = (json_of(response, self.display_name, action) or {}).get("data") or {}
         if not data.get("is_valid"):
+            # debug_token says why in `data.error.subcode` (the Graph error subcodes).
+            why = data.get("error")
+            why = why if isinstance(why, dict) else {}
             raise InvalidGrant(
                 f"{self.display_name} says this grant was revoked or has expired — reconnect "
-                "to keep reports flowing."
+                "to keep reports flowing.",
+                reason=meta_reason(why.get("subcode")),
             )
         if str(data.get("app_id")) != self._credentials.client_id:
             # A token minted for another app must never be adopted (confused deputy).
@@ -245,9 +250,5 @@ def _exchange_error(
             f"{provider} says this sign-in code is no longer valid (expired or already used) "
             "— start connecting again."
         )
-    if code in TOKEN_CODES:
-        return InvalidGrant(
-            f"{provider} says this grant was revoked or has expired — reconnect to keep "
-            "reports flowing."
-        )
+    # Token codes (190, 102) become an InvalidGrant carrying the subcode's reason.
     return graph_error(response, provider, action)

@@ -26,6 +26,7 @@ from backend.providers.base import (
     RawRow,
     ReportQuery,
 )
+from backend.providers.reasons import meta_reason
 from backend.secret import Secret
 
 # Graph API error codes (developers.facebook.com/docs/graph-api/guides/error-handling and
@@ -69,7 +70,8 @@ def graph_error(response: httpx.Response, provider: str, action: str) -> Provide
         # so a rejected token means reconnecting, not refreshing.
         return InvalidGrant(
             f"{provider} says this grant was revoked or has expired — reconnect to keep "
-            "reports flowing."
+            "reports flowing.",
+            reason=meta_reason(err.get("error_subcode")),
         )
     if code in RATE_LIMIT_CODES:
         retry_after = _buc_retry_after(response)

@@ -16,6 +16,7 @@ from backend.providers.adapter import HttpContext, ReportAdapter, bearer, json_o
 from backend.providers.base import (
     AccessTokenRejected,
     AdAccount,
+    GrantLapse,
     Identity,
     Provider,
     ProviderRequestError,
@@ -51,6 +52,8 @@ class ProviderSettings:
     max_report_days: int
     authorize_params: dict[str, str]
     relay_redirect_uri: str | None
+    manage_access_url: str | None = None
+    lapse: GrantLapse | None = None
 
 
 class OAuth2Provider(Provider):
@@ -73,6 +76,8 @@ class OAuth2Provider(Provider):
         self.issuer = settings.issuer
         self.max_report_days = settings.max_report_days
         self.relay_redirect_uri = settings.relay_redirect_uri
+        self.manage_access_url = settings.manage_access_url
+        self.lapse = settings.lapse
         self._authorize_params = dict(settings.authorize_params)
         self._credentials = credentials
         self.endpoints = endpoints
@@ -141,9 +146,16 @@ class OAuth2Provider(Provider):
 
     async def revoke(self, token: Secret) -> None:
         if not self.endpoints.revocation:
+            where = (
+                f"at {self.manage_access_url}"
+                if self.manage_access_url
+                else "in your account settings on its site"
+            )
             raise RevocationUnsupported(
-                f"{self.display_name} offers no way to revoke access from here — remove this "
-                "app's access in your account settings on its site."
+                f"{self.display_name} offers apps no way to revoke access, so this backend "
+                "deleted its copy of the sign-in; to end the grant itself, remove this app "
+                f"{where}.",
+                manage_access_url=self.manage_access_url,
             )
         # RFC 7009 §2.1: the refresh token; revoking it also ends its access tokens.
         form = {"token": token.reveal(), "token_type_hint": "refresh_token"}

@@ -7,6 +7,8 @@ from typing import Any
 
 META_GRAPH_VERSION = "v23.0"
 GOOGLE_ADS_API_VERSION = "v22"
+# LinkedIn-Version header (YYYYMM); LinkedIn serves each version for about a year.
+LINKEDIN_API_VERSION = "202511"
 
 
 def _demo(sandbox_url: str | None) -> dict[str, Any]:
@@ -84,6 +86,54 @@ def _google_ads() -> dict[str, Any]:
     }
 
 
+def _linkedin_ads() -> dict[str, Any]:
+    # learn.microsoft.com/linkedin/shared/authentication/authorization-code-flow and
+    # …/programmatic-refresh-tokens: 60-day access tokens, 365-day refresh tokens.
+    return {
+        "display_name": "LinkedIn Ads",
+        # LinkedIn accepts only absolute HTTPS redirect URLs registered on the app.
+        "redirect": "backend",
+        "authorization_endpoint": "https://www.linkedin.com/oauth/v2/authorization",
+        "token_endpoint": "https://www.linkedin.com/oauth/v2/accessToken",
+        # LinkedIn documents no token revocation for third-party apps: members remove an
+        # app's access themselves.
+        "manage_access_url": "https://www.linkedin.com/psettings/permitted-services",
+        "token_endpoint_auth_method": "client_secret_post",
+        "scopes": ["r_ads", "r_ads_reporting"],
+        "max_report_days": 730,
+        "discovery": False,
+        "reports": {
+            "adapter": "linkedin_ads",
+            "base_url": "https://api.linkedin.com/rest",
+            "api_version": LINKEDIN_API_VERSION,
+        },
+    }
+
+
+def _microsoft_ads() -> dict[str, Any]:
+    # learn.microsoft.com/advertising/guides/authentication-oauth-identity-platform
+    login = "https://login.microsoftonline.com/common/oauth2/v2.0"
+    return {
+        "display_name": "Microsoft Advertising",
+        "redirect": "loopback",
+        "authorization_endpoint": f"{login}/authorize",
+        "token_endpoint": f"{login}/token",
+        # The Microsoft identity platform has no RFC 7009 endpoint: users remove the app.
+        "manage_access_url": "https://account.live.com/consent/Manage",
+        "token_endpoint_auth_method": "client_secret_post",
+        "scopes": ["https://ads.microsoft.com/msads.manage", "offline_access"],
+        "authorize_params": {"prompt": "select_account"},
+        "max_report_days": 1095,
+        "discovery": False,
+        "reports": {
+            "adapter": "microsoft_ads",
+            "base_url": "https://reporting.api.bingads.microsoft.com",
+            "customer_base_url": "https://clientcenter.api.bingads.microsoft.com",
+            "developer_token_env": "MICROSOFT_ADS_DEVELOPER_TOKEN",
+        },
+    }
+
+
 def _oauth2() -> dict[str, Any]:
     return {
         "redirect": "loopback",
@@ -100,6 +150,10 @@ def preset_defaults(preset: str, *, sandbox_url: str | None) -> dict[str, Any] |
         return _meta()
     if preset == "google_ads":
         return _google_ads()
+    if preset == "linkedin_ads":
+        return _linkedin_ads()
+    if preset == "microsoft_ads":
+        return _microsoft_ads()
     if preset == "oauth2":
         return _oauth2()
     return None

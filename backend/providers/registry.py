@@ -17,8 +17,11 @@ from backend.providers.demo import DemoAdapter
 from backend.providers.discovery import discover
 from backend.providers.google_ads import GoogleAdsAdapter
 from backend.providers.http import RetryPolicy
+from backend.providers.lapse import lapse_for
+from backend.providers.linkedin_ads import LinkedInAdsAdapter
 from backend.providers.meta import MetaProvider
 from backend.providers.meta_insights import MetaInsightsAdapter
+from backend.providers.microsoft_ads import MicrosoftAdsAdapter
 from backend.providers.oauth2 import Endpoints, OAuth2Provider, ProviderSettings
 from backend.providers.presets import merge, preset_defaults
 from backend.providers.token_endpoint import ClientCredentials
@@ -106,9 +109,10 @@ def _developer_token(provider_id: str, cfg: ProviderConfig, env: Mapping[str, st
     name = reports.developer_token_env
     value = env.get(name) if name else None
     if not value:
+        platform = "Microsoft Advertising" if reports.adapter == "microsoft_ads" else "Google Ads"
         raise ValueError(
             f"Provider '{provider_id}': reports.developer_token_env names the environment "
-            f"variable {name}, which is not set (Google Ads needs a developer token)."
+            f"variable {name}, which is not set ({platform} needs a developer token)."
         )
     return Secret(value)
 
@@ -132,6 +136,21 @@ def _adapter(
             base_url=reports.base_url,
             conversion_action_types=reports.conversion_action_types or ["purchase"],
             page_size=reports.page_size or 500,
+        )
+    if reports.adapter == "linkedin_ads":
+        return LinkedInAdsAdapter(
+            ctx, base_url=reports.base_url, api_version=reports.api_version or "202511"
+        )
+    if reports.adapter == "microsoft_ads":
+        if not reports.customer_base_url:
+            raise ValueError(f"Provider '{provider_id}': reports.customer_base_url is not set.")
+        return MicrosoftAdsAdapter(
+            ctx,
+            base_url=reports.base_url,
+            customer_base_url=reports.customer_base_url,
+            developer_token=_developer_token(provider_id, cfg, env),
+            poll_interval_s=reports.poll_interval_s or 2.0,
+            poll_timeout_s=reports.poll_timeout_s or 120.0,
         )
     return GoogleAdsAdapter(
         ctx,
@@ -219,6 +238,8 @@ async def build_provider(
         max_report_days=cfg.max_report_days or 366,
         authorize_params=dict(cfg.authorize_params),
         relay_redirect_uri=f"{public_url.rstrip('/')}{RELAY_PATH}",
+        manage_access_url=cfg.manage_access_url,
+        lapse=lapse_for(cfg, display_name),
     )
     if cfg.preset == "meta":
         if not isinstance(adapter, MetaInsightsAdapter):

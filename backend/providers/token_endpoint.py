@@ -21,6 +21,7 @@ from backend.providers.base import (
     ProviderUnavailable,
     TokenSet,
 )
+from backend.providers.reasons import grant_reason
 from backend.secret import Secret
 
 
@@ -55,14 +56,16 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 def token_error(response: httpx.Response, provider: str) -> ProviderError:
     """Map an error response of a token endpoint (RFC 6749 §5.2) to plain words.
 
-    Only the wire `error` code is used, never `error_description`: it is free text from
-    elsewhere and could echo what we sent.
+    The wire `error` code decides; `error_description` is free text from elsewhere that could
+    echo what we sent, so it is only matched against known phrases (reasons.py), never shown.
     """
-    code = str(_json(response).get("error") or "")
+    body = _json(response)
+    code = str(body.get("error") or "")
     if code == "invalid_grant":
         return InvalidGrant(
             f"{provider} says this grant is no longer valid (revoked, expired or already used) "
-            "— reconnect to keep reports flowing."
+            "— reconnect to keep reports flowing.",
+            reason=grant_reason(provider, body.get("error_description")),
         )
     if code in ("invalid_client", "unauthorized_client"):
         return ProviderRequestError(
@@ -102,6 +105,8 @@ def parse_token_response(response: httpx.Response, provider: str) -> TokenSet:
         expires_in=_int_or_none(body.get("expires_in")),
         scope=scopes,
         id_token=Secret(id_token) if isinstance(id_token, str) and id_token else None,
+        # LinkedIn, Demo Ads (and Azure AD B2C) say how long the refresh token lives.
+        refresh_expires_in=_int_or_none(body.get("refresh_token_expires_in")),
     )
 
 

@@ -31,7 +31,8 @@ class Faults(BaseModel):
     rate_limit_next: int = Field(default=0, ge=0)
     retry_after: int = Field(default=1, ge=0, le=3600)
     access_token_lifetime: int = Field(default=3600, ge=1)
-    grant_lifetime: int | None = Field(default=None, ge=1)
+    # Demo Ads models a 60-day grant, as Meta's long-lived tokens; None: grants never lapse.
+    grant_lifetime: int | None = Field(default=60 * 86_400, ge=1)
 
 
 class ClientConfig(BaseModel):

@@ -55,13 +55,19 @@ class Sandbox:
             grant.spent.append(grant.refresh)
         grant.refresh = digest(refresh)
         self.store.refresh_index[grant.refresh] = grant.id
-        return {
+        body: dict[str, Any] = {
             "access_token": access,
             "token_type": "Bearer",
             "expires_in": lifetime,
             "refresh_token": refresh,
             "scope": " ".join(scopes),
         }
+        grant_lifetime = client.faults.grant_lifetime if client else None
+        if grant_lifetime is not None:
+            # As LinkedIn and Microsoft do: how long the refresh token (the grant) has left.
+            left = grant.created_at + grant_lifetime - now
+            body["refresh_token_expires_in"] = max(0, int(left))
+        return body
 
     def new_grant(self, client_id: str, user_id: str, scopes: list[str], now: float) -> Grant:
         grant = Grant(uuid.uuid4().hex, client_id, user_id, list(scopes), now)

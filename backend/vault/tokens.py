@@ -167,7 +167,11 @@ async def _acquire_unguarded(
         if isinstance(outcome.failure, InvalidGrant):
             # A loser re-reads before marking (DESIGN "Refresh"): new tokens may have landed.
             settled, reason = await anyio.to_thread.run_sync(
-                _mark_needs_reconnect, state, connection_id, outcome.version
+                _mark_needs_reconnect,
+                state,
+                connection_id,
+                outcome.version,
+                outcome.failure.reason,
             )
             if settled is not None:
                 return settled
@@ -189,7 +193,7 @@ async def _failed(
     """Record what happened on the connection and return the API error to raise."""
     if isinstance(exc, InvalidGrant):
         _, reason = await anyio.to_thread.run_sync(
-            _mark_needs_reconnect, state, connection_id, version
+            _mark_needs_reconnect, state, connection_id, version, exc.reason
         )
         return _reconnect_error(reason)
     if isinstance(exc, ProviderUnavailable):
@@ -203,10 +207,11 @@ async def _failed(
 
 
 def _mark_needs_reconnect(
-    state: AppState, connection_id: str, version: int
+    state: AppState, connection_id: str, version: int, precise: str | None = None
 ) -> tuple[Token | None, str | None]:
     """In a new short transaction: (their token, None) if new tokens landed since `version`,
-    else mark the connection needs_reconnect once and return (None, the reason)."""
+    else mark the connection needs_reconnect once and return (None, the reason): `precise`
+    when the provider said why (providers/reasons.py), else the general words."""
     with locked_transaction(state.engine) as session:
         conn = lock_row(session, connection_id)
         if conn is None:
@@ -216,7 +221,7 @@ def _mark_needs_reconnect(
         if conn.token_version != version:
             now = datetime.now(UTC)
             return cached_token(state, conn, rejected_version=version, now=now), None
-        reason = (
+        reason = precise or (
             f"{provider_name(state, conn.provider)} says this grant is no longer valid "
             "(revoked or expired). Reconnect to keep reports flowing."
         )

@@ -25,8 +25,8 @@ from tests.backend.conftest import Backend, SignedIn
 
 CONNECTION_KEYS = {
     "id", "provider", "provider_display_name", "display_name", "status", "status_reason",
-    "last_error", "last_error_at", "last_refreshed_at", "expires_at", "scopes", "accounts",
-    "revocation_pending", "created_at", "updated_at",
+    "last_error", "last_error_at", "last_refreshed_at", "expires_at", "expiry_reason", "scopes",
+    "accounts", "revocation_pending", "created_at", "updated_at",
 }  # fmt: skip
 
 
