@@ -1,7 +1,10 @@
 """A fake Meta: Facebook Login dialog and Graph API (token exchange, debug_token, /me,
 /me/adaccounts, /{act}/insights with cursor paging, DELETE /me/permissions).
 
-Errors use Graph's shape: `{"error": {"message", "type", "code", "error_subcode"}}`.
+Errors use Graph's shape: `{"error": {"message", "type", "code", "error_subcode"}}`; an invalid
+token's reason comes back as `error_subcode` from the Graph API and as `data.error.subcode` from
+debug_token (developers.facebook.com/docs/graph-api/guides/error-handling, "Authentication
+Error Subcodes", and /docs/facebook-login/guides/access-tokens/debugging).
 Metrics arrive as strings, as Graph sends them.
 """
 
@@ -52,6 +55,8 @@ class MetaState(FakeState):
         ]
     )
     campaigns: int = 3
+    # Why every token stopped working (a Graph error subcode, e.g. 460 password changed).
+    invalid_subcode: int | None = None
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
     tokens: dict[str, MetaToken] = field(default_factory=dict)
 
@@ -109,6 +114,13 @@ def _page(items: list[dict[str, Any]], request: Request, default_limit: int = 25
         params["after"] = str(start + limit)
         body["paging"]["next"] = f"{request.url.replace(query=urlencode(params))}"
     return body
+
+
+def invalidate(state: MetaState, subcode: int) -> None:
+    """Every token stops working, for the reason `subcode` names."""
+    state.invalid_subcode = subcode
+    for tok in state.tokens.values():
+        tok.valid = False
 
 
 def create_meta_app(state: MetaState) -> FastAPI:
@@ -174,6 +186,9 @@ def create_meta_app(state: MetaState) -> FastAPI:
             return JSONResponse(
                 {"data": {"is_valid": False, "error": {"code": 190, "message": "fake"}}}
             )
+        if not tok.valid and state.invalid_subcode is not None:
+            why = {"code": 190, "message": "fake", "subcode": state.invalid_subcode}
+            return JSONResponse({"data": {"app_id": tok.app_id, "is_valid": False, "error": why}})
         return JSONResponse(
             {
                 "data": {
@@ -214,7 +229,7 @@ def create_meta_app(state: MetaState) -> FastAPI:
     @graph.get("/{act}/insights")
     async def insights(act: str, request: Request) -> Response:
         if user_token(request) is None:
-            return graph_error(190)
+            return graph_error(190, subcode=state.invalid_subcode)
         if act not in {a["id"] for a in state.accounts}:
             return graph_error(100, subcode=33)
         q = request.query_params
