@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     rotate = sub.add_parser("rotate-key", help="add a new vault key and re-encrypt every token")
     _common(rotate)
 
+    presets = sub.add_parser("presets", help="list the provider presets and what each needs")
+    presets.add_argument("--json", action="store_true", help="print the catalogue as JSON")
+
     sandbox = sub.add_parser("sandbox", help="serve the Demo Ads sandbox provider alone")
     sandbox.add_argument("--config", type=Path, help="TOML with a [sandbox] table")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -207,12 +210,20 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_presets(args: argparse.Namespace) -> int:
+    from backend.providers.catalogue import as_json, as_text
+
+    print(as_json() if args.json else as_text())
+    return 0
+
+
 COMMANDS = {
     "serve": cmd_serve,
     "create-user": cmd_create_user,
     "migrate": cmd_migrate,
     "rotate-key": cmd_rotate_key,
     "sandbox": cmd_sandbox,
+    "presets": cmd_presets,
 }
 
 

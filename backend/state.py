@@ -41,9 +41,19 @@ class AppState:
         try:
             return self.providers[provider_id]
         except KeyError:
-            raise InvalidRequest(
-                f"There is no provider called '{provider_id}' on this backend."
-            ) from None
+            raise InvalidRequest(self.unknown_provider_words(provider_id)) from None
+
+    def unknown_provider_words(self, provider_id: str) -> str:
+        """Which providers exist, and how an operator adds one (docs/PROVIDERS.md)."""
+        offered = ", ".join(f"{p.display_name} ({pid})" for pid, p in self.providers.items())
+        name = provider_id[:40]
+        return (
+            f"This backend has no provider called '{name}'; it offers "
+            f"{offered or 'none yet'}. To add one, whoever runs the backend registers an app "
+            f"with the platform, adds a [providers.{name}] table to the backend's configuration "
+            "file and restarts it: `connected-accounts-backend presets` lists what each "
+            "platform needs, and docs/PROVIDERS.md explains the steps."
+        )
 
     async def run_db(self, fn: Callable[[Session], T]) -> T:
         """Run `fn(session)` in a worker thread in one transaction: commit on success."""
