@@ -119,3 +119,22 @@ def _anchor(heading: str) -> str:
     """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to hyphens."""
     kept = "".join(ch for ch in heading.strip().lower() if ch.isalnum() or ch in " -")
     return kept.replace(" ", "-")
+
+
+def test_connecting_a_provider_the_backend_lacks_says_what_exists_and_how_to_add_one(
+    backend_factory: BackendFactory,
+) -> None:
+    backend = backend_factory(sandbox=True)
+    user = sign_in(backend)
+    with user.client as api:
+        resp = api.post(
+            "/v1/flows",
+            json={"provider": "meta", "redirect_uri": "http://127.0.0.1:53111/callback"},
+        )
+    assert resp.status_code == 422
+    detail = resp.json()["detail"]
+    assert "no provider called 'meta'" in detail
+    assert "it offers Demo Ads (demo)" in detail
+    assert "[providers.meta]" in detail
+    assert "connected-accounts-backend presets" in detail
+    assert "docs/PROVIDERS.md" in detail
