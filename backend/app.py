@@ -14,6 +14,7 @@ from backend.config import Settings
 from backend.db.engine import make_engine, reads_never_wait, session_factory
 from backend.db.migrate import upgrade
 from backend.errors import install_error_handlers, problem_responses
+from backend.files import prepare_storage
 from backend.state import AppState
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from backend.vault.keys import load_keyring
 
     settings = settings or Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    prepare_storage(settings.data_dir, settings.resolved_database_url())
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
     public_url = settings.resolved_public_url()

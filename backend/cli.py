@@ -1,4 +1,4 @@
-"""`connected-accounts-backend`: serve | create-user | migrate | rotate-key | sandbox."""
+"""`connected-accounts-backend`: serve | create-user | set-password | migrate | rotate-key …"""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 
 from backend import __version__
 from backend.config import Settings
+from backend.files import prepare_storage, use_private_umask
 from backend.logging_setup import setup_logging
 
 log = logging.getLogger("connected_accounts.backend")
@@ -55,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     create.add_argument("--update", action="store_true", help="set the password if the user exists")
+
+    set_password = sub.add_parser(
+        "set-password", help="set a user's password and sign out every device of theirs"
+    )
+    _common(set_password)
+    set_password.add_argument("email")
+    set_password.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     _common(migrate)
@@ -147,6 +157,7 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     settings = _settings(args)
     setup_logging("WARNING")
     password = _read_password(args)
+    prepare_storage(settings.data_dir, settings.resolved_database_url())
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
     with session_factory(engine).begin() as session:
@@ -165,12 +176,37 @@ def cmd_create_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_set_password(args: argparse.Namespace) -> int:
+    from backend.auth.service import NoSuchUser, set_password
+    from backend.db.engine import make_engine, session_factory
+    from backend.db.migrate import upgrade
+
+    settings = _settings(args)
+    setup_logging("WARNING")
+    password = _read_password(args)
+    prepare_storage(settings.data_dir, settings.resolved_database_url())
+    engine = make_engine(settings.resolved_database_url())
+    upgrade(engine)
+    try:
+        with session_factory(engine).begin() as session:
+            ended = set_password(session, args.email, password)
+    except NoSuchUser:
+        print(f"There is no user {args.email}; make one with create-user.", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"The password of {args.email} is set; {len(ended)} device(s) were signed out.")
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from backend.db.engine import make_engine
     from backend.db.migrate import upgrade
 
     settings = _settings(args)
     setup_logging(settings.log_level)
+    prepare_storage(settings.data_dir, settings.resolved_database_url())
     upgrade(make_engine(settings.resolved_database_url()))
     print("The database is up to date.")
     return 0
@@ -183,6 +219,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     setup_logging(settings.log_level)
+    prepare_storage(settings.data_dir, settings.resolved_database_url())
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
     result = rotate_key(settings, session_factory(engine))
@@ -220,6 +257,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
 COMMANDS = {
     "serve": cmd_serve,
     "create-user": cmd_create_user,
+    "set-password": cmd_set_password,
     "migrate": cmd_migrate,
     "rotate-key": cmd_rotate_key,
     "sandbox": cmd_sandbox,
@@ -229,6 +267,8 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Whichever command runs first makes the data folder, database and key files private.
+    use_private_umask()
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

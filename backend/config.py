@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # Refresh an access token once this fraction of its lifetime has passed.
     refresh_lead_fraction: float = 0.1
     login_throttle_base_s: float = 0.5
+    # A device's sign-in ends after this many days without a renewal, and after
+    # `device_max_age_days` in any case (backend/auth/expiry.py).
+    device_idle_days: float = Field(default=30, gt=0)
+    device_max_age_days: float = Field(default=365, gt=0)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

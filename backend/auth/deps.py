@@ -13,8 +13,9 @@ from fastapi import Depends, Request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.auth.expiry import SIGNED_OUT, DeviceLifetime, refusal, revoked_message
 from backend.auth.tokens import LEEWAY_S, AccessClaims, TokenRejected, verify_access_token
-from backend.db.models import Device
+from backend.db.models import Device, utcnow
 from backend.deps import StateDep
 from backend.errors import Unauthorized
 
@@ -35,7 +36,8 @@ class Principal:
 @dataclass(frozen=True)
 class _Status:
     user_id: str
-    revoked: bool
+    # Why the device may no longer act (signed out, expired), in plain words; None: it may.
+    refusal: str | None
     checked_at: float
 
 
@@ -50,21 +52,21 @@ class DeviceStatusCache:
         entry = self._entries.get(device_id)
         if entry is None:
             return None
-        # A sign-out is final, so that answer never goes stale.
-        if entry.revoked or time.monotonic() - entry.checked_at < DEVICE_STATUS_TTL_S:
+        # A sign-out or expiry is final, so that answer never goes stale.
+        if entry.refusal or time.monotonic() - entry.checked_at < DEVICE_STATUS_TTL_S:
             return entry
         return None
 
-    def put(self, device_id: str, user_id: str, revoked: bool) -> _Status:
-        entry = _Status(user_id, revoked, time.monotonic())
+    def put(self, device_id: str, user_id: str, refusal: str | None) -> _Status:
+        entry = _Status(user_id, refusal, time.monotonic())
         with self._lock:
             if len(self._entries) >= _MAX_CACHED:
                 self._entries.clear()
             self._entries[device_id] = entry
         return entry
 
-    def signed_out(self, device_id: str, user_id: str) -> None:
-        self.put(device_id, user_id, revoked=True)
+    def signed_out(self, device_id: str, user_id: str, reason: str = SIGNED_OUT) -> None:
+        self.put(device_id, user_id, revoked_message(reason))
 
 
 class VerifiedTokens:
@@ -126,11 +128,19 @@ def _bearer_token(request: Request) -> str:
     return token.strip()
 
 
-def _load_status(session: Session, device_id: str) -> tuple[str, bool] | None:
+def _load_status(
+    session: Session, device_id: str, lifetime: DeviceLifetime
+) -> tuple[str, str | None] | None:
     row = session.execute(
-        select(Device.user_id, Device.revoked_at).where(Device.id == device_id)
+        select(
+            Device.user_id,
+            Device.created_at,
+            Device.last_seen_at,
+            Device.revoked_at,
+            Device.revoked_reason,
+        ).where(Device.id == device_id)
     ).one_or_none()
-    return None if row is None else (row.user_id, row.revoked_at is not None)
+    return None if row is None else (row.user_id, refusal(row, lifetime, utcnow()))
 
 
 async def current_principal(request: Request, state: StateDep) -> Principal:
@@ -147,14 +157,15 @@ async def current_principal(request: Request, state: StateDep) -> Principal:
     cache = device_status_cache(request)
     status = cache.get(claims.device_id)
     if status is None:
-        loaded = await state.run_db(lambda s: _load_status(s, claims.device_id))
+        lifetime = DeviceLifetime.of(state.settings)
+        loaded = await state.run_db(lambda s: _load_status(s, claims.device_id, lifetime))
         if loaded is None:
             raise Unauthorized("This device is not known to the backend. Sign in again.")
         status = cache.put(claims.device_id, *loaded)
     if status.user_id != claims.user_id:
         raise Unauthorized("The access token is not valid. Sign in again.")
-    if status.revoked:
-        raise Unauthorized("This device was signed out. Sign in again.")
+    if status.refusal is not None:
+        raise Unauthorized(status.refusal)
     return Principal(user_id=claims.user_id, device_id=claims.device_id)
 
 

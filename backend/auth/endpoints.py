@@ -17,7 +17,15 @@ from sqlalchemy.orm import Session
 
 from backend.auth import jwt_bearer, passwords, service, throttle
 from backend.auth.deps import CurrentUser, device_status_cache
-from backend.auth.schemas import DeviceOut, LoginRequest, LoginResponse, TokenResponse, UserOut
+from backend.auth.expiry import SIGNED_OUT_ELSEWHERE, DeviceLifetime, refusal
+from backend.auth.schemas import (
+    DeviceOut,
+    LoginRequest,
+    LoginResponse,
+    SignedOutOthers,
+    TokenResponse,
+    UserOut,
+)
 from backend.auth.tokens import (
     DEFAULT_ACCESS_TTL_S,
     IssuedToken,
@@ -112,13 +120,18 @@ async def login(body: LoginRequest, request: Request, state: StateDep) -> JSONRe
         raise Unauthorized(WRONG_CREDENTIALS)
     signed_in = user
 
-    def _succeed(session: Session) -> str:
+    def _succeed(session: Session) -> str | None:
+        if not service.password_hash_is(session, signed_in.id, signed_in.password_hash):
+            # The password changed while this one was being checked: it is no longer valid.
+            return None
         throttle.attempt_succeeded(session, keys, base_s)
         if rehashed is not None:
             service.update_password_hash(session, signed_in.id, rehashed)
         return service.add_device(session, signed_in.id, body.device_name, body.device_public_key)
 
     device_id = await _write(state, _succeed)
+    if device_id is None:
+        raise Unauthorized(WRONG_CREDENTIALS)
     log.info("user %s signed in a new device %s (from %s)", user.id, device_id, client)
     issued = _issue(state, user.id, device_id)
     response = LoginResponse(
@@ -202,8 +215,10 @@ async def token(request: Request, state: StateDep) -> JSONResponse:
     device = await state.run_db(lambda s: service.get_device(s, device_id))
     if device is None:
         raise _rejected("The assertion names a device this backend does not know. Sign in again.")
-    if device.revoked:
-        raise _rejected("This device was signed out. Sign in again.")
+    lifetime = DeviceLifetime.of(state.settings)
+    why = refusal(device, lifetime, utcnow())
+    if why is not None:
+        raise _rejected(why)
     try:
         verified = jwt_bearer.verify_assertion(
             assertion,
@@ -216,7 +231,7 @@ async def token(request: Request, state: StateDep) -> JSONResponse:
         log.info("assertion for device %s refused: %s", device.id, exc)
         raise _rejected(str(exc)) from None
     try:
-        seen = await _write(state, lambda s: service.consume_assertion(s, verified))
+        seen = await _write(state, lambda s: service.consume_assertion(s, verified, lifetime))
     except service.DeviceUnusable as exc:
         raise _rejected(str(exc)) from None
     issued = _issue(state, seen.user_id, seen.id)
@@ -229,7 +244,8 @@ async def token(request: Request, state: StateDep) -> JSONResponse:
 @router.get("/v1/auth/devices", response_model=list[DeviceOut])
 async def list_devices(state: StateDep, principal: CurrentUser) -> list[DeviceOut]:
     """This user's signed-in devices; `current` marks the one asking."""
-    devices = await state.run_db(lambda s: service.list_devices(s, principal.user_id))
+    lifetime = DeviceLifetime.of(state.settings)
+    devices = await state.run_db(lambda s: service.list_devices(s, principal.user_id, lifetime))
     return [
         DeviceOut(
             id=d.id,
@@ -254,3 +270,21 @@ async def sign_out_device(
     device_status_cache(request).signed_out(device_id, principal.user_id)
     log.info("user %s signed out device %s", principal.user_id, device_id)
     return Response(status_code=204)
+
+
+@router.delete("/v1/auth/devices", response_model=SignedOutOthers)
+async def sign_out_other_devices(
+    request: Request, state: StateDep, principal: CurrentUser
+) -> SignedOutOthers:
+    """Sign out every device of this user except the one asking (e.g. after a lost laptop)."""
+    ended = await _write(
+        state,
+        lambda s: service.sign_out_all_devices(
+            s, principal.user_id, reason=SIGNED_OUT_ELSEWHERE, keep=principal.device_id
+        ),
+    )
+    cache = device_status_cache(request)
+    for device_id in ended:
+        cache.signed_out(device_id, principal.user_id, SIGNED_OUT_ELSEWHERE)
+    log.info("user %s signed out %d other device(s)", principal.user_id, len(ended))
+    return SignedOutOthers(signed_out=len(ended))

@@ -56,3 +56,9 @@ class DeviceOut(BaseModel):
     created_at: datetime
     last_seen_at: datetime | None
     current: bool
+
+
+class SignedOutOthers(BaseModel):
+    """The answer to DELETE /v1/auth/devices."""
+
+    signed_out: int = Field(description="how many other devices were signed out")

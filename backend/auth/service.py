@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend.auth import passwords
+from backend.auth.expiry import PASSWORD_CHANGED, SIGNED_OUT, DeviceLifetime, refusal
 from backend.auth.jwt_bearer import VerifiedAssertion
 from backend.auth.tokens import LEEWAY_S
 from backend.db.models import Device, UsedJti, User, utcnow
@@ -25,6 +27,10 @@ MIN_PASSWORD_CHARS = 8
 
 class UserExists(Exception):
     """A user with this email exists already."""
+
+
+class NoSuchUser(Exception):
+    """No user has this email."""
 
 
 class DeviceUnusable(Exception):
@@ -46,7 +52,12 @@ class DeviceInfo:
     public_jwk: dict[str, Any]
     created_at: datetime
     last_seen_at: datetime | None
-    revoked: bool
+    revoked_at: datetime | None
+    revoked_reason: str | None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
 
 
 def normalize_email(email: str) -> str:
@@ -72,8 +83,7 @@ def create_user(session: Session, email: str, password: str, *, update: bool = F
     if user is not None:
         if not update:
             raise UserExists(normalized)
-        user.password_hash = password_hash
-        session.flush()
+        _change_password(session, user, password_hash)
         return user
     user = User(email=normalized, password_hash=password_hash)
     try:
@@ -85,11 +95,53 @@ def create_user(session: Session, email: str, password: str, *, update: bool = F
     return user
 
 
+def set_password(session: Session, email: str, password: str) -> list[str]:
+    """Give an existing user a new password and sign out every one of their devices.
+
+    Returns the ids of the devices signed out. Whoever knew the old password may have signed
+    in a device with it; a new password that leaves those devices in would change nothing.
+    """
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise ValueError(f"A password needs at least {MIN_PASSWORD_CHARS} characters.")
+    user = session.scalars(select(User).where(User.email == normalize_email(email))).one_or_none()
+    if user is None:
+        raise NoSuchUser(normalize_email(email))
+    return _change_password(session, user, passwords.hash_password(password))
+
+
+def _change_password(session: Session, user: User, password_hash: str) -> list[str]:
+    user.password_hash = password_hash
+    return sign_out_all_devices(session, user.id, reason=PASSWORD_CHANGED)
+
+
+def sign_out_all_devices(
+    session: Session, user_id: str, *, reason: str, keep: str | None = None
+) -> list[str]:
+    """Sign out every device of the user but `keep`; the ids of those that were signed in."""
+    now = utcnow()
+    stmt = select(Device).where(Device.user_id == user_id, Device.revoked_at.is_(None))
+    ended = []
+    for device in session.scalars(stmt):
+        if device.id == keep:
+            continue
+        device.revoked_at = now
+        device.revoked_reason = reason
+        ended.append(device.id)
+    session.flush()
+    return ended
+
+
 def find_user(session: Session, email: str) -> UserRecord | None:
     user = session.scalars(select(User).where(User.email == normalize_email(email))).one_or_none()
     if user is None:
         return None
     return UserRecord(id=user.id, email=user.email, password_hash=user.password_hash)
+
+
+def password_hash_is(session: Session, user_id: str, password_hash: str) -> bool:
+    """Whether the user's password is still the one a sign-in just checked."""
+    user = session.get(User, user_id)
+    return user is not None and secrets.compare_digest(user.password_hash, password_hash)
 
 
 def update_password_hash(session: Session, user_id: str, password_hash: str) -> None:
@@ -115,7 +167,8 @@ def _info(device: Device) -> DeviceInfo:
         public_jwk=dict(device.public_jwk),
         created_at=device.created_at,
         last_seen_at=device.last_seen_at,
-        revoked=device.revoked_at is not None,
+        revoked_at=device.revoked_at,
+        revoked_reason=device.revoked_reason,
     )
 
 
@@ -124,13 +177,15 @@ def get_device(session: Session, device_id: str) -> DeviceInfo | None:
     return None if device is None else _info(device)
 
 
-def list_devices(session: Session, user_id: str) -> list[DeviceInfo]:
+def list_devices(session: Session, user_id: str, lifetime: DeviceLifetime) -> list[DeviceInfo]:
+    """The user's devices still signed in (neither signed out nor expired)."""
+    now = utcnow()
     stmt = (
         select(Device)
         .where(Device.user_id == user_id, Device.revoked_at.is_(None))
         .order_by(Device.created_at, Device.id)
     )
-    return [_info(d) for d in session.scalars(stmt)]
+    return [_info(d) for d in session.scalars(stmt) if refusal(d, lifetime, now) is None]
 
 
 def sign_out_device(session: Session, user_id: str, device_id: str) -> bool:
@@ -143,28 +198,25 @@ def sign_out_device(session: Session, user_id: str, device_id: str) -> bool:
         return False
     if device.revoked_at is None:
         device.revoked_at = utcnow()
+        device.revoked_reason = SIGNED_OUT
     return True
 
 
-def usable_device(session: Session, device_id: str) -> DeviceInfo:
-    device = get_device(session, device_id)
-    if device is None:
-        raise DeviceUnusable("This device is not known to the backend; sign in again.")
-    if device.revoked:
-        raise DeviceUnusable("This device was signed out; sign in again.")
-    return device
-
-
-def consume_assertion(session: Session, assertion: VerifiedAssertion) -> DeviceInfo:
+def consume_assertion(
+    session: Session, assertion: VerifiedAssertion, lifetime: DeviceLifetime
+) -> DeviceInfo:
     """Record the assertion's `jti` as used (RFC 7523 §3 item 7) and mark the device seen.
 
-    Raises DeviceUnusable for a replayed `jti` or a device signed out meanwhile. Call in a
-    locked transaction so the device check and the insert see the same state.
+    Raises DeviceUnusable for a replayed `jti` or a device signed out or expired meanwhile.
+    Call in a locked transaction so the device check and the insert see the same state.
     """
     now = utcnow()
     device = session.get(Device, assertion.device_id)
-    if device is None or device.revoked_at is not None:
-        raise DeviceUnusable("This device was signed out; sign in again.")
+    if device is None:
+        raise DeviceUnusable("This device is not known to the backend; sign in again.")
+    why = refusal(device, lifetime, now)
+    if why is not None:
+        raise DeviceUnusable(why)
     # Drop ids that can no longer be replayed: their assertions are past exp (+ leeway).
     session.execute(delete(UsedJti).where(UsedJti.expires_at < now))
     expires_at = datetime.fromtimestamp(assertion.expires_at, now.tzinfo) + timedelta(

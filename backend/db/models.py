@@ -61,6 +61,8 @@ class Device(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # signed_out | password_changed | signed_out_elsewhere (backend/auth/expiry.py says each)
+    revoked_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
 
 class UsedJti(Base):
