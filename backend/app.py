@@ -15,6 +15,7 @@ from backend.db.engine import make_engine, reads_never_wait, session_factory
 from backend.db.migrate import upgrade
 from backend.errors import install_error_handlers, problem_responses
 from backend.files import prepare_storage
+from backend.limits import BoundedRequests
 from backend.state import AppState
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.ca = state
     install_error_handlers(app)
+    # Outside the error middleware: a refused body never reaches a route (backend/limits.py).
+    app.add_middleware(
+        BoundedRequests,
+        max_body_bytes=settings.max_body_bytes,
+        read_timeout_s=settings.request_read_timeout_s,
+    )
     # Document the problem+json answers every route may give (RFC 9457), so clients and
     # schema checkers see them; declaring 422 also replaces FastAPI's default body for it.
     problems = problem_responses()

@@ -48,6 +48,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="0 lets the OS choose")
     serve.add_argument("--public-url", help="base URL clients reach this backend at")
     serve.add_argument("--sandbox", action="store_true", help="serve Demo Ads under /sandbox")
+    serve.add_argument(
+        "--insecure-http",
+        action="store_true",
+        help="allow plain HTTP beyond loopback without a TLS proxy (passwords cross the network "
+        "unencrypted)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        metavar="ADDRS",
+        help="proxies whose X-Forwarded-For is believed (comma-separated; default: none)",
+    )
 
     create = sub.add_parser("create-user", help="create a user (or set a password with --update)")
     _common(create)
@@ -102,6 +113,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from backend.app import create_app
+    from backend.limits import head_timeout_protocol
+    from backend.transport import PlainHttpRefused, check_plain_http
 
     sock = _bind(args.host, args.port)
     port = sock.getsockname()[1]
@@ -110,14 +123,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["public_url"] = args.public_url
     if args.sandbox:
         overrides["sandbox"] = True
+    if args.insecure_http:
+        overrides["insecure_http"] = True
+    if args.forwarded_allow_ips:
+        overrides["forwarded_allow_ips"] = args.forwarded_allow_ips
     settings = _settings(args, **overrides)
     setup_logging(settings.log_level)
+    try:
+        check_plain_http(args.host, settings.public_url, settings.insecure_http)
+    except PlainHttpRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sock.listen(settings.backlog)  # again, with the configured backlog
     try:
         app = create_app(settings)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on")
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        http=head_timeout_protocol(settings.request_read_timeout_s),
+        limit_concurrency=settings.limit_concurrency,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: then any
+        # local process could pick its address (and dodge the login throttle).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or "",
+    )
     host = f"[{args.host}]" if ":" in args.host else args.host
 
     class _Server(uvicorn.Server):

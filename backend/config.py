@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     # `device_max_age_days` in any case (backend/auth/expiry.py).
     device_idle_days: float = Field(default=30, gt=0)
     device_max_age_days: float = Field(default=365, gt=0)
+    # Bounded requests (backend/limits.py): body cap, head/body read timeout, and uvicorn's
+    # limit on connections + requests in flight (past it: 503) and its listen backlog.
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    request_read_timeout_s: float = Field(default=15.0, gt=0)
+    limit_concurrency: int = Field(default=1000, gt=0)
+    backlog: int = Field(default=2048, gt=0)
+    # Proxies whose X-Forwarded-For / -Proto are believed (comma-separated addresses or
+    # networks, "*" for any); none by default, so a client cannot pick its own address.
+    forwarded_allow_ips: str | None = None
+    # Serve plain HTTP beyond loopback without a TLS proxy (backend/transport.py).
+    insecure_http: bool = False
 
     def resolved_database_url(self) -> str:
         if self.database_url:

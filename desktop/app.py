@@ -11,11 +11,18 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from desktop import __version__, tasks
 from desktop.cache import CACHE_FILE, Cache
-from desktop.config import Settings, cache_dir, load_settings, resolve_backend_url, save_settings
+from desktop.config import (
+    BackendUrlRefused,
+    Settings,
+    cache_dir,
+    load_settings,
+    resolve_backend_url,
+    save_settings,
+)
 from desktop.models.connections import ConnectionsModel
 from desktop.notify import Notifier
 from desktop.tasks import run_in_background
@@ -173,7 +180,13 @@ def run_gui(args: argparse.Namespace) -> int:
         return 0
     guard.listen()
     quit_on_signals(app)
-    parts = build_main(app, resolve_backend_url(getattr(args, "backend", None)))
+    try:
+        backend_url = resolve_backend_url(getattr(args, "backend", None))
+    except BackendUrlRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        QMessageBox.critical(None, "Connected Accounts", str(exc))
+        return 2
+    parts = build_main(app, backend_url)
     guard.activation_requested.connect(lambda: raise_window(parts.window))
     parts.start()
     try:

@@ -21,7 +21,7 @@ from desktop.cli_output import (
     report_table,
     to_json,
 )
-from desktop.config import resolve_backend_url
+from desktop.config import BackendUrlRefused, resolve_backend_url
 from desktop.connect import ConnectRefused, run_connect
 from desktop.embedded import EmbeddedBackendError
 from desktop.loopback import ReceiverCancelled, ReceiverTimeout
@@ -80,6 +80,9 @@ def run_command(args: argparse.Namespace) -> int:
     except CliError as exc:
         _err(str(exc))
         return exc.exit_code
+    except BackendUrlRefused as exc:
+        _err(str(exc))
+        return 2
     except ApiError as exc:
         _err(str(exc))
         return exit_code_for(exc)
@@ -131,10 +134,31 @@ def _login(args: argparse.Namespace) -> int:
 
 def _logout(args: argparse.Namespace) -> int:
     url = resolve_backend_url(args.backend)
-    with BackendContext(url) as ctx:
-        if ctx.session is not None:
-            ctx.session.logout()
-    print("Signed out on this device.")
+    problem: str | None = None
+    if url is None:
+        with BackendContext(url) as ctx:
+            if ctx.session is not None:
+                problem = ctx.session.logout()
+    else:
+        # No BackendContext: it renews the sign-in first, which fails when the backend is
+        # unreachable, and signing out on this device must work all the same.
+        session = Session(url, open_store())
+        try:
+            if not session.restore(renew=False):
+                print(f"This device was not signed in to {url}.")
+                return 0
+            problem = session.logout()
+        finally:
+            session.close()
+    if problem is not None:
+        print(
+            f"Signed out on this device, but the backend could not be told ({problem}). "
+            "It still counts this device as signed in until the sign-in expires: sign it out "
+            "from another of your devices, or have the backend's operator run set-password.",
+            file=sys.stderr,
+        )
+        return 5
+    print("Signed out on this device and at the backend.")
     return 0
 
 

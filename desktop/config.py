@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -10,6 +11,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -81,13 +83,59 @@ def save_settings(settings: Settings) -> None:
         raise
 
 
+class BackendUrlRefused(ValueError):
+    """A backend address this app will not use; the message says why and what to do."""
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost`, 127.0.0.0/8 and ::1 (also IPv4-mapped): traffic that never leaves this
+    computer, so plain HTTP to it crosses no network."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def check_backend_url(url: str) -> str:
+    """`url` when it is https://, or http:// to this computer; else BackendUrlRefused."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        host = None
+        parts = urlsplit("")
+    if parts.scheme not in ("http", "https") or not host:
+        raise BackendUrlRefused(
+            f"{url!r} is not a service address. Enter it starting with https://, "
+            "for example https://accounts.example.com"
+        )
+    if parts.scheme == "http" and not is_loopback_host(host):
+        raise BackendUrlRefused(
+            f"{url} uses plain http:// to another computer: your password and sign-in "
+            "would cross the network unencrypted. Use the service's https:// address "
+            "(plain http:// is accepted only for this computer: localhost, 127.0.0.1, ::1)."
+        )
+    return url
+
+
 def resolve_backend_url(
     cli_value: str | None = None, settings: Settings | None = None
 ) -> str | None:
-    """`--backend`, then CONNECTED_ACCOUNTS_BACKEND, then the saved setting (None: embedded)."""
+    """`--backend`, then CONNECTED_ACCOUNTS_BACKEND, then the saved setting (None: embedded).
+
+    Raises BackendUrlRefused for a plain-HTTP address of another computer.
+    """
     for candidate in (cli_value, os.environ.get(BACKEND_ENV)):
         if candidate:
-            return candidate.rstrip("/")
+            return check_backend_url(candidate.rstrip("/"))
     if settings is None:
         settings = load_settings()
-    return settings.backend_url.rstrip("/") if settings.backend_url else None
+    if not settings.backend_url:
+        return None
+    return check_backend_url(settings.backend_url.rstrip("/"))

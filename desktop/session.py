@@ -94,8 +94,11 @@ class Session:
             self._take_token(answer)
             self._save()
 
-    def restore(self) -> bool:
-        """Sign in silently from the store; False when there is nothing usable to sign in with."""
+    def restore(self, *, renew: bool = True) -> bool:
+        """Sign in silently from the store; False when there is nothing usable to sign in with.
+
+        With `renew=False` only the stored sign-in is loaded (no network): enough to sign out.
+        """
         try:
             record = self._store.load(self._store_key)
         except SecureStoreUnavailable as exc:
@@ -118,6 +121,8 @@ class Session:
             self.user_email = record.user_email or None
             self._token = record.access_token
             self._renew_at = _renew_time(record.access_token)
+            if not renew:
+                return True
             try:
                 self.access_token()
             except ApiError as exc:
@@ -126,16 +131,25 @@ class Session:
                 raise
         return True
 
-    def logout(self) -> None:
-        """Sign this device out at the backend (best effort) and wipe the stored sign-in."""
+    def logout(self) -> str | None:
+        """Sign this device out at the backend and wipe the stored sign-in (always).
+
+        None when the backend was told (or there was nothing to tell); else why it could not
+        be, in plain words: the backend then counts this device as signed in until it expires.
+        """
         with self._lock:
             device_id = self._device_id
+        problem = None
         if device_id is not None:
             try:
                 self._delete_device(device_id, self.access_token())
             except ApiError as exc:
-                log.warning("Could not sign this device out at the backend: %s", exc)
+                # Already signed out there (elsewhere, expired, password changed): nothing to do.
+                if exc.code not in ("unauthorized", "not_found"):
+                    log.warning("Could not sign this device out at the backend: %s", exc)
+                    problem = exc.detail
         self._forget()
+        return problem
 
     # -- TokenSource ------------------------------------------------------------------------
 

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.config import BackendUrlRefused, check_backend_url
+
 
 class SettingsDialog(QDialog):
     """Choose the backend; emits `backend_chosen` with the URL, or None for the built-in one."""
@@ -73,9 +75,12 @@ class SettingsDialog(QDialog):
 
     def _on_buttons_accepted(self) -> None:
         url = self.chosen_url()
-        if url is not None and not url.startswith(("http://", "https://")):
-            self.error_label.setText("Enter the service address, starting with https://")
-            self.error_label.show()
-            return
+        if url is not None:
+            try:
+                check_backend_url(url)
+            except BackendUrlRefused as exc:
+                self.error_label.setText(str(exc))
+                self.error_label.show()
+                return
         self.backend_chosen.emit(url)
         self.accept()
