@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     # Refresh an access token once this fraction of its lifetime has passed.
     refresh_lead_fraction: float = 0.1
     login_throttle_base_s: float = 0.5
+    # Cap of the delay added to every sign-in at an email many addresses failed at.
+    login_delay_max_s: float = Field(default=10.0, ge=0)
     # A device's sign-in ends after this many days without a renewal, and after
     # `device_max_age_days` in any case (backend/auth/expiry.py).
     device_idle_days: float = Field(default=30, gt=0)

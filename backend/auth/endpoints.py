@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 import os
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -86,13 +88,17 @@ async def login(body: LoginRequest, request: Request, state: StateDep) -> JSONRe
     email = service.normalize_email(body.email)
     keys = throttle.keys_for(email, request.client.host if request.client else None)
     base_s = state.settings.login_throttle_base_s
+    max_delay = timedelta(seconds=state.settings.login_delay_max_s)
 
-    def _begin(session: Session) -> tuple[float | None, service.UserRecord | None]:
-        wait = throttle.begin_attempt(session, keys, utcnow(), base_s)
-        return wait, (None if wait is not None else service.find_user(session, email))
+    def _begin(session: Session) -> tuple[throttle.Decision, service.UserRecord | None]:
+        decision = throttle.begin_attempt(session, keys, utcnow(), base_s, max_delay)
+        if decision.wait_s is not None:
+            return decision, None
+        return decision, service.find_user(session, email)
 
-    wait, user = await _write(state, _begin)
+    decision, user = await _write(state, _begin)
     client = request.client.host if request.client else "unknown"
+    wait = decision.wait_s
     if wait is not None:
         log.info("sign-in refused for %.0f s after repeated failures (from %s)", wait, client)
         seconds = math.ceil(wait)
@@ -101,6 +107,15 @@ async def login(body: LoginRequest, request: Request, state: StateDep) -> JSONRe
             f"Try again in {seconds} second{'s' if seconds != 1 else ''}.",
             retry_after=wait,
         )
+    if decision.delay_s > 0:
+        # Many failures for this email from anywhere: slow every attempt down, lock none
+        # (a stranger must not be able to keep the user out).
+        log.info(
+            "sign-in slowed by %.2f s after repeated failures for this account (from %s)",
+            decision.delay_s,
+            client,
+        )
+        await asyncio.sleep(decision.delay_s)
     password = body.password.get_secret_value()
 
     def _check() -> tuple[bool, str | None]:
