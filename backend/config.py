@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # limit on connections + requests in flight (past it: 503) and its listen backlog.
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
     request_read_timeout_s: float = Field(default=15.0, gt=0)
-    limit_concurrency: int = Field(default=1000, gt=0)
+    limit_concurrency: int = Field(default=4096, gt=0)
     backlog: int = Field(default=2048, gt=0)
     # Proxies whose X-Forwarded-For / -Proto are believed (comma-separated addresses or
     # networks, "*" for any); none by default, so a client cannot pick its own address.
