@@ -126,9 +126,9 @@ def test_settings_round_trip_atomically_and_env_overrides(
     assert load_settings() == Settings(backend_url="https://team.example/", ui={"theme": "dark"})
     assert [p.name for p in config_dir().iterdir()] == ["settings.json"]  # no temp file left
     assert resolve_backend_url() == "https://team.example"
-    monkeypatch.setenv(BACKEND_ENV, "http://env.example")
-    assert resolve_backend_url() == "http://env.example"
-    assert resolve_backend_url("http://flag.example/") == "http://flag.example"
+    monkeypatch.setenv(BACKEND_ENV, "https://env.example")
+    assert resolve_backend_url() == "https://env.example"
+    assert resolve_backend_url("http://127.0.0.1:9/") == "http://127.0.0.1:9"
     (config_dir() / "settings.json").write_text("{not json")
     assert load_settings() == Settings()
 
