@@ -65,9 +65,7 @@ def keys_for(email: str, client_address: str | None) -> list[ThrottleKey]:
     return keys
 
 
-def lock_delay(
-    failures: int, free: int, base_s: float, cap: timedelta = MAX_LOCK
-) -> timedelta:
+def lock_delay(failures: int, free: int, base_s: float, cap: timedelta = MAX_LOCK) -> timedelta:
     """No delay for the first `free` failures, then base, 2×base, 4×base … up to `cap`."""
     over = failures - free
     if over <= 0:

@@ -33,7 +33,7 @@ def _refused(args: list[str], tmp_path: Path) -> str:
 
 
 def test_serve_refuses_plain_http_on_every_address(tmp_path: Path) -> None:
-    err = _refused(["--host", "0.0.0.0"], tmp_path)  # noqa: S104
+    err = _refused(["--host", "0.0.0.0"], tmp_path)
     assert "Refusing to serve plain HTTP" in err
     assert "--public-url https://" in err
     assert "--insecure-http" in err
@@ -45,7 +45,7 @@ def test_serve_refuses_a_plain_http_public_url_of_another_host(tmp_path: Path) -
 
 
 def test_serve_behind_a_tls_proxy_may_bind_every_address(tmp_path: Path) -> None:
-    args = ["--host", "0.0.0.0", "--public-url", "https://backend.example"]  # noqa: S104
+    args = ["--host", "0.0.0.0", "--public-url", "https://backend.example"]
     with serving(args, backend_env(tmp_path / "data")) as server:
         port = server.url.rsplit(":", 1)[1]
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
@@ -53,7 +53,7 @@ def test_serve_behind_a_tls_proxy_may_bind_every_address(tmp_path: Path) -> None
 
 
 def test_insecure_http_says_loudly_what_it_means(tmp_path: Path) -> None:
-    with serving(["--host", "0.0.0.0", "--insecure-http"], backend_env(tmp_path / "d")) as server:  # noqa: S104
+    with serving(["--host", "0.0.0.0", "--insecure-http"], backend_env(tmp_path / "d")) as server:
         port = server.url.rsplit(":", 1)[1]
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
         err = server.stderr()
@@ -102,7 +102,7 @@ def test_desktop_refuses_plain_http_to_another_computer(url: str) -> None:
 
 
 def test_desktop_command_line_refuses_in_plain_words(tmp_path: Path) -> None:
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [sys.executable, "-m", "desktop", "--backend", "http://backend.example", "list"],
         capture_output=True, text=True, cwd=ROOT, timeout=60, check=False,
         env={**backend_env(tmp_path), "XDG_CONFIG_HOME": str(tmp_path / "cfg")},

@@ -37,7 +37,7 @@ def run_command(
     args: list[str], env: Mapping[str, str], stdin: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run one backend command to its end; the caller checks the return code."""
-    return subprocess.run(  # noqa: S603 (our own interpreter and module)
+    return subprocess.run(
         [sys.executable, "-m", "backend.cli", *args],
         input=stdin, capture_output=True, text=True, env=dict(env), cwd=ROOT, timeout=timeout,
         check=False,
@@ -107,7 +107,7 @@ class ServeProcess:
 
 def start_serve(args: list[str], env: Mapping[str, str]) -> ServeProcess:
     """Start `serve --port 0 …` without waiting for it (see `ServeProcess.wait_ready`)."""
-    proc = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+    proc = subprocess.Popen(
         [sys.executable, "-m", "backend.cli", "serve", "--port", "0", *args],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(env), cwd=ROOT,
