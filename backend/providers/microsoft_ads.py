@@ -213,7 +213,8 @@ class MicrosoftAdsAdapter(ReportAdapter):
                     "ExcludeColumnHeaders": False,
                     "Aggregation": "Daily",
                     "Columns": columns,
-                    "Scope": {"AccountIds": [int(query.account_id)]},
+                    # int64 ids travel as JSON strings (the SDK's AccountReportScope).
+                    "Scope": {"AccountIds": [query.account_id]},
                     # No ReportTimeZone: days are the account's own (the service's default).
                     "Time": {
                         "CustomDateRangeStart": _date_json(query.since),

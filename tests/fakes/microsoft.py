@@ -263,7 +263,7 @@ def create_microsoft_app(state: MicrosoftState) -> FastAPI:
             kind not in ("AccountPerformanceReportRequest", "CampaignPerformanceReportRequest")
             or req.get("Format") != "Csv"
             or req.get("Aggregation") != "Daily"
-            or (req.get("Scope") or {}).get("AccountIds") != [int(account)]
+            or (req.get("Scope") or {}).get("AccountIds") != [account]  # int64 as strings
         ):
             return _fault(400, 2001, "InvalidReportRequest")
         start, end = req["Time"]["CustomDateRangeStart"], req["Time"]["CustomDateRangeEnd"]
