@@ -18,6 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
+from backend.transport import PlainHttpRefused, check_plain_http
 from desktop.config import BackendUrlRefused, check_backend_url
 from desktop.views.settings_dialog import SettingsDialog
 from tests.support.backend_process import ROOT, backend_env, serving, start_serve
@@ -129,3 +130,36 @@ def test_settings_dialog_refuses_plain_http_to_another_computer(qtbot: QtBot) ->
     with qtbot.waitSignal(dialog.backend_chosen) as chosen:
         qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
     assert chosen.args == ["http://127.0.0.1:8765"]
+
+
+@pytest.mark.parametrize(
+    ("host", "public_url"),
+    [
+        ("127.0.0.1", None),
+        ("127.3.2.1", None),
+        ("::1", None),
+        ("localhost", "http://localhost:8765"),
+        ("0.0.0.0", "https://backend.example"),
+        ("::", "https://backend.example"),
+        ("192.0.2.10", "https://backend.example/base"),
+    ],
+)
+def test_serve_rule_accepts_loopback_and_tls_proxies(host: str, public_url: str | None) -> None:
+    check_plain_http(host, public_url, insecure_http=False)
+
+
+@pytest.mark.parametrize(
+    ("host", "public_url"),
+    [
+        ("0.0.0.0", None),
+        ("::", None),
+        ("192.0.2.10", None),
+        ("backend.example", None),
+        ("127.0.0.1", "http://backend.example"),
+        ("0.0.0.0", "http://backend.example"),
+        ("127.0.0.1", "ftp://backend.example"),
+    ],
+)
+def test_serve_rule_refuses_plain_http_beyond_loopback(host: str, public_url: str | None) -> None:
+    with pytest.raises(PlainHttpRefused):
+        check_plain_http(host, public_url, insecure_http=False)
