@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 class Activity:
@@ -43,3 +44,21 @@ class Activity:
             if self._busy:
                 return 0.0
             return max(0.0, self._clock() - self._last)
+
+
+class ActivityMiddleware:
+    """Pure ASGI middleware: every HTTP request counts as activity while it is in flight.
+
+    (A BaseHTTPMiddleware would add a task and a stream hop to every request.)
+    """
+
+    def __init__(self, app: Any, activity: Activity) -> None:
+        self.app = app
+        self.activity = activity
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with self.activity.busy():
+            await self.app(scope, receive, send)

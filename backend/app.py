@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from backend import __version__
+from backend.activity import ActivityMiddleware
 from backend.config import Settings
 from backend.db.engine import make_engine, reads_never_wait, session_factory
 from backend.db.migrate import upgrade
@@ -27,7 +28,7 @@ def _mount_sandbox(app: FastAPI, settings: Settings) -> None:
 
     table = settings.sandbox_table()
     config = SandboxConfig.from_toml_table(table)
-    if settings.embedded:
+    if settings.embedded or settings.local_service:
         # The desktop's own sandbox: keep demo grants across restarts; fault knobs for demos.
         if config.state_file is None:
             config.state_file = settings.data_dir / "sandbox-state.json"
@@ -45,18 +46,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from backend.meta_endpoints import router as meta_router
     from backend.providers.registry import build_providers
     from backend.reports.endpoints import router as reports_router
-    from backend.vault.keys import load_keyring
+    from backend.vault.keys import load_keyring_and_place
 
     settings = settings or Settings()
     prepare_storage(settings.data_dir, settings.resolved_database_url())
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
     public_url = settings.resolved_public_url()
+    keyring, vault_place = load_keyring_and_place(settings)
     state = AppState(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
-        keyring=load_keyring(settings),
+        keyring=keyring,
         signing_key=load_signing_key(settings),
         public_url=public_url,
         read_inline=reads_never_wait(engine),
@@ -88,6 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.ca = state
+    app.state.vault_place = vault_place
+    # Every request counts as activity while in flight (the local service's idle stop).
+    app.add_middleware(ActivityMiddleware, activity=state.activity)
     install_error_handlers(app)
     # Outside the error middleware: a refused body never reaches a route (backend/limits.py).
     app.add_middleware(
@@ -103,6 +108,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(flows_router, responses=problems)
     app.include_router(connections_router, responses=problems)
     app.include_router(reports_router, responses=problems)
+    if settings.local_service:
+        from backend.localsvc.endpoints import router as local_router
+
+        app.include_router(local_router, responses=problems)
     if settings.sandbox_enabled:
         _mount_sandbox(app, settings)
     return app

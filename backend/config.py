@@ -32,6 +32,12 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = None
     sandbox: bool = False
     embedded: bool = False
+    # The per-user local companion service (backend.localsvc): local sign-in, idle stop,
+    # vault key in the OS keyring.
+    local_service: bool = False
+    # Seconds without a request in flight or an open event stream before the local service
+    # stops by itself (CONNECTED_ACCOUNTS_IDLE_TIMEOUT).
+    idle_timeout: float = Field(default=600.0, gt=0)
     log_level: str = "INFO"
     # Lifetime of the backend's access JWTs (capped at 15 minutes by the auth code).
     access_token_ttl_s: int = 900
@@ -78,7 +84,7 @@ class Settings(BaseSettings):
 
     def provider_tables(self) -> dict[str, dict[str, Any]]:
         tables: dict[str, dict[str, Any]] = dict(self.load_toml().get("providers", {}))
-        if (self.sandbox or self.embedded) and "demo" not in tables:
+        if (self.sandbox or self.embedded or self.local_service) and "demo" not in tables:
             tables["demo"] = {"preset": "demo"}
         return tables
 
@@ -87,4 +93,4 @@ class Settings(BaseSettings):
 
     @property
     def sandbox_enabled(self) -> bool:
-        return self.sandbox or self.embedded or "sandbox" in self.load_toml()
+        return self.sandbox or self.embedded or self.local_service or "sandbox" in self.load_toml()

@@ -23,7 +23,7 @@ from desktop.cli_output import (
 )
 from desktop.config import BackendUrlRefused, resolve_backend_url
 from desktop.connect import ConnectRefused, run_connect
-from desktop.embedded import EmbeddedBackendError
+from desktop.localsvc import LocalServiceError
 from desktop.loopback import ReceiverCancelled, ReceiverTimeout
 from desktop.secure_store import open_store
 from desktop.session import Session
@@ -70,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     disconnect.add_argument("--forget", action="store_true", help="drop a revocation-pending one")
 
     sub.add_parser("install-desktop-entry", help="add the app to your desktop's menu")
+
+    service = sub.add_parser("service", help="the local companion service on this computer")
+    actions = service.add_subparsers(dest="action", required=True)
+    status = actions.add_parser("status", help="running or not, its address, pid and uptime")
+    status.add_argument("--json", action="store_true")
+    actions.add_parser("start", help="start it now (commands and the window start it anyway)")
+    actions.add_parser("stop", help="stop it (it also stops by itself when idle)")
     return parser
 
 
@@ -94,7 +101,7 @@ def run_command(args: argparse.Namespace) -> int:
     except (ReceiverTimeout, ReceiverCancelled) as exc:
         _err(str(exc))
         return 6
-    except EmbeddedBackendError as exc:
+    except LocalServiceError as exc:
         _err(str(exc))
         return 5
     except KeyboardInterrupt:
@@ -106,7 +113,7 @@ def _login(args: argparse.Namespace) -> int:
     url = resolve_backend_url(args.backend)
     if url is None:
         raise CliError(
-            "The local backend signs you in by itself. "
+            "The local service on this computer signs you in by itself. "
             "To sign in to a team backend, add --backend URL.",
             2,
         )
@@ -243,6 +250,12 @@ def _install_desktop_entry(args: argparse.Namespace) -> int:
     return 0
 
 
+def _service(args: argparse.Namespace) -> int:
+    from desktop.cli_service import run_service
+
+    return run_service(args)
+
+
 COMMANDS: dict[str, Any] = {
     "login": _login,
     "logout": _logout,
@@ -252,6 +265,7 @@ COMMANDS: dict[str, Any] = {
     "report": _report,
     "disconnect": _disconnect,
     "install-desktop-entry": _install_desktop_entry,
+    "service": _service,
 }
 
 

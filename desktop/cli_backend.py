@@ -1,4 +1,4 @@
-"""Which backend a command talks to, signed in: a configured URL, or the embedded local one."""
+"""Which backend a command talks to, signed in: a configured URL, or the local service."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from desktop.api.client import ApiClient
 from desktop.api.errors import ApiError
-from desktop.embedded import EmbeddedBackend
+from desktop.local_backend import LocalBackend
 from desktop.secure_store import open_store
 from desktop.session import Session
 
@@ -27,14 +27,17 @@ class BackendContext:
         self.url = url
         self.client: ApiClient | None = None
         self.session: Session | None = None
-        self.embedded: EmbeddedBackend | None = None
+        self.local: LocalBackend | None = None
 
     def __enter__(self) -> BackendContext:
         try:
             if self.url is None:
-                self.embedded = EmbeddedBackend()
-                base_url = self.embedded.start()
-                self.session = self.embedded.session
+                self.local = LocalBackend()
+                base_url = self.local.start()
+                self.session = self.local.session
+                self.client = ApiClient(
+                    base_url, self.session, rebase=self.local.rebase, loopback=True
+                )
             else:
                 base_url = self.url
                 self.session = Session(base_url, open_store())
@@ -44,7 +47,7 @@ class BackendContext:
                         "Sign in with: connected-accounts --backend URL login EMAIL",
                         3,
                     )
-            self.client = ApiClient(base_url, self.session)
+                self.client = ApiClient(base_url, self.session)
         except BaseException:
             self.close()
             raise
@@ -69,8 +72,6 @@ class BackendContext:
             self.client.close()
         if self.session is not None:
             self.session.close()
-        if self.embedded is not None:
-            self.embedded.stop()
 
 
 def resolve_connection(client: ApiClient, text: str) -> dict[str, Any]:

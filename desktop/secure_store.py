@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 from desktop.api.secret import Secret
@@ -153,6 +156,9 @@ def open_store(backend: Any | None = None, *, timeout: float = KEYRING_TIMEOUT) 
     """The OS keyring if an allowed one answers; otherwise a memory-only store with a `reason`."""
     try:
         if backend is None:
+            direct = _secret_service_directly(timeout)
+            if direct is not None:
+                return direct
             import keyring
 
             backend = _call(timeout, keyring.get_keyring)
@@ -163,6 +169,28 @@ def open_store(backend: Any | None = None, *, timeout: float = KEYRING_TIMEOUT) 
     except SecureStoreUnavailable as exc:
         log.warning("Keeping the sign-in in memory only: %s", exc)
         return MemoryStore(reason=str(exc))
+
+
+def _secret_service_directly(timeout: float) -> KeyringStore | None:
+    """On Linux with no keyring configuration, the Secret Service without keyring's backend
+    discovery (it loads every backend, and the macOS one runs ctypes' find_library: a tenth
+    of a second of a short command). None: let keyring choose as usual."""
+    if not sys.platform.startswith("linux") or os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return None
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return None
+    try:
+        from keyring.backends import SecretService
+        from keyring.util import platform_
+
+        if (Path(platform_.config_root()) / "keyringrc.cfg").exists():
+            return None
+        backend = SecretService.Keyring()  # type: ignore[no-untyped-call]
+        store = KeyringStore(backend, "SecretService", timeout=timeout)
+        store.load("probe:")
+    except (ImportError, SecureStoreUnavailable):
+        return None
+    return store
 
 
 def _key(backend_url: str) -> str:

@@ -33,12 +33,20 @@ def sign_in_needed(detail: str = "Sign in to continue.") -> ApiError:
 class Session:
     """Implements the ApiClient's TokenSource; keeps the device key in the secure store."""
 
-    def __init__(self, base_url: str, store: SecureStore, *, store_key: str | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        store: SecureStore,
+        *,
+        store_key: str | None = None,
+        loopback: bool = False,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._store = store
-        # The embedded backend's URL changes every start, so it is kept under a fixed key.
+        # The local service's URL changes every start, so it is kept under a fixed key.
         self._store_key = store_key or self.base_url
-        self._http = ApiClient(self.base_url)
+        self._loopback = loopback
+        self._http_client: ApiClient | None = None
         self._lock = threading.RLock()
         self._device_id: str | None = None
         self._key: ec.EllipticCurvePrivateKey | None = None
@@ -74,18 +82,20 @@ class Session:
 
     def login(self, email: str, password: str, device_name: str) -> None:
         """Register a fresh device key with the backend and keep it in the secure store."""
+        body = {"email": email, "password": password, "device_name": device_name}
+        self._register("/v1/auth/login", body, email)
+
+    def login_local(self, secret: bytes, device_name: str) -> None:
+        """The local service's sign-in: its runtime secret proves we are the same OS user."""
+        body = {"secret": secret.decode("ascii"), "device_name": device_name}
+        self._register("/v1/auth/local", body, "")
+
+    def _register(self, path: str, body: dict[str, Any], email: str) -> None:
         key = ec.generate_private_key(ec.SECP256R1())
-        body = {
-            "email": email,
-            "password": password,
-            "device_name": device_name,
-            "device_public_key": public_jwk(key),
-        }
-        answer = self._http.request_json("POST", "/v1/auth/login", json=body, authenticated=False)
+        body = {**body, "device_public_key": public_jwk(key)}
+        answer = self._http.request_json("POST", path, json=body, authenticated=False)
         if not isinstance(answer, dict) or not answer.get("access_token"):
-            raise ApiError(
-                "bad_response", "The backend sent a sign-in answer this app cannot read."
-            )
+            raise ApiError("bad_response", BAD_SIGN_IN_ANSWER)
         with self._lock:
             self._key = key
             self._device_id = str(answer["device_id"])
@@ -93,6 +103,17 @@ class Session:
             self.user_email = str(user.get("email") or email)
             self._take_token(answer)
             self._save()
+
+    def rebase(self, base_url: str) -> None:
+        """The same backend at a new address (the local service after a restart)."""
+        base_url = base_url.rstrip("/")
+        with self._lock:
+            if base_url == self.base_url:
+                return
+            old, self._http_client = self._http_client, None
+            self.base_url = base_url
+        if old is not None:
+            old.close()
 
     def restore(self, *, renew: bool = True) -> bool:
         """Sign in silently from the store; False when there is nothing usable to sign in with.
@@ -168,7 +189,18 @@ class Session:
             self._renew_at = 0.0
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            client, self._http_client = self._http_client, None
+        if client is not None:
+            client.close()
+
+    @property
+    def _http(self) -> ApiClient:
+        """Made on first use: a command that reuses a stored token never needs it."""
+        with self._lock:
+            if self._http_client is None:
+                self._http_client = ApiClient(self.base_url, loopback=self._loopback)
+            return self._http_client
 
     # -- internals --------------------------------------------------------------------------
 

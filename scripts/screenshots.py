@@ -7,7 +7,7 @@
 With a Secret Service (as above) the window looks as on a user's desktop; without one it shows
 its "kept in memory only" notice.
 
-Starts the app's own embedded backend in throwaway folders, connects two Demo Ads people by
+Starts the app's own local service in throwaway folders (stopped at the end), connects two Demo Ads people by
 playing the consent page over HTTP, revokes one grant at the provider, loads a report, and
 saves accounts, connect, reports, disconnect and empty PNGs.
 """
@@ -30,6 +30,8 @@ HOME = Path(tempfile.mkdtemp(prefix="ca-screens-"))
 for _name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
     os.environ[_name] = str(HOME / _name.lower())
 os.environ["CONNECTED_ACCOUNTS_DATA_DIR"] = str(HOME / "backend-data")
+os.environ["XDG_RUNTIME_DIR"] = str(HOME / "run")
+(HOME / "run").mkdir(mode=0o700)
 
 import httpx  # noqa: E402
 from PySide6.QtCore import QEventLoop, QPoint, QTimer  # noqa: E402
@@ -39,7 +41,7 @@ from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 from desktop.app import build_app  # noqa: E402
 from desktop.cache import CACHE_FILE, Cache  # noqa: E402
 from desktop.config import cache_dir  # noqa: E402
-from desktop.embedded import EmbeddedBackend  # noqa: E402
+from desktop.local_backend import LocalBackend  # noqa: E402
 from desktop.models.connections import ConnectionsModel  # noqa: E402
 from desktop.notify import Notifier  # noqa: E402
 from desktop.views.connect_dialog import ConnectDialog  # noqa: E402
@@ -116,7 +118,7 @@ def main() -> int:
     controller = Controller(
         window, model, Cache(cache_dir() / CACHE_FILE, "embedded"), notifier, open_url=browser
     )
-    link = BackendLink(controller, None, embedded_factory=EmbeddedBackend)
+    link = BackendLink(controller, None, local_factory=LocalBackend)
     listed: list[bool] = []
     controller.connections_loaded.connect(lambda: listed.append(True))
     window.show()
@@ -125,7 +127,10 @@ def main() -> int:
         shoot(app, args.out, window, model, controller, link, browser, listed)
     finally:
         window.close()
-        link.stop()  # never leave the backend process behind, even when a step failed
+        link.stop()
+        from desktop import localsvc
+
+        localsvc.stop()  # never leave the service process behind, even when a step failed
     print(f"Saved screenshots to {args.out}")
     return 0
 
@@ -166,7 +171,7 @@ def shoot(
     pump(app, lambda: model.rowCount() == 2)
 
     # Sam removes the app at Demo Ads; the next check shows it.
-    base = link.embedded.base_url if link.embedded else None
+    base = link.local.base_url if link.local else None
     httpx.post(f"{base}/sandbox/admin/grants/revoke", json={"user_id": "user-1002"}, timeout=10)
     controller.check_all()
     pump(app, lambda: any(c.status == "needs_reconnect" for c in model.items()))

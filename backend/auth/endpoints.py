@@ -120,7 +120,7 @@ async def login(body: LoginRequest, request: Request, state: StateDep) -> JSONRe
 
     def _check() -> tuple[bool, str | None]:
         # An unknown email costs the same hashing time as a wrong password.
-        if user is None:
+        if user is None or user.password_hash == service.NO_PASSWORD:
             return passwords.dummy_verify(password), None
         if not passwords.verify_password(user.password_hash, password):
             return False, None

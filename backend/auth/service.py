@@ -23,6 +23,9 @@ from backend.db.models import Device, UsedJti, User, utcnow
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 MAX_EMAIL_CHARS = 320
 MIN_PASSWORD_CHARS = 8
+# Stored instead of a hash for a user who has no password (the local service's user): it is
+# no PHC string, so no password ever matches it (like "!" in /etc/shadow).
+NO_PASSWORD = "!"  # noqa: S105 - a marker, not a password
 
 
 class UserExists(Exception):
@@ -129,6 +132,20 @@ def sign_out_all_devices(
         ended.append(device.id)
     session.flush()
     return ended
+
+
+def ensure_passwordless_user(session: Session, email: str) -> str:
+    """The id of the user `email` with no password, created if missing; a password it had
+    (an older version's throwaway one) is dropped, so it can no longer sign in with one."""
+    normalized = validate_email(email)
+    user = session.scalars(select(User).where(User.email == normalized)).one_or_none()
+    if user is None:
+        user = User(email=normalized, password_hash=NO_PASSWORD)
+        session.add(user)
+    elif user.password_hash != NO_PASSWORD:
+        user.password_hash = NO_PASSWORD
+    session.flush()
+    return user.id
 
 
 def find_user(session: Session, email: str) -> UserRecord | None:

@@ -4,6 +4,8 @@
 it the keys live in ``<data_dir>/vault-keys.json`` (mode 0600), created on first start
 (DESIGN "Command line": "with none configured the backend makes a key file (mode 0600) in its
 data folder and says so in its log"). Running backends notice a rotated key file by themselves.
+The local companion service keeps them in the OS keyring instead, where there is one
+(backend/vault/os_keyring.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +35,9 @@ from backend.vault.crypto import (
     generate_key,
     new_kid,
 )
+
+if TYPE_CHECKING:
+    from backend.vault.os_keyring import VaultKeyPlace
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +112,24 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
 
 
 def read_key_file(path: Path) -> list[tuple[str, bytes]]:
+    return parse_key_body(path.read_bytes(), f"The vault key file {path}")
+
+
+def parse_key_body(body: bytes, where: str) -> list[tuple[str, bytes]]:
+    """`{"version": 1, "keys": [{"kid", "key", "created_at"}, …]}`, first key active."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(body)
         entries = data["keys"]
         keys = [(str(e["kid"]), b64decode_key(str(e["key"]))) for e in entries]
     except (ValueError, KeyError, TypeError):
-        raise VaultError(
-            f"The vault key file {path} is not readable JSON of the expected shape."
-        ) from None
+        raise VaultError(f"{where} is not readable JSON of the expected shape.") from None
     if not keys:
-        raise VaultError(f"The vault key file {path} holds no keys.")
+        raise VaultError(f"{where} holds no keys.")
     return keys
+
+
+def key_file_body(keys: list[tuple[str, bytes]]) -> str:
+    return _file_body([_key_entry(kid, key) for kid, key in keys]).decode("utf-8")
 
 
 def _file_body(keys: list[dict[str, Any]]) -> bytes:
@@ -191,14 +203,23 @@ def _load_key_file(path: Path) -> FileKeyRing:
 
 
 def load_keyring(settings: Settings) -> KeyRing:
-    """The env var's keys when set, else the key file (created on first use)."""
+    """The env var's keys when set, else the OS keyring (local service) or the key file."""
+    return load_keyring_and_place(settings)[0]
+
+
+def load_keyring_and_place(settings: Settings) -> tuple[KeyRing, VaultKeyPlace | None]:
+    """The key ring, and for the local service where its key lives (for the window)."""
+    from backend.vault.os_keyring import keys_in_keyring, load_local_keyring
+
     if settings.vault_keys:
         ring = KeyRing.parse(settings.vault_keys)
         log.info("vault keys from %s; active key %s", ENV_VAR, ring.active_kid)
-        return ring
-    ring = _load_key_file(key_file_path(settings))
-    log.info("vault keys from %s; active key %s", ring.path, ring.active_kid)
-    return ring
+        return ring, None
+    if settings.local_service or keys_in_keyring(settings):
+        return load_local_keyring(settings)
+    file_ring = _load_key_file(key_file_path(settings))
+    log.info("vault keys from %s; active key %s", file_ring.path, file_ring.active_kid)
+    return file_ring, None
 
 
 @contextlib.contextmanager
@@ -233,7 +254,11 @@ def add_key_to_file(path: Path) -> FileKeyRing:
 
 def rotate_key(settings: Settings, sessions: sessionmaker[Session]) -> str:
     """Make a new key active and re-encrypt every stored secret with it; a summary in words."""
+    from backend.vault.os_keyring import RELOAD_INTERVAL_S as OS_KEYRING_RELOAD_S
+    from backend.vault.os_keyring import add_key_to_keyring, keys_in_keyring
     from backend.vault.rotation import reencrypt_all
+
+    ring: KeyRing
 
     if settings.vault_keys:
         ring = KeyRing.parse(settings.vault_keys)
@@ -251,6 +276,10 @@ def rotate_key(settings: Settings, sessions: sessionmaker[Session]) -> str:
             )
         where = f"from {ENV_VAR}"
         settle_s = 0.0
+    elif keys_in_keyring(settings):
+        in_keyring = add_key_to_keyring(settings)
+        ring, where = in_keyring, f"from the {in_keyring.store.name}"
+        settle_s = 2 * OS_KEYRING_RELOAD_S + 0.25
     else:
         ring = add_key_to_file(key_file_path(settings))
         where = f"from {ring.path}"

@@ -37,6 +37,17 @@ _STATUS_CODES = {
 }
 
 
+class Unreachable(ApiError):
+    """Nothing listens at the backend's address (connection refused)."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(
+            "network",
+            f"Cannot reach the backend at {base_url}. "
+            "Check that it is running and that you are online.",
+        )
+
+
 class TokenSource(Protocol):
     """Gives a bearer token for the backend and drops it when the backend rejects it."""
 
@@ -49,14 +60,35 @@ class ApiClient:
     """One backend. Every method raises ApiError; on 401 the token is renewed once and retried."""
 
     def __init__(
-        self, base_url: str, auth: TokenSource | None = None, *, timeout: float = 20.0
+        self,
+        base_url: str,
+        auth: TokenSource | None = None,
+        *,
+        timeout: float = 20.0,
+        rebase: Callable[[], str] | None = None,
+        loopback: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self._timeout = timeout
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=timeout,
+        # The local service moves to a new port when it restarts (after an idle stop):
+        # `rebase` finds or starts it again and says where it is now.
+        self._rebase = rebase
+        self._loopback = loopback  # the local service: stdlib transport (desktop/api/loopback.py)
+        self._retired: list[httpx.Client] = []
+        self._http = self._new_http(self.base_url)
+
+    def _new_http(self, base_url: str) -> httpx.Client:
+        transport = None
+        if self._loopback:
+            from desktop.api.loopback import LoopbackTransport
+
+            transport = LoopbackTransport(self._timeout)
+        return httpx.Client(
+            base_url=base_url,
+            transport=transport,
+            trust_env=not self._loopback,
+            timeout=self._timeout,
             follow_redirects=False,
             headers={
                 "Accept": "application/json",
@@ -123,6 +155,8 @@ class ApiClient:
 
     def close(self) -> None:
         self._http.close()
+        for old in self._retired:
+            old.close()
 
     def __enter__(self) -> ApiClient:
         return self
@@ -155,19 +189,38 @@ class ApiClient:
         cancel: threading.Event | None = None,
     ) -> Any:
         use_auth = authenticated and self.auth is not None
-        for attempt in (1, 2):
+        renewed = rebased = False
+        while True:
             headers = {}
             if use_auth and self.auth is not None:
                 headers["Authorization"] = f"Bearer {self.auth.access_token()}"
-            status, raw, response_headers = self._exchange(
-                method, path, params, json_body, headers, cancel
-            )
-            if status == 401 and use_auth and attempt == 1 and self.auth is not None:
+            try:
+                status, raw, response_headers = self._exchange(
+                    method, path, params, json_body, headers, cancel
+                )
+            except Unreachable:
+                # Connection refused: nothing was sent, so even a POST may go again.
+                if self._rebase is None or rebased:
+                    raise
+                rebased = True
+                self._move_to(self._rebase())
+                continue
+            if status == 401 and use_auth and not renewed and self.auth is not None:
                 # The access JWT expired or was revoked: renew once (RFC 7523 assertion).
+                renewed = True
                 self.auth.invalidate()
                 continue
             return _decode(status, raw, response_headers)
-        raise AssertionError("unreachable")
+
+    def _move_to(self, base_url: str) -> None:
+        base_url = base_url.rstrip("/")
+        if base_url == self.base_url:
+            return
+        log.info("the backend moved to %s", base_url)
+        # Another thread may be mid-request on the old client: close it only at close().
+        self._retired.append(self._http)
+        self.base_url = base_url
+        self._http = self._new_http(base_url)
 
     def _exchange(
         self,
@@ -199,6 +252,9 @@ class ApiClient:
             raise ApiError(
                 "network", f"The backend at {self.base_url} did not answer in time."
             ) from None
+        except httpx.ConnectError:
+            log.info("cannot reach %s: connection refused", self.base_url)
+            raise Unreachable(self.base_url) from None
         except httpx.HTTPError as exc:
             log.info("cannot reach %s: %s", self.base_url, type(exc).__name__)
             raise ApiError(

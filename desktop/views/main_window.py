@@ -31,6 +31,14 @@ VAULT_ON_DEVICE = (
     "Your provider tokens are kept by a companion service running on this computer. "
     "This app itself only sees connection status and reports."
 )
+VAULT_KEY_IN_KEYRING = " The key that encrypts them is in your system keyring."
+VAULT_KEY_IN_FILE = (
+    " There is no system keyring here{why}, so the key that encrypts them is kept in a file "
+    "next to them that only your user account can read. Anyone who can read your files "
+    "(a backup, an administrator, a program you run) can read your tokens too. Install and "
+    "unlock a keyring (such as GNOME Keyring) to keep the key out of files; the service "
+    "moves it there the next time it starts."
+)
 
 
 class MainWindow(QMainWindow):
@@ -230,6 +238,17 @@ class MainWindow(QMainWindow):
         self.sign_in_action.setVisible(remote and not signed_in)
         self.sign_out_action.setVisible(remote and signed_in)
         self.vault_banner.setVisible(not remote)
+
+    def set_vault_key_place(self, kind: str, reason: str | None) -> None:
+        """Say where the local vault key lives: the keyring, or (plainly) a file."""
+        if kind == "file":
+            why = f" ({reason.rstrip('.')})" if reason else ""
+            text = VAULT_ON_DEVICE + VAULT_KEY_IN_FILE.format(why=why)
+            self.vault_banner.set_text(text, kind="warning")
+        elif kind == "keyring":
+            self.vault_banner.set_text(VAULT_ON_DEVICE + VAULT_KEY_IN_KEYRING, kind="info")
+        else:
+            self.vault_banner.set_text(VAULT_ON_DEVICE, kind="info")
 
     def set_memory_only(self, memory_only: bool, reason: str | None, *, remote: bool) -> None:
         """Show that the sign-in lives in memory only (no usable keyring), and why."""

@@ -1,4 +1,4 @@
-"""Reaching the backend: start the built-in one or sign in to a remote one (off the UI thread)."""
+"""Reaching the backend: the local service (found or started) or a remote one, off the UI thread."""
 
 from __future__ import annotations
 
@@ -14,18 +14,18 @@ from desktop.views.errors import describe_error
 if TYPE_CHECKING:
     # httpx, keyring, PyJWT and cryptography load on the worker that first needs them, after
     # the window has painted (bench/cold_start.py).
-    from desktop.embedded import EmbeddedBackend
+    from desktop.local_backend import LocalBackend
     from desktop.secure_store import SecureStore
     from desktop.session import Session
     from desktop.views.sign_in import SignInDialog
 
-EmbeddedFactory = Callable[[], "EmbeddedBackend"]
+LocalFactory = Callable[[], "LocalBackend"]
 
 
-def _embedded_backend() -> EmbeddedBackend:
-    from desktop.embedded import EmbeddedBackend
+def _local_backend() -> LocalBackend:
+    from desktop.local_backend import LocalBackend
 
-    return EmbeddedBackend()
+    return LocalBackend()
 
 
 def _open_store() -> SecureStore:
@@ -35,7 +35,7 @@ def _open_store() -> SecureStore:
 
 
 class BackendLink(QObject):
-    """Owns the embedded backend or the remote session; hands the controller an ApiClient."""
+    """Owns the local-service link or the remote session; hands the controller an ApiClient."""
 
     ready = Signal(str)
     """The backend answers and the user is signed in: (base URL)."""
@@ -47,16 +47,16 @@ class BackendLink(QObject):
         controller: Controller,
         backend_url: str | None,
         *,
-        embedded_factory: EmbeddedFactory = _embedded_backend,
+        local_factory: LocalFactory = _local_backend,
         store_factory: Callable[[], SecureStore] = _open_store,
     ) -> None:
         super().__init__(controller)
         self.controller = controller
         self.window = controller.window
         self.backend_url = backend_url
-        self._embedded_factory = embedded_factory
+        self._local_factory = local_factory
         self._store_factory = store_factory
-        self.embedded: EmbeddedBackend | None = None
+        self.local: LocalBackend | None = None
         self.session: Session | None = None
         self.sign_in_dialog: SignInDialog | None = None
         self.window.retry_requested.connect(self._on_window_retry_requested)
@@ -65,26 +65,28 @@ class BackendLink(QObject):
 
     def start(self) -> None:
         if self.backend_url is None:
-            self._start_embedded()
+            self._start_local()
         else:
             self._restore_remote(self.backend_url)
 
-    # -- built-in -----------------------------------------------------------------------------
-    def _start_embedded(self) -> None:
+    # -- the local service --------------------------------------------------------------------
+    def _start_local(self) -> None:
         self.window.set_remote(False, signed_in=True)
         self.window.set_status("Starting the companion service on this computer…")
-        embedded = self._embedded_factory()  # cheap: the process starts on the worker
-        self.embedded = embedded
+        local = self._local_factory()  # cheap: the service is found or started on the worker
+        self.local = local
         run_in_background(
-            self, embedded.start, success=self._on_embedded_started, failure=self._on_failed
+            self, local.start, success=self._on_local_started, failure=self._on_failed
         )
 
-    def _on_embedded_started(self, url: str) -> None:
-        embedded = self.embedded
-        if embedded is None or embedded.session is None:
+    def _on_local_started(self, url: str) -> None:
+        local = self.local
+        if local is None or local.session is None:
             return
-        self.session = embedded.session
-        self._use(url, embedded.session)
+        self.session = local.session
+        vault = local.vault_key() or {}
+        self.window.set_vault_key_place(str(vault.get("kind") or ""), vault.get("reason"))
+        self._use(url, local.session)
 
     # -- remote -------------------------------------------------------------------------------
     def _restore_remote(self, url: str) -> None:
@@ -157,7 +159,7 @@ class BackendLink(QObject):
 
     # -- common -------------------------------------------------------------------------------
     def _use(self, url: str, session: Session) -> None:
-        remote = self.embedded is None
+        remote = self.local is None
         self.window.set_remote(remote, signed_in=True)
         self.window.set_memory_only(not session.persistent, session.storage_reason, remote=remote)
         where = "on this computer" if not remote else f"at {url}"
@@ -165,13 +167,18 @@ class BackendLink(QObject):
         self.window.set_backend_text(f"Companion service {where}{who}")
         from desktop.api.client import ApiClient  # loaded already, by the session's worker
 
-        self.controller.attach(ApiClient(url, auth=session))
+        local = self.local
+        if local is None:
+            client = ApiClient(url, auth=session)
+        else:
+            client = ApiClient(url, auth=session, rebase=local.rebase, loopback=True)
+        self.controller.attach(client)
         self.ready.emit(url)
 
     def _on_failed(self, error: Exception) -> None:
-        from desktop.embedded import EmbeddedBackendError
+        from desktop.localsvc import LocalServiceError
 
-        message = str(error) if isinstance(error, EmbeddedBackendError) else describe_error(error)
+        message = str(error) if isinstance(error, LocalServiceError) else describe_error(error)
         self.window.set_offline(message)
         self.window.set_status("Not connected to the companion service")
         self.failed.emit(message)
@@ -184,20 +191,20 @@ class BackendLink(QObject):
         """Use another backend (from Settings): drop the current one, then start again."""
         if backend_url == self.backend_url and self.controller.client is not None:
             return
-        embedded, self.embedded = self.embedded, None
+        local, self.local = self.local, None
         self.session = None
         self.controller.attach(None)
         self.controller.model.set_connections([])
         self.window.set_offline(None)
         self.window.session_banner.hide()
         self.backend_url = backend_url
-        if embedded is not None:
-            run_in_background(self, embedded.stop, success=lambda _: None)
+        if local is not None:
+            run_in_background(self, local.stop, success=lambda _: None)
         self.start()
 
     def stop(self) -> None:
-        """At exit: close the client and stop the built-in backend (blocking, bounded)."""
+        """At exit: close the client; the local service stops by itself once no client is left."""
         self.controller.attach(None)
-        if self.embedded is not None:
-            self.embedded.stop()
-            self.embedded = None
+        if self.local is not None:
+            self.local.stop()
+            self.local = None

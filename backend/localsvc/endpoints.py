@@ -1,0 +1,125 @@
+"""Routes only the local companion service has: same-user sign-in and the identity check.
+
+`POST /v1/auth/local` trades the secret in the service's 0600 runtime folder for a device
+session, the way `/v1/auth/login` trades a password: only a process of the same OS user can
+read that folder, so reading it is the proof. There is no password for the local user.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from backend.auth import service
+from backend.auth.device_keys import normalize_device_jwk
+from backend.auth.endpoints import NO_STORE, _issue, _write
+from backend.auth.schemas import LoginResponse, UserOut
+from backend.deps import StateDep
+from backend.errors import NotFound, Unauthorized
+from backend.localsvc.runtime import SERVICE_NAME, identity_proof
+from backend.vault.os_keyring import VaultKeyPlace
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["local service"])
+
+LOCAL_EMAIL = "local@this-device"
+
+
+@dataclass
+class LocalState:
+    """What the running local service knows about itself (set by backend.localsvc.serve)."""
+
+    secret: bytes = field(repr=False)
+    user_id: str
+    instance: str
+    started_at: float
+    idle_timeout: float
+    vault: VaultKeyPlace | None
+    pid: int = field(default_factory=os.getpid)
+
+
+class LocalSignIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    secret: Annotated[SecretStr, Field(min_length=1, max_length=256)]
+    device_name: Annotated[str, Field(min_length=1, max_length=200)]
+    device_public_key: dict[str, Any]
+
+    @field_validator("device_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value:
+            raise ValueError("The device name cannot be blank.")
+        return value
+
+    @field_validator("device_public_key")
+    @classmethod
+    def _jwk(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return normalize_device_jwk(value)
+
+
+def _local(request: Request) -> LocalState:
+    local: LocalState | None = getattr(request.app.state, "local", None)
+    if local is None:
+        raise NotFound("This backend is not a local companion service.")
+    return local
+
+
+@router.post("/v1/auth/local", response_model=LoginResponse)
+async def local_sign_in(body: LocalSignIn, request: Request, state: StateDep) -> JSONResponse:
+    """The local user's sign-in: the secret from the runtime folder + this device's key."""
+    local = _local(request)
+    given = body.secret.get_secret_value().encode()
+    # Compare digests in constant time: neither the length nor a prefix leaks.
+    expected = hashlib.sha256(local.secret).digest()
+    if not hmac.compare_digest(hashlib.sha256(given).digest(), expected):
+        log.info("local sign-in refused: the secret does not match")
+        raise Unauthorized("That is not this service's local secret. Run the command again.")
+    device_id = await _write(
+        state,
+        lambda s: service.add_device(s, local.user_id, body.device_name, body.device_public_key),
+    )
+    log.info("local user signed in a new device %s", device_id)
+    issued = _issue(state, local.user_id, device_id)
+    response = LoginResponse(
+        access_token=issued.token,
+        expires_in=issued.expires_in,
+        device_id=device_id,
+        user=UserOut(id=local.user_id, email=LOCAL_EMAIL),
+    )
+    return JSONResponse(response.model_dump(), headers=NO_STORE)
+
+
+@router.get("/v1/local/hello")
+async def hello(
+    request: Request, nonce: Annotated[str, Query(min_length=16, max_length=128)]
+) -> JSONResponse:
+    """Liveness plus identity: an HMAC of the client's nonce under the local secret proves
+    this is the user's own service before the client sends it anything."""
+    local = _local(request)
+    vault = local.vault
+    return JSONResponse(
+        {
+            "service": SERVICE_NAME,
+            "pid": local.pid,
+            "instance": local.instance,
+            "proof": identity_proof(local.secret, nonce),
+            "started_at": local.started_at,
+            "uptime": max(0.0, time.time() - local.started_at),
+            "idle_timeout": local.idle_timeout,
+            "vault_key": None
+            if vault is None
+            else {"kind": vault.kind, "where": vault.where, "reason": vault.reason},
+        },
+        headers={"Cache-Control": "no-store"},
+    )

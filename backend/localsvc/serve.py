@@ -1,0 +1,185 @@
+"""The local companion service process: `python -m backend.localsvc.serve`.
+
+Started detached by a client (desktop/localsvc.py) under the start lock; holds the instance
+lock for its whole life, so there is never a second one for this user. Prints `READY <url>`
+once the runtime file names it, then lets go of the client's pipe. Stops by itself after
+`idle_timeout` seconds with no request in flight and no open event stream, and on SIGTERM;
+either way it removes its runtime file and secret (only while they are still its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import secrets
+import socket
+import sys
+import time
+from pathlib import Path
+
+from backend.localsvc.paths import (
+    INSTANCE_LOCK,
+    UnsafeFolder,
+    data_dir,
+    private_dir,
+    runtime_dir,
+)
+from backend.localsvc.runtime import (
+    RuntimeInfo,
+    new_secret,
+    read_runtime,
+    remove_runtime_if_ours,
+    remove_secret_if_ours,
+    write_runtime,
+)
+
+log = logging.getLogger("connected_accounts.local_service")
+
+INSTANCE_LOCK_WAIT_S = 10.0
+# `service stop` and logout must not wait for ever on an open event stream.
+GRACEFUL_SHUTDOWN_S = 3
+
+
+def _hold_instance_lock(folder: Path) -> int | None:
+    """Take the lock only a running service holds; wait a little for one that is stopping."""
+    fd = os.open(folder / INSTANCE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + INSTANCE_LOCK_WAIT_S
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.05)
+
+
+def _tighten(folder: Path) -> None:
+    """Files an older version left readable by others (the database, its WAL) become 0600."""
+    for path in folder.iterdir():
+        try:
+            st = path.lstat()
+            if st.st_uid == os.getuid() and st.st_mode & 0o077 and path.is_file():
+                os.chmod(path, 0o600)
+        except OSError:
+            continue
+
+
+def _release_stdout() -> None:
+    """After READY nothing more goes to the client's pipe: the client may be gone."""
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
+def main() -> int:
+    os.umask(0o077)  # every file this process makes (DB, WAL, logs, keys) is the user's alone
+    try:
+        folder = private_dir(runtime_dir())
+        data = private_dir(data_dir())
+    except (UnsafeFolder, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    lock_fd = _hold_instance_lock(folder)
+    if lock_fd is None:
+        running = read_runtime(folder)
+        pid = f" (process {running.pid})" if running else ""
+        print(
+            f"error: another local service{pid} holds {folder / INSTANCE_LOCK} but does not "
+            "answer. Stop it with: connected-accounts service stop",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 3
+    _tighten(data)
+    try:
+        return _serve(folder)
+    finally:
+        os.close(lock_fd)
+
+
+def _serve(folder: Path) -> int:
+    import uvicorn
+
+    from backend.app import create_app
+    from backend.auth.service import ensure_passwordless_user
+    from backend.cli import _bind
+    from backend.config import Settings
+    from backend.localsvc.endpoints import LOCAL_EMAIL, LocalState
+    from backend.logging_setup import setup_logging
+    from backend.state import AppState
+    from backend.vault.crypto import VaultError
+
+    secret = new_secret(folder)
+    sock = _bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(local_service=True, host="127.0.0.1", port=port)
+    setup_logging(settings.log_level)
+    try:
+        app = create_app(settings)
+    except (ValueError, VaultError) as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        remove_secret_if_ours(folder, secret)
+        return 2
+    state: AppState = app.state.ca
+    with state.sessions.begin() as session:
+        user_id = ensure_passwordless_user(session, LOCAL_EMAIL)
+    info = RuntimeInfo(
+        url=url,
+        pid=os.getpid(),
+        instance=secrets.token_hex(8),
+        started_at=time.time(),
+        idle_timeout=settings.idle_timeout,
+    )
+    app.state.local = LocalState(
+        secret=secret,
+        user_id=user_id,
+        instance=info.instance,
+        started_at=info.started_at,
+        idle_timeout=info.idle_timeout,
+        vault=app.state.vault_place,
+    )
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
+
+    class _Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                write_runtime(folder, info)
+                print(f"READY {url}", flush=True)
+                _release_stdout()
+                log.info("local service listening on %s (pid %d)", url, info.pid)
+                self._idle_task = asyncio.create_task(self._watch_idle())
+
+        async def _watch_idle(self) -> None:
+            timeout = settings.idle_timeout
+            step = max(0.05, min(1.0, timeout / 10))
+            while not self.should_exit:
+                await asyncio.sleep(step)
+                if state.activity.idle_for() >= timeout:
+                    log.info("no client for %g s: the local service stops", timeout)
+                    self.should_exit = True
+
+    server = _Server(config)
+    try:
+        asyncio.run(server.serve(sockets=[sock]))
+    finally:
+        remove_runtime_if_ours(folder, info.pid, info.instance)
+        remove_secret_if_ours(folder, secret)
+        log.info("local service stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

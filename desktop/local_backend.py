@@ -1,0 +1,107 @@
+"""The user's local companion service, signed in: found or started (desktop/localsvc.py), then
+a device session that proves the same OS user with the service's runtime secret.
+
+No password exists for the local user. The device key sits in the OS keyring under a key
+naming the service's data folder, so the next process signs in silently (JWT-bearer renewal,
+as with a remote backend) and never needs the secret again.
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+from typing import TYPE_CHECKING, Any
+
+from backend.localsvc.paths import data_dir, runtime_dir
+from desktop import localsvc
+from desktop.api.errors import ApiError
+from desktop.localsvc import LocalServiceError, Running
+
+if TYPE_CHECKING:  # PyJWT, cryptography and httpx load on the worker that starts the service
+    from desktop.secure_store import SecureStore
+    from desktop.session import Session
+
+STORE_PREFIX = "local-service"
+
+
+def store_key() -> str:
+    """The keyring key of this service's sign-in: one per data folder (its database)."""
+    return f"{STORE_PREFIX} {data_dir().resolve()}"
+
+
+class LocalBackend:
+    """`start()` (blocking: run it off the UI thread) → base URL; `session` signs requests."""
+
+    def __init__(
+        self,
+        *,
+        store: SecureStore | None = None,
+        start_timeout: float = localsvc.START_TIMEOUT_S,
+        device_name: str | None = None,
+    ) -> None:
+        self.base_url: str | None = None
+        self.session: Session | None = None
+        self.running: Running | None = None
+        self._store = store
+        self._start_timeout = start_timeout
+        self._device_name = device_name or f"{platform.node() or 'This computer'} (this device)"
+
+    def start(self) -> str:
+        store_box: list[Any] = []
+        opener = None
+        if self._store is None:
+            # The keyring answers over D-Bus while the service starts (the first command).
+            opener = threading.Thread(target=lambda: store_box.append(_open_store()), daemon=True)
+            opener.start()
+        running = localsvc.ensure(self._start_timeout)
+        if opener is not None:
+            opener.join()
+        store = self._store if self._store is not None else (store_box or [_open_store()])[0]
+        from desktop.session import Session
+
+        session = Session(running.url, store, store_key=store_key(), loopback=True)
+        try:
+            if not session.restore():
+                # One sign-in at a time, so racing first commands keep one device, not several.
+                with localsvc.start_lock(runtime_dir()):
+                    if not session.restore():
+                        session.login_local(running.secret, self._device_name[:200])
+        except BaseException:
+            session.close()
+            raise
+        self.running, self.session, self.base_url = running, session, running.url
+        return running.url
+
+    def rebase(self) -> str:
+        """Find or start the service again after it went away (idle stop, `service stop`)."""
+        try:
+            running = localsvc.ensure(self._start_timeout)
+        except LocalServiceError as exc:
+            raise ApiError("network", str(exc)) from None
+        self.running, self.base_url = running, running.url
+        if self.session is not None:
+            self.session.rebase(running.url)
+        return running.url
+
+    def vault_key(self) -> dict[str, Any] | None:
+        """Where the service keeps its vault key (`kind` keyring or file, `where`, `reason`)."""
+        value = self.running.hello.get("vault_key") if self.running else None
+        return value if isinstance(value, dict) else None
+
+    def stop(self) -> None:
+        """Let go of the service (it stops by itself when no client is left)."""
+        if self.session is not None:
+            self.session.close()
+
+    def __enter__(self) -> LocalBackend:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _open_store() -> SecureStore:
+    from desktop.secure_store import open_store
+
+    return open_store()
