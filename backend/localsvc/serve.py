@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import secrets
+import signal
 import socket
 import sys
 import time
@@ -76,8 +77,15 @@ def _release_stdout() -> None:
     os.close(devnull)
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    # SystemExit unwinds through the `finally` blocks that remove the runtime file and secret.
+    # (uvicorn re-raises the signal it caught once it has shut down: this handler gets it.)
+    raise SystemExit(0)
+
+
 def main() -> int:
     os.umask(0o077)  # every file this process makes (DB, WAL, logs, keys) is the user's alone
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         folder = private_dir(runtime_dir())
         data = private_dir(data_dir())
