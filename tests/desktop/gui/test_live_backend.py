@@ -1,4 +1,4 @@
-"""The window against a REAL companion backend (subprocess on loopback) with Demo Ads.
+"""The window against the REAL local companion service (a detached process) with Demo Ads.
 
 The test plays the person's browser over HTTP (tests/support/browser.py), then follows the
 redirect to the app's real loopback receiver — the same path a browser takes.
@@ -20,10 +20,11 @@ import pytest
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QDialogButtonBox
 
+from desktop import localsvc
 from desktop.api.client import ApiClient
 from desktop.cache import Cache
 from desktop.connect import run_connect
-from desktop.embedded import EmbeddedBackend
+from desktop.local_backend import LocalBackend
 from desktop.models.connections import ConnectionsModel
 from desktop.notify import Notifier
 from desktop.secure_store import MemoryStore
@@ -61,25 +62,36 @@ class Browser:
 
 
 @pytest.fixture(scope="module")
-def backend_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def backend_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """This module's own runtime and data folders, in this process's environment too (the
+    window's link finds the service through them)."""
     home = tmp_path_factory.mktemp("backend-home")
-    env = dict(os.environ)
+    (home / "run").mkdir(mode=0o700)
+    values = {
+        "XDG_RUNTIME_DIR": str(home / "run"),
+        "CONNECTED_ACCOUNTS_DATA_DIR": str(home / "backend-data"),
+    }
     for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
-        env[name] = str(home / name.lower())
-    env["CONNECTED_ACCOUNTS_DATA_DIR"] = str(home / "backend-data")
-    return env
+        values[name] = str(home / name.lower())
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in values.items():
+            mp.setenv(name, value)
+        yield dict(os.environ)
 
 
 @pytest.fixture(scope="module")
-def backend(backend_env: dict[str, str]) -> Iterator[EmbeddedBackend]:
-    embedded = EmbeddedBackend(store=MemoryStore(), env=backend_env)
-    embedded.start()
-    yield embedded
-    embedded.stop()
+def backend(backend_env: dict[str, str]) -> Iterator[LocalBackend]:
+    local = LocalBackend(store=MemoryStore())
+    try:
+        local.start()
+        yield local
+    finally:
+        local.stop()
+        localsvc.stop()  # never leave the service behind
 
 
 @pytest.fixture(scope="module")
-def connected(backend: EmbeddedBackend) -> dict[str, Any]:
+def connected(backend: LocalBackend) -> dict[str, Any]:
     """One Demo Ads connection made through the real flow (without the window)."""
     assert backend.base_url is not None
     with ApiClient(backend.base_url, auth=backend.session) as client:
@@ -90,7 +102,7 @@ def connected(backend: EmbeddedBackend) -> dict[str, Any]:
 
 
 class Gui:
-    def __init__(self, qtbot: Any, backend: EmbeddedBackend, cache_path: Path) -> None:
+    def __init__(self, qtbot: Any, backend: LocalBackend, cache_path: Path) -> None:
         assert backend.base_url is not None
         self.qtbot = qtbot
         self.url = backend.base_url
@@ -103,7 +115,9 @@ class Gui:
         self.controller = Controller(
             self.window, self.model, self.cache, self.notifier, open_url=self.browser
         )
-        self.client = ApiClient(self.url, auth=backend.session)
+        self.client = ApiClient(
+            self.url, auth=backend.session, rebase=backend.rebase, loopback=True
+        )
 
     def attach(self) -> None:
         with self.qtbot.waitSignal(self.controller.connections_loaded, timeout=10_000):
@@ -115,7 +129,7 @@ class Gui:
 
 
 @pytest.fixture
-def gui(qtbot: Any, backend: EmbeddedBackend, tmp_cache_path: Path) -> Iterator[Gui]:
+def gui(qtbot: Any, backend: LocalBackend, tmp_cache_path: Path) -> Iterator[Gui]:
     g = Gui(qtbot, backend, tmp_cache_path)
     yield g
     g.controller.attach(None)  # closes the client
@@ -191,7 +205,7 @@ def test_report_table_totals_chart_and_csv(gui: Gui, connected, tmp_path: Path) 
 
 
 def test_backend_down_shows_words_and_keeps_the_cached_view(
-    qtbot: Any, backend: EmbeddedBackend, tmp_cache_path: Path, connected
+    qtbot: Any, backend: LocalBackend, tmp_cache_path: Path, connected
 ) -> None:
     seed = Cache(tmp_cache_path, "embedded")
     seed.save_connections([connected])
@@ -224,7 +238,7 @@ def test_disconnect_revokes_and_removes_the_row(gui: Gui, connected) -> None:
 
 
 def test_remote_backend_sign_in_and_sign_out(
-    qtbot: Any, backend: EmbeddedBackend, backend_env: dict[str, str], tmp_cache_path: Path
+    qtbot: Any, backend: LocalBackend, backend_env: dict[str, str], tmp_cache_path: Path
 ) -> None:
     email, password = "analyst@example.com", "correct horse battery staple"
     created = subprocess.run(
