@@ -7,9 +7,9 @@
 With a Secret Service (as above) the window looks as on a user's desktop; without one it shows
 its "kept in memory only" notice.
 
-Starts the app's own local service in throwaway folders (stopped at the end), connects two Demo Ads people by
-playing the consent page over HTTP, revokes one grant at the provider, loads a report, and
-saves accounts, connect, reports, disconnect and empty PNGs.
+Starts the app's own local service in throwaway folders (stopped at the end), connects two
+Demo Ads people by playing the consent page over HTTP, revokes one grant at the provider,
+loads a report, and saves accounts, connect, reports, disconnect and empty PNGs.
 """
 
 from __future__ import annotations

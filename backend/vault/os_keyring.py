@@ -60,7 +60,7 @@ def _call(fn: Callable[..., T], *args: Any) -> T:
     def run() -> None:
         try:
             box.append(fn(*args))
-        except BaseException as exc:  # noqa: BLE001 - carried to the caller's thread
+        except BaseException as exc:  # carried to the caller's thread
             error.append(exc)
 
     worker = threading.Thread(target=run, name="vault-keyring", daemon=True)
