@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -18,6 +19,10 @@ from backend.errors import install_error_handlers, problem_responses
 from backend.files import prepare_storage
 from backend.limits import BoundedRequests
 from backend.state import AppState
+
+if TYPE_CHECKING:
+    from backend.vault.crypto import KeyRing
+    from backend.vault.os_keyring import VaultKeyPlace
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +42,14 @@ def _mount_sandbox(app: FastAPI, settings: Settings) -> None:
     app.mount("/sandbox", create_sandbox_app(config))
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Open the database (migrating it), load the keys, and wire the routers."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    vault: tuple[KeyRing, VaultKeyPlace | None] | None = None,
+) -> FastAPI:
+    """Open the database (migrating it), load the keys, and wire the routers.
+
+    `vault`: the key ring (and where its key lives) when the caller loaded it already."""
     from backend.auth.endpoints import router as auth_router
     from backend.auth.keys import load_signing_key
     from backend.connections.endpoints import router as connections_router
@@ -53,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
     public_url = settings.resolved_public_url()
-    keyring, vault_place = load_keyring_and_place(settings)
+    keyring, vault_place = vault if vault is not None else load_keyring_and_place(settings)
     state = AppState(
         settings=settings,
         engine=engine,

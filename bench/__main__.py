@@ -19,6 +19,7 @@ ORDER = [
     "backend_overhead",
     "refresh_storm",
     "connect_latency",
+    "cli_latency",
 ]
 
 

@@ -20,6 +20,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,8 +89,33 @@ def find(folder: Path | None = None) -> Running | None:
     return Running(info, secret, hello) if hello is not None else None
 
 
+_early: threading.Thread | None = None
+_early_error: list[LocalServiceError] = []
+
+
+def start_early() -> None:
+    """Find or start the service on a thread while the caller imports the rest."""
+    global _early
+
+    def run() -> None:
+        try:
+            ensure()
+        except LocalServiceError as exc:
+            _early_error.append(exc)
+        except Exception:  # noqa: S110 - the caller's own ensure() reports it in words
+            pass
+
+    _early = threading.Thread(target=run, name="local-service-start", daemon=True)
+    _early.start()
+
+
 def ensure(start_timeout: float = START_TIMEOUT_S) -> Running:
     """The running service, started (exactly once among racing clients) if need be."""
+    early = _early
+    if early is not None and early is not threading.current_thread():
+        early.join(start_timeout)
+        if _early_error:
+            raise _early_error[0]  # it said why already; do not start it twice to hear it again
     try:
         folder = private_dir(runtime_dir())
     except OSError as exc:

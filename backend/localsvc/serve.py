@@ -17,8 +17,10 @@ import secrets
 import signal
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from backend.localsvc.paths import (
     INSTANCE_LOCK,
@@ -35,6 +37,11 @@ from backend.localsvc.runtime import (
     remove_secret_if_ours,
     write_runtime,
 )
+
+if TYPE_CHECKING:
+    from backend.config import Settings
+    from backend.vault.crypto import KeyRing
+    from backend.vault.os_keyring import VaultKeyPlace
 
 log = logging.getLogger("connected_accounts.local_service")
 
@@ -67,6 +74,40 @@ def _tighten(folder: Path) -> None:
                 os.chmod(path, 0o600)
         except OSError:
             continue
+
+
+def _bind_loopback() -> socket.socket:
+    # IPPROTO_TCP explicitly: asyncio then sets TCP_NODELAY on accepted connections.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class _Prefetch:
+    """`load_keyring_and_place(settings)` on a thread; `result()` returns it or raises."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._box: list[Any] = []
+        self._error: list[BaseException] = []
+        self._thread = threading.Thread(target=self._run, args=(settings,), daemon=True)
+        self._thread.start()
+
+    def _run(self, settings: Settings) -> None:
+        from backend.vault.keys import load_keyring_and_place
+
+        try:
+            self._box.append(load_keyring_and_place(settings))
+        except BaseException as exc:  # carried to the main thread
+            self._error.append(exc)
+
+    def result(self) -> tuple[KeyRing, VaultKeyPlace | None]:
+        self._thread.join()
+        if self._error:
+            raise self._error[0]
+        value: tuple[KeyRing, VaultKeyPlace | None] = self._box[0]
+        return value
 
 
 def _release_stdout() -> None:
@@ -111,25 +152,27 @@ def main() -> int:
 
 
 def _serve(folder: Path) -> int:
+    from backend.config import Settings
+
+    secret = new_secret(folder)
+    sock = _bind_loopback()
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    settings = Settings(local_service=True, host="127.0.0.1", port=port)
+    # The vault key comes over D-Bus from the keyring: fetch it while the app's modules import.
+    vault = _Prefetch(settings)
     import uvicorn
 
     from backend.app import create_app
     from backend.auth.service import ensure_passwordless_user
-    from backend.cli import _bind
-    from backend.config import Settings
     from backend.localsvc.endpoints import LOCAL_EMAIL, LocalState
     from backend.logging_setup import setup_logging
     from backend.state import AppState
     from backend.vault.crypto import VaultError
 
-    secret = new_secret(folder)
-    sock = _bind("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    settings = Settings(local_service=True, host="127.0.0.1", port=port)
     setup_logging(settings.log_level)
     try:
-        app = create_app(settings)
+        app = create_app(settings, vault=vault.result())
     except (ValueError, VaultError) as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         remove_secret_if_ours(folder, secret)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -88,6 +89,9 @@ class OsKeyring:
     @classmethod
     def open(cls, data_dir: Path) -> OsKeyring:
         def pick() -> tuple[Any, str] | None:
+            direct = _secret_service_directly()
+            if direct is not None:
+                return direct, ALLOWED["keyring.backends.SecretService.Keyring"]
             import keyring
 
             chosen = keyring.get_keyring()
@@ -111,6 +115,23 @@ class OsKeyring:
 
     def write(self, body: str) -> None:
         _call(self._backend.set_password, SERVICE, self.item, body)
+
+
+def _secret_service_directly() -> Any | None:
+    """On Linux with no keyring configuration: the Secret Service backend without keyring's
+    discovery, which loads every backend (the macOS one runs ctypes' find_library)."""
+    if not sys.platform.startswith("linux") or os.environ.get("PYTHON_KEYRING_BACKEND"):
+        return None
+    if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
+        return None
+    try:
+        from keyring.backends import SecretService
+        from keyring.util import platform_
+    except ImportError:
+        return None
+    if (Path(platform_.config_root()) / "keyringrc.cfg").exists():
+        return None
+    return SecretService.Keyring()  # type: ignore[no-untyped-call]
 
 
 class KeyringKeyRing(KeyRing):
