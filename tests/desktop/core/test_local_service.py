@@ -124,13 +124,17 @@ def test_idle_service_stops_by_itself_and_the_next_command_starts_another(
 ) -> None:
     home = LocalHome(tmp_path, idle_timeout=2)
     try:
-        assert home.cli("list").returncode == 0
-        pid = home.status()["pid"]
+        started = home.cli("service", "start")
+        assert started.returncode == 0, started.stderr
+        pid = int(started.stdout.rsplit("(process ", 1)[1].split(")")[0])
         wait_until(lambda: pid_gone(pid), 60, "the idle service stopped")
         wait_until(lambda: home.runtime_file() is None, 10, "it removed its runtime file")
+        log = (home.data / "service.log").read_text()
+        assert "no client for 2 s: the local service stops" in log
         again = home.cli("list", "--json")
         assert again.returncode == 0, again.stderr
-        assert home.status()["pid"] != pid
+        log = (home.data / "service.log").read_text()
+        assert log.count("local service listening on") == 2
     finally:
         home.close()
 

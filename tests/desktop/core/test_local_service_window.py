@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,9 +33,11 @@ def _devices(home: LocalHome) -> int:
         return 0
 
 
-def _window_signed_in(home: LocalHome, window: subprocess.Popen[bytes]) -> bool:
+def _window_signed_in(home: LocalHome, window: subprocess.Popen[bytes]) -> dict[str, Any] | None:
+    """The runtime file of the service the window signed in to, once it has."""
     assert window.poll() is None, "the window quit"
-    return home.runtime_file() is not None and _devices(home) == 1
+    info = home.runtime_file()
+    return info if info is not None and _devices(home) == 1 else None
 
 
 @pytest.fixture
@@ -65,9 +68,7 @@ def test_after_the_window_is_sigkilled_the_service_stops_when_idle(tmp_path: Pat
     try:
         window = _open_window(home)
         try:
-            wait_until(lambda: _window_signed_in(home, window), 60, "the window signed in")
-            info = home.runtime_file()
-            assert info is not None
+            info = wait_until(lambda: _window_signed_in(home, window), 60, "the window signed in")
         finally:
             window.send_signal(signal.SIGKILL)
             window.wait(30)
