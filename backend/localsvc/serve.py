@@ -165,6 +165,7 @@ def _serve(folder: Path) -> int:
 
     from backend.app import create_app
     from backend.auth.service import ensure_passwordless_user
+    from backend.limits import head_timeout_protocol
     from backend.localsvc.endpoints import LOCAL_EMAIL, LocalState
     from backend.logging_setup import setup_logging
     from backend.state import AppState
@@ -201,6 +202,11 @@ def _serve(folder: Path) -> int:
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        # The same request bounds as `serve`; no forwarded headers: nothing proxies loopback.
+        http=head_timeout_protocol(settings.request_read_timeout_s),
+        limit_concurrency=settings.limit_concurrency,
+        proxy_headers=False,
+        forwarded_allow_ips="",
     )
 
     class _Server(uvicorn.Server):
