@@ -43,6 +43,12 @@ def timed(home: LocalHome, *args: str) -> float:
 
 
 def main() -> None:
+    # As an installed wheel (and `./dev setup`) has them: with PYTHONDONTWRITEBYTECODE set,
+    # every process would compile our modules again.
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "desktop", "backend", "tests/support"],
+        cwd=ROOT, check=True, capture_output=True,
+    )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="bench-cli-") as tmp:
         home = LocalHome(Path(tmp))
         try:

@@ -295,3 +295,57 @@ def test_a_service_that_cannot_start_says_why(home: LocalHome) -> None:
     assert "service.log" in done.stderr
     assert "Traceback" not in done.stderr.splitlines()[0]
     assert home.service_pids() == []
+
+
+def test_the_stored_sign_in_renews_by_jwt_bearer_like_a_remote_one(tmp_path: Path) -> None:
+    home = LocalHome(tmp_path)
+    home.env["CONNECTED_ACCOUNTS_ACCESS_TOKEN_TTL_S"] = "2"
+    key = f"local-service {home.data.resolve()}"
+    try:
+        assert home.cli("list").returncode == 0
+        stored = _keyring_get(home, "connected-accounts", key)
+        assert stored is not None
+        first = json.loads(stored)
+        wait_until(lambda: _expired(first["access_token"]), 30, "the access token expired")
+        again = home.cli("list", "--json")
+        assert again.returncode == 0, again.stderr
+        renewed = json.loads(_keyring_get(home, "connected-accounts", key) or "{}")
+        assert renewed["device_id"] == first["device_id"]  # the same device, no new sign-in
+        assert renewed["access_token"] != first["access_token"]
+        log = (home.data / "service.log").read_text()
+        assert log.count("local user signed in a new device") == 1
+    finally:
+        home.close()
+
+
+def _expired(token: str) -> bool:
+    import jwt
+
+    return float(jwt.decode(token, options={"verify_signature": False})["exp"]) < time.time()
+
+
+def test_a_client_follows_the_service_to_its_new_address_after_it_stopped(
+    home: LocalHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window outlives the service (idle stop, `service stop`): its next call starts it again."""
+    from desktop import localsvc
+    from desktop.api.client import ApiClient
+    from desktop.local_backend import LocalBackend
+    from desktop.secure_store import MemoryStore
+
+    for name in ("XDG_RUNTIME_DIR", "CONNECTED_ACCOUNTS_DATA_DIR"):
+        monkeypatch.setenv(name, home.env[name])
+    local = LocalBackend(store=MemoryStore())
+    url = local.start()
+    client = ApiClient(url, local.session, rebase=local.rebase, loopback=True)
+    try:
+        assert client.connections() == []
+        stopped = localsvc.stop()
+        assert stopped is not None
+        assert pid_gone(stopped.info.pid)
+        assert client.connections() == []  # refused, found (started) again, retried once
+        assert client.base_url != url
+        assert home.service_pids() == [home.status()["pid"]]
+    finally:
+        client.close()
+        local.stop()
