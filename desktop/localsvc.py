@@ -39,6 +39,7 @@ from backend.localsvc.paths import (
 from backend.localsvc.runtime import (
     SERVICE_NAME,
     RuntimeInfo,
+    client_proof,
     pid_alive,
     proof_matches,
     read_runtime,
@@ -228,9 +229,9 @@ def _hello(info: RuntimeInfo, secret: bytes) -> dict[str, Any] | None:
         parts.hostname or "127.0.0.1", parts.port, timeout=PROBE_TIMEOUT_S
     )
     try:
-        conn.request(
-            "GET", f"/v1/local/hello?nonce={nonce}", headers={"Accept": "application/json"}
-        )
+        # The client's own proof lets it hear the service's details (uptime, vault key place).
+        headers = {"Accept": "application/json", "X-Client-Proof": client_proof(secret, nonce)}
+        conn.request("GET", f"/v1/local/hello?nonce={nonce}", headers=headers)
         response = conn.getresponse()
         body = response.read(65536)
         if response.status != 200:

@@ -25,7 +25,7 @@ from backend.auth.endpoints import NO_STORE, _issue, _write
 from backend.auth.schemas import LoginResponse, UserOut
 from backend.deps import StateDep
 from backend.errors import NotFound, Unauthorized
-from backend.localsvc.runtime import SERVICE_NAME, identity_proof
+from backend.localsvc.runtime import SERVICE_NAME, client_proof, identity_proof
 from backend.vault.os_keyring import VaultKeyPlace
 
 log = logging.getLogger(__name__)
@@ -105,21 +105,25 @@ async def hello(
     request: Request, nonce: Annotated[str, Query(min_length=16, max_length=128)]
 ) -> JSONResponse:
     """Liveness plus identity: an HMAC of the client's nonce under the local secret proves
-    this is the user's own service before the client sends it anything."""
+    this is the user's own service before the client sends it anything. Anyone on this
+    computer may ask; only a client that proves it holds the secret too (`X-Client-Proof`)
+    hears the details (uptime, idle time, where the vault key is)."""
     local = _local(request)
-    vault = local.vault
-    return JSONResponse(
-        {
-            "service": SERVICE_NAME,
-            "pid": local.pid,
-            "instance": local.instance,
-            "proof": identity_proof(local.secret, nonce),
-            "started_at": local.started_at,
-            "uptime": max(0.0, time.time() - local.started_at),
-            "idle_timeout": local.idle_timeout,
-            "vault_key": None
+    answer: dict[str, Any] = {
+        "service": SERVICE_NAME,
+        "pid": local.pid,
+        "instance": local.instance,
+        "proof": identity_proof(local.secret, nonce),
+    }
+    given = request.headers.get("x-client-proof", "")
+    if given and hmac.compare_digest(client_proof(local.secret, nonce), given):
+        vault = local.vault
+        answer.update(
+            started_at=local.started_at,
+            uptime=max(0.0, time.time() - local.started_at),
+            idle_timeout=local.idle_timeout,
+            vault_key=None
             if vault is None
             else {"kind": vault.kind, "where": vault.where, "reason": vault.reason},
-        },
-        headers={"Cache-Control": "no-store"},
-    )
+        )
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})

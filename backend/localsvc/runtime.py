@@ -25,6 +25,7 @@ from backend.localsvc.paths import (
 
 SERVICE_NAME = "connected-accounts-local"
 PROOF_LABEL = b"connected-accounts local identity v1:"
+CLIENT_PROOF_LABEL = b"connected-accounts local client v1:"
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,11 @@ def identity_proof(secret: bytes, nonce: str) -> str:
 
 def proof_matches(secret: bytes, nonce: str, proof: str) -> bool:
     return hmac.compare_digest(identity_proof(secret, nonce), proof)
+
+
+def client_proof(secret: bytes, nonce: str) -> str:
+    """The client's half: it may see the service's details (uptime, where the vault key is)."""
+    return hmac.new(secret, CLIENT_PROOF_LABEL + nonce.encode(), hashlib.sha256).hexdigest()
 
 
 def pid_alive(pid: int) -> bool:

@@ -349,3 +349,28 @@ def test_a_client_follows_the_service_to_its_new_address_after_it_stopped(
     finally:
         client.close()
         local.stop()
+
+
+def test_hello_proves_the_service_and_tells_details_only_to_the_secret_holder(
+    home: LocalHome,
+) -> None:
+    from backend.localsvc.runtime import client_proof, proof_matches
+
+    assert home.cli("service", "start").returncode == 0
+    info = home.runtime_file()
+    assert info is not None
+    secret = (home.runtime / "local-secret").read_bytes().strip()
+    nonce = "n" * 32
+    anyone = httpx.get(f"{info['url']}/v1/local/hello", params={"nonce": nonce}, timeout=30)
+    assert anyone.status_code == 200
+    answer = anyone.json()
+    assert set(answer) == {"service", "pid", "instance", "proof"}
+    assert proof_matches(secret, nonce, answer["proof"])
+    assert not proof_matches(b"another secret", nonce, answer["proof"])
+    ours = httpx.get(
+        f"{info['url']}/v1/local/hello", params={"nonce": nonce},
+        headers={"X-Client-Proof": client_proof(secret, nonce)}, timeout=30,
+    )  # fmt: skip
+    assert ours.json()["vault_key"]["kind"] == "keyring"
+    assert ours.json()["idle_timeout"] == 600
+    assert secret.decode() not in anyone.text + ours.text
