@@ -13,11 +13,12 @@ from sqlalchemy import text
 from backend import __version__
 from backend.auth.deps import CurrentUser
 from backend.deps import StateDep
+from backend.providers.schemas import ProviderOut
 
 router = APIRouter()
 
 
-@router.get("/v1/providers", tags=["providers"])
+@router.get("/v1/providers", tags=["providers"], response_model=list[ProviderOut])
 async def list_providers(state: StateDep, user: CurrentUser) -> list[dict[str, Any]]:
     """Providers enabled on this backend."""
     return [

@@ -16,7 +16,14 @@ from sqlalchemy.orm import Session
 from backend.auth.deps import CurrentUser
 from backend.connections.importing import import_refresh_token
 from backend.connections.revocation import disconnect, retry_due
-from backend.connections.schemas import ImportRequest, accounts_json, connection_json
+from backend.connections.schemas import (
+    AccountOut,
+    ConnectionOut,
+    DisconnectOut,
+    ImportRequest,
+    accounts_json,
+    connection_json,
+)
 from backend.connections.service import get_owned, list_visible
 from backend.deps import StateDep
 from backend.errors import ApiError, NotFound
@@ -52,7 +59,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 router = APIRouter(prefix="/v1/connections", tags=["connections"], lifespan=_lifespan)
 
 
-@router.get("")
+@router.get("", response_model=list[ConnectionOut])
 async def list_connections(
     user: CurrentUser, state: StateDep, background: BackgroundTasks
 ) -> list[dict[str, Any]]:
@@ -74,7 +81,7 @@ async def list_connections(
     return items
 
 
-@router.post("/import")
+@router.post("/import", response_model=ConnectionOut)
 async def import_connection(
     body: ImportRequest, user: CurrentUser, state: StateDep
 ) -> dict[str, Any]:
@@ -82,7 +89,7 @@ async def import_connection(
     return await import_refresh_token(state, user.user_id, body)
 
 
-@router.get("/{connection_id}")
+@router.get("/{connection_id}", response_model=ConnectionOut)
 async def get_connection(
     connection_id: str, user: CurrentUser, state: StateDep, check: bool = False
 ) -> dict[str, Any]:
@@ -111,7 +118,7 @@ async def get_connection(
     return await state.run_db(_read)
 
 
-@router.get("/{connection_id}/accounts")
+@router.get("/{connection_id}/accounts", response_model=list[AccountOut])
 async def list_accounts(
     connection_id: str, user: CurrentUser, state: StateDep
 ) -> list[dict[str, Any]]:
@@ -127,7 +134,7 @@ async def list_accounts(
     return await state.run_db(_read)
 
 
-@router.delete("/{connection_id}")
+@router.delete("/{connection_id}", response_model=DisconnectOut)
 async def delete_connection(
     connection_id: str, user: CurrentUser, state: StateDep, forget: bool = False
 ) -> dict[str, Any]:

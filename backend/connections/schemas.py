@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -63,6 +63,52 @@ def connection_json(state: AppState, conn: Connection) -> dict[str, Any]:
         "created_at": iso(conn.created_at),
         "updated_at": iso(conn.updated_at),
     }
+
+
+ConnectionStatus = Literal["connected", "needs_reconnect", "error", "disconnected"]
+
+
+class AccountOut(BaseModel):
+    """An ad account the grant covers, with its place in the hierarchy."""
+
+    id: str
+    name: str
+    currency: str
+    time_zone: str
+    parent_id: str | None
+    is_manager: bool
+    login_customer_id: str | None
+
+
+class ConnectionOut(BaseModel):
+    """A connection: its status and accounts, never a token (timestamps ISO 8601 UTC, `Z`)."""
+
+    id: str
+    provider: str
+    provider_display_name: str
+    display_name: str
+    status: ConnectionStatus
+    status_reason: str | None
+    last_error: str | None
+    last_error_at: str | None
+    last_refreshed_at: str | None
+    expires_at: str | None
+    scopes: list[str]
+    accounts: list[AccountOut]
+    revocation_pending: bool
+    created_at: str
+    updated_at: str
+
+
+class DisconnectOut(BaseModel):
+    """What a disconnect did: which tokens the provider confirmed revoked, in plain words."""
+
+    connection_id: str
+    provider: str
+    revoked: list[str]
+    not_revoked: list[str]
+    revocation_pending: bool
+    message: str
 
 
 class ImportRequest(BaseModel):

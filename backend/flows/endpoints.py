@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from backend.auth.deps import CurrentUser
-from backend.connections.schemas import iso
+from backend.connections.schemas import ConnectionOut, iso
 from backend.deps import StateDep
 from backend.errors import ApiError, InvalidRequest
 from backend.flows.completion import complete_flow
@@ -81,7 +81,7 @@ async def relay_callback(
         return error_page("Connecting did not finish", exc.detail, status=exc.status)
 
 
-@router.post("/{flow_id}/complete")
+@router.post("/{flow_id}/complete", response_model=ConnectionOut)
 async def complete(
     flow_id: str, body: FlowComplete, user: CurrentUser, state: StateDep
 ) -> dict[str, Any]:

@@ -1,0 +1,53 @@
+"""The report answer (docs/ARCHITECTURE.md "Report").
+
+Documents the body only: the endpoint sends it pre-serialized, since validating 100,000 rows
+through pydantic on every request would cost more than building them (bench/backend_overhead.py).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from backend.connections.schemas import AccountOut
+
+Cell = str | int | None
+"""A row cell: dates, ids, names and decimal strings are strings, counts are numbers; a ratio
+whose denominator is 0 is null."""
+
+
+class ColumnOut(BaseModel):
+    """One column of the rows, in order: its key, its label and how to show its values."""
+
+    key: str
+    label: str
+    type: Literal["date", "string", "integer", "money", "percent"]
+
+
+class ReportTotals(BaseModel):
+    """Sums, and ratios from the sums; only the selected metrics are present."""
+
+    impressions: int | None = None
+    clicks: int | None = None
+    spend: str | None = None
+    conversions: int | None = None
+    ctr: str | None = None
+    cpc: str | None = None
+    cpm: str | None = None
+
+
+class ReportOut(BaseModel):
+    """The normalised report of one account: `rows` are arrays in `columns` order."""
+
+    connection_id: str
+    provider: str
+    account: AccountOut
+    since: str
+    until: str
+    level: Literal["account", "campaign"]
+    columns: list[ColumnOut]
+    rows: list[list[Cell]]
+    totals: ReportTotals
+    fetched_at: str
+    cached: bool
