@@ -70,7 +70,7 @@ def connect_once(client: ApiClient) -> float:
     done = time.perf_counter()
     if errors:
         raise errors[0]
-    assert conn["status"] == "connected", conn
+    assert conn.status == "connected", conn
     return done - sent[0]
 
 

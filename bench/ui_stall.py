@@ -29,7 +29,7 @@ from desktop import sliced_json, tasks
 from desktop.api.client import ApiClient
 from desktop.cache import Cache
 from desktop.connect import run_connect
-from desktop.models.connections import ConnectionsModel
+from desktop.models.connections import Connection, ConnectionsModel
 from desktop.tasks import run_in_background
 from desktop.views.reports import ReportsView
 from tests.support.browser import play_consent, tls_context
@@ -142,7 +142,7 @@ def main() -> None:
     with ExitStack() as stack:
         tmp = tempdir(stack, "bench-stall-")
         connections = ConnectionsModel()
-        connections.set_connections([_connection()], cached=False)
+        connections.set_connections([Connection.from_api(_connection())], cached=False)
 
         def fetch(*_: object) -> dict[str, Any]:
             report: dict[str, Any] = sliced_json.loads(payload)

@@ -25,6 +25,7 @@ from desktop.config import BackendUrlRefused, resolve_backend_url
 from desktop.connect import ConnectRefused, run_connect
 from desktop.localsvc import LocalServiceError
 from desktop.loopback import ReceiverCancelled, ReceiverTimeout
+from desktop.models.connection import Connection
 from desktop.secure_store import open_store
 from desktop.session import Session
 
@@ -172,14 +173,16 @@ def _logout(args: argparse.Namespace) -> int:
 def _providers(args: argparse.Namespace) -> int:
     with BackendContext(resolve_backend_url(args.backend)) as ctx:
         providers = ctx.api.providers()
-    print(to_json(providers) if args.json else providers_table(providers))
+    bodies = [p.body for p in providers]  # the tables read the backend's own words
+    print(to_json(bodies) if args.json else providers_table(bodies))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
     with BackendContext(resolve_backend_url(args.backend)) as ctx:
         connections = ctx.api.connections()
-    print(to_json(connections) if args.json else connections_table(connections))
+    bodies = [c.body for c in connections]
+    print(to_json(bodies) if args.json else connections_table(bodies))
     return 0
 
 
@@ -200,8 +203,8 @@ def _connect(args: argparse.Namespace) -> int:
         connection = run_connect(
             ctx.api, args.provider, open_browser=open_browser, on_url=show_url, timeout=args.timeout
         )
-    print(to_json(connection) if args.json else connection_summary(connection))
-    return 4 if connection.get("status") == "needs_reconnect" else 0
+    print(to_json(connection.body) if args.json else connection_summary(connection.body))
+    return 4 if connection.status == "needs_reconnect" else 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -211,7 +214,7 @@ def _report(args: argparse.Namespace) -> int:
         connection = resolve_connection(ctx.api, args.connection)
         account = args.account or _only_account(connection)
         report = ctx.api.report(
-            str(connection["id"]),
+            connection.id,
             account=account,
             since=args.since,
             until=args.until,
@@ -229,7 +232,7 @@ def _report(args: argparse.Namespace) -> int:
 def _disconnect(args: argparse.Namespace) -> int:
     with BackendContext(resolve_backend_url(args.backend)) as ctx:
         connection = resolve_connection(ctx.api, args.connection)
-        name = f"{connection.get('provider_display_name')} — {connection.get('display_name')}"
+        name = f"{connection.provider_name} — {connection.display_name}"
         if not args.yes:
             if not sys.stdin.isatty():
                 raise CliError(f"Add --yes to disconnect {name}.", 2)
@@ -237,9 +240,9 @@ def _disconnect(args: argparse.Namespace) -> int:
             if answer.strip().lower() not in ("y", "yes"):
                 _err("Nothing was changed.")
                 return 6
-        result = ctx.api.disconnect(str(connection["id"]), forget=args.forget)
-    print(result.get("message") or f"Disconnected {name}.")
-    return 5 if result.get("revocation_pending") else 0
+        result = ctx.api.disconnect(connection.id, forget=args.forget)
+    print(result.message or f"Disconnected {name}.")
+    return 5 if result.revocation_pending else 0
 
 
 def _install_desktop_entry(args: argparse.Namespace) -> int:
@@ -269,11 +272,11 @@ COMMANDS: dict[str, Any] = {
 }
 
 
-def _only_account(connection: dict[str, Any]) -> str | None:
-    accounts = connection.get("accounts") or []
+def _only_account(connection: Connection) -> str | None:
+    accounts = connection.accounts
     if len(accounts) <= 1:
-        return str(accounts[0]["id"]) if accounts else None
-    ids = ", ".join(str(a.get("id")) for a in accounts)
+        return accounts[0].id if accounts else None
+    ids = ", ".join(a.id for a in accounts)
     raise CliError(f"This connection covers several ad accounts; add --account (one of: {ids}).", 2)
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
 
 from desktop.api.client import ApiClient
 from desktop.api.errors import ApiError
 from desktop.local_backend import LocalBackend
+from desktop.models.connection import Connection
 from desktop.secure_store import open_store
 from desktop.session import Session
 
@@ -74,16 +74,16 @@ class BackendContext:
             self.session.close()
 
 
-def resolve_connection(client: ApiClient, text: str) -> dict[str, Any]:
+def resolve_connection(client: ApiClient, text: str) -> Connection:
     """A connection by its id or a unique id prefix."""
     text = text.strip()
     if not text:
         raise CliError("Give a connection id (see: connected-accounts list).", 2)
     connections = client.connections()
-    exact = [c for c in connections if c.get("id") == text]
+    exact = [c for c in connections if c.id == text]
     if exact:
         return exact[0]
-    matches = [c for c in connections if str(c.get("id", "")).startswith(text)]
+    matches = [c for c in connections if c.id.startswith(text)]
     if len(matches) == 1:
         return matches[0]
     if not matches:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from desktop.api.errors import ApiError
 from desktop.loopback import (
@@ -14,6 +14,7 @@ from desktop.loopback import (
     ReceiverCancelled,
     describe_provider_error,
 )
+from desktop.models.connection import Connection
 
 if TYPE_CHECKING:
     from desktop.api.client import ApiClient
@@ -38,7 +39,7 @@ def run_connect(
     on_url: Callable[[str], None] | None = None,
     timeout: float = 300,
     cancel: threading.Event | None = None,
-) -> dict[str, Any]:
+) -> Connection:
     """Connect `provider` and return the connection; blocking (run it off the UI thread)."""
     receiver = LoopbackReceiver(timeout=timeout)  # listening before anything else happens
     watcher: threading.Thread | None = None
@@ -71,9 +72,7 @@ def run_connect(
         receiver.close()
 
 
-def _complete(
-    client: ApiClient, flow_id: str, state: str, result: CallbackResult
-) -> dict[str, Any]:
+def _complete(client: ApiClient, flow_id: str, state: str, result: CallbackResult) -> Connection:
     if result.flow_id and result.flow_id != flow_id:
         raise ApiError("invalid_request", "The browser returned an answer for another connection.")
     body: dict[str, str] = {"state": state}

@@ -15,7 +15,9 @@ from urllib.parse import quote
 import httpx
 
 from desktop import __version__, sliced_json
+from desktop.api.answers import DisconnectOutcome, Provider
 from desktop.api.errors import ApiError, cancelled_error
+from desktop.models.connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +103,17 @@ class ApiClient:
     def health(self) -> dict[str, Any]:
         return self._dict(self.request_json("GET", "/healthz", authenticated=False))
 
-    def providers(self) -> list[dict[str, Any]]:
-        return self._list(self.request_json("GET", "/v1/providers"))
+    def providers(self) -> list[Provider]:
+        return [Provider.from_api(p) for p in self._list(self.request_json("GET", "/v1/providers"))]
 
-    def connections(self) -> list[dict[str, Any]]:
-        return self._list(self.request_json("GET", "/v1/connections"))
+    def connections(self) -> list[Connection]:
+        answer = self._list(self.request_json("GET", "/v1/connections"))
+        return [_connection(c) for c in answer]
 
-    def connection(self, id: str, *, check: bool = False) -> dict[str, Any]:
+    def connection(self, id: str, *, check: bool = False) -> Connection:
         params = {"check": "true"} if check else None
-        return self._dict(self.request_json("GET", f"/v1/connections/{_q(id)}", params=params))
+        path = f"/v1/connections/{_q(id)}"
+        return _connection(self._dict(self.request_json("GET", path, params=params)))
 
     def accounts(self, id: str) -> list[dict[str, Any]]:
         return self._list(self.request_json("GET", f"/v1/connections/{_q(id)}/accounts"))
@@ -118,9 +122,9 @@ class ApiClient:
         body = {"provider": provider, "redirect_uri": redirect_uri}
         return self._dict(self.request_json("POST", "/v1/flows", json=body))
 
-    def complete_flow(self, flow_id: str, params: Mapping[str, str]) -> dict[str, Any]:
+    def complete_flow(self, flow_id: str, params: Mapping[str, str]) -> Connection:
         path = f"/v1/flows/{_q(flow_id)}/complete"
-        return self._dict(self.request_json("POST", path, json=dict(params)))
+        return _connection(self._dict(self.request_json("POST", path, json=dict(params))))
 
     def report(
         self,
@@ -146,9 +150,10 @@ class ApiClient:
         body = _cancellable(lambda: self._send("GET", path, params=params, cancel=cancel), cancel)
         return self._dict(body)
 
-    def disconnect(self, id: str, *, forget: bool = False) -> dict[str, Any]:
+    def disconnect(self, id: str, *, forget: bool = False) -> DisconnectOutcome:
         params = {"forget": "true"} if forget else None
-        return self._dict(self.request_json("DELETE", f"/v1/connections/{_q(id)}", params=params))
+        answer = self.request_json("DELETE", f"/v1/connections/{_q(id)}", params=params)
+        return DisconnectOutcome.from_api(self._dict(answer))
 
     def devices(self) -> list[dict[str, Any]]:
         return self._list(self.request_json("GET", "/v1/auth/devices"))
@@ -275,6 +280,13 @@ class ApiClient:
         if not isinstance(body, list) or not all(isinstance(x, dict) for x in body):
             raise ApiError("bad_response", "The backend sent an answer this app cannot read.")
         return body
+
+
+def _connection(data: dict[str, Any]) -> Connection:
+    try:
+        return Connection.from_api(data)
+    except KeyError:
+        raise ApiError("bad_response", "The backend sent a connection without an id.") from None
 
 
 def _q(segment: str) -> str:

@@ -1,9 +1,9 @@
-"""The list of connections as a Qt model; knows nothing of HTTP, only the API's dicts."""
+"""The list of connections as a Qt model; knows nothing of HTTP (the client parses answers)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import (
@@ -14,109 +14,13 @@ from PySide6.QtCore import (
     Signal,
 )
 
-from desktop.models.format import parse_time, relative_time
+from desktop.models.connection import AdAccount, Connection
+
+__all__ = ["AdAccount", "Connection", "ConnectionRole", "ConnectionsModel"]
 
 ConnectionRole = Qt.ItemDataRole.UserRole + 1
 
 _Index = QModelIndex | QPersistentModelIndex
-
-
-@dataclass(frozen=True)
-class AdAccount:
-    id: str
-    name: str
-    currency: str
-    time_zone: str
-
-
-@dataclass(frozen=True)
-class Connection:
-    """One connection as the views see it (parsed once from the API's JSON)."""
-
-    id: str
-    provider: str
-    provider_name: str
-    display_name: str
-    status: str
-    status_reason: str | None = None
-    last_error: str | None = None
-    last_error_at: datetime | None = None
-    last_refreshed_at: datetime | None = None
-    accounts: tuple[AdAccount, ...] = field(default_factory=tuple)
-    revocation_pending: bool = False
-    checking: bool = False
-
-    @classmethod
-    def from_api(cls, data: dict[str, Any]) -> Connection:
-        accounts = tuple(
-            AdAccount(
-                id=str(a.get("id", "")),
-                name=str(a.get("name") or a.get("id") or ""),
-                currency=str(a.get("currency") or ""),
-                time_zone=str(a.get("time_zone") or ""),
-            )
-            for a in data.get("accounts") or []
-            if isinstance(a, dict)
-        )
-        provider = str(data.get("provider", ""))
-        return cls(
-            id=str(data["id"]),
-            provider=provider,
-            provider_name=str(data.get("provider_display_name") or provider),
-            display_name=str(data.get("display_name") or provider),
-            status=str(data.get("status") or "error"),
-            status_reason=data.get("status_reason") or None,
-            last_error=data.get("last_error") or None,
-            last_error_at=parse_time(data.get("last_error_at")),
-            last_refreshed_at=parse_time(data.get("last_refreshed_at")),
-            accounts=accounts,
-            revocation_pending=bool(data.get("revocation_pending")),
-        )
-
-    @property
-    def badge(self) -> str:
-        """Short status text for the badge."""
-        if self.checking:
-            return "Checking…"
-        if self.revocation_pending:
-            return "Revocation pending"
-        return {
-            "connected": "Connected",
-            "needs_reconnect": "Needs reconnect",
-            "error": "Error",
-            "disconnected": "Disconnected",
-        }.get(self.status, self.status.replace("_", " ").capitalize())
-
-    @property
-    def badge_kind(self) -> str:
-        """`ok`, `warning`, `error` or `busy`: picks the badge colours."""
-        if self.checking:
-            return "busy"
-        if self.status == "connected" and not self.revocation_pending:
-            return "ok"
-        if self.status == "error":
-            return "error"
-        return "warning"
-
-    def detail(self) -> str:
-        """The reason in words, for Needs reconnect and Error; empty when healthy."""
-        if self.revocation_pending:
-            return "The provider has not confirmed the revocation yet; it will be retried."
-        if self.status == "needs_reconnect":
-            return self.status_reason or "Access was withdrawn. Reconnect to keep reports flowing."
-        if self.status == "error":
-            words = self.last_error or self.status_reason or "The provider is not answering."
-            if self.last_error_at is not None:
-                words += f" ({relative_time(self.last_error_at)})"
-            return words
-        return ""
-
-    def accounts_text(self) -> str:
-        if not self.accounts:
-            return "No ad accounts"
-        names = ", ".join(a.name for a in self.accounts[:3])
-        more = len(self.accounts) - 3
-        return names + (f" and {more} more" if more > 0 else "")
 
 
 class ConnectionsModel(QAbstractListModel):
@@ -128,7 +32,6 @@ class ConnectionsModel(QAbstractListModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._items: list[Connection] = []
-        self._raw: dict[str, dict[str, Any]] = {}  # as the API sent them, for the local cache
         self.cached = False  # True while showing the cached list from the last run
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -152,13 +55,11 @@ class ConnectionsModel(QAbstractListModel):
     def get(self, connection_id: str) -> Connection | None:
         return next((c for c in self._items if c.id == connection_id), None)
 
-    def set_connections(self, data: list[dict[str, Any]], *, cached: bool = False) -> None:
+    def set_connections(self, items: Sequence[Connection], *, cached: bool = False) -> None:
         """Replace the list (from the API or the cache); reports status changes of known ones."""
         old = {c.id: c.status for c in self._items}
         self.beginResetModel()
-        kept = [d for d in data if d.get("status") != "disconnected"]
-        self._items = [Connection.from_api(d) for d in kept]
-        self._raw = {str(d["id"]): dict(d) for d in kept}
+        self._items = [c for c in items if c.status != "disconnected"]
         self.cached = cached
         self.endResetModel()
         if not cached:
@@ -166,10 +67,8 @@ class ConnectionsModel(QAbstractListModel):
                 if item.id in old and old[item.id] != item.status:
                     self.status_changed.emit(item.id, old[item.id], item.status)
 
-    def upsert(self, data: dict[str, Any]) -> Connection:
+    def upsert(self, item: Connection) -> Connection:
         """Add or update one connection from the API (e.g. after connect or a check)."""
-        item = Connection.from_api(data)
-        self._raw[item.id] = dict(data)
         for row, existing in enumerate(self._items):
             if existing.id == item.id:
                 self._items[row] = item
@@ -185,10 +84,9 @@ class ConnectionsModel(QAbstractListModel):
 
     def raw_items(self) -> list[dict[str, Any]]:
         """The connections as the API sent them, in list order (what the cache stores)."""
-        return [self._raw[c.id] for c in self._items if c.id in self._raw]
+        return [c.body for c in self._items]
 
     def remove(self, connection_id: str) -> None:
-        self._raw.pop(connection_id, None)
         for row, existing in enumerate(self._items):
             if existing.id == connection_id:
                 self.beginRemoveRows(QModelIndex(), row, row)

@@ -19,6 +19,7 @@ from PySide6.QtCore import (
     Qt,
 )
 
+from desktop.api.answers import ReportHeader
 from desktop.models.format import format_decimal, format_integer, parse_time
 
 RawValueRole = Qt.ItemDataRole.UserRole + 1
@@ -68,11 +69,13 @@ class ReportTableModel(_OneCallPerCell):
         self._order: list[int] | None = None  # view row -> source row; None = as sent
         self._sort_keys: dict[int, list[Any]] = {}
         self.report: dict[str, Any] | None = None
+        self.header: ReportHeader | None = None  # all but the rows, typed
 
     # -- loading -------------------------------------------------------------------------
     def set_report(self, report: dict[str, Any] | None) -> None:
         self.beginResetModel()
         self.report = report
+        self.header = ReportHeader.from_api(report) if report else None
         self._columns = list(report.get("columns", [])) if report else []
         self._rows = list(report.get("rows", [])) if report else []
         self._order = None
@@ -90,8 +93,7 @@ class ReportTableModel(_OneCallPerCell):
 
     @property
     def currency(self) -> str:
-        account = (self.report or {}).get("account") or {}
-        return str(account.get("currency") or "")
+        return self.header.account.currency if self.header else ""
 
     @property
     def fetched_at(self) -> datetime | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -20,14 +19,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.api.answers import Provider
+from desktop.models.connection import Connection
 from desktop.tasks import Task, run_in_background
 from desktop.views.errors import describe_error
 from desktop.views.widgets import Pages, provider_icon
 
-ConnectOp = Callable[[str, Callable[[str], object], threading.Event], dict[str, Any]]
+ConnectOp = Callable[[str, Callable[[str], object], threading.Event], Connection]
 """Runs the whole flow for (provider id, open_browser, cancel) and returns the connection."""
 
-ProvidersOp = Callable[[], list[dict[str, Any]]]
+ProvidersOp = Callable[[], list[Provider]]
 
 PICK, WAIT, FAILED = 0, 1, 2
 
@@ -76,7 +77,7 @@ class ConnectDialog(QDialog):
         self._connect = connect
         self._open_url = open_url
         self._preselected = provider
-        self._task: Task[dict[str, Any]] | None = None
+        self._task: Task[Connection] | None = None
         self._url = ""
         self._relay = _UrlRelay(self)
         self._relay.url_ready.connect(self._on_relay_url_ready)
@@ -195,12 +196,12 @@ class ConnectDialog(QDialog):
         return page
 
     # -- flow -------------------------------------------------------------------------------
-    def _on_providers_loaded(self, providers: list[dict[str, Any]]) -> None:
+    def _on_providers_loaded(self, providers: list[Provider]) -> None:
         self.provider_list.clear()
         for p in providers:
-            item = QListWidgetItem(provider_icon(str(p.get("id"))), str(p.get("display_name")))
-            item.setData(Qt.ItemDataRole.UserRole, str(p.get("id")))
-            item.setToolTip(", ".join(str(s) for s in p.get("scopes") or []))
+            item = QListWidgetItem(provider_icon(p.id), p.display_name)
+            item.setData(Qt.ItemDataRole.UserRole, p.id)
+            item.setToolTip(", ".join(p.scopes))
             self.provider_list.addItem(item)
         self.pick_hint.setText(
             "You will sign in at the provider in your browser and allow read access to reports."
@@ -210,7 +211,7 @@ class ConnectDialog(QDialog):
         if providers:
             row = 0
             for i, p in enumerate(providers):
-                if p.get("id") == self._preselected:
+                if p.id == self._preselected:
                     row = i
             self.provider_list.setCurrentRow(row)
             if self._preselected:
@@ -262,7 +263,7 @@ class ConnectDialog(QDialog):
         QGuiApplication.clipboard().setText(self._url)
         self.copy_button.setText("Link copied")
 
-    def _on_flow_succeeded(self, connection: dict[str, Any]) -> None:
+    def _on_flow_succeeded(self, connection: Connection) -> None:
         self._task = None
         self.connection_added.emit(connection)
         self.accept()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.api.errors import ApiError
-from desktop.models.connections import ConnectionsModel
+from desktop.models.connections import Connection, ConnectionsModel
 from desktop.notify import Notifier
 from desktop.tasks import run_in_background
 from desktop.views.errors import describe_error
@@ -97,7 +97,8 @@ class Controller(QObject):
     def _on_cache_loaded(self, items: list[dict[str, Any]]) -> None:
         # The backend may have answered first; its list always wins over the saved one.
         if not self._listed and items and self.model.rowCount() == 0:
-            self.model.set_connections(items, cached=True)
+            saved = [Connection.from_api(body) for body in items]
+            self.model.set_connections(saved, cached=True)
             self.window.accounts.set_note("Saved list from last time — checking now…")
 
     def attach(self, client: ApiClient | None) -> None:
@@ -123,7 +124,7 @@ class Controller(QObject):
             self, client.connections, success=self._on_list_loaded, failure=self._on_backend_failed
         )
 
-    def _on_list_loaded(self, items: list[dict[str, Any]]) -> None:
+    def _on_list_loaded(self, items: list[Connection]) -> None:
         self._listed = True
         self.window.set_offline(None)
         self.model.set_connections(items)
@@ -158,9 +159,9 @@ class Controller(QObject):
             failure=lambda error: self._on_check_failed(connection_id, error),
         )
 
-    def _on_check_finished(self, data: dict[str, Any]) -> None:
-        self.model.upsert(data)
-        self._after_check(str(data["id"]))
+    def _on_check_finished(self, connection: Connection) -> None:
+        self.model.upsert(connection)
+        self._after_check(connection.id)
 
     def _on_check_failed(self, connection_id: str, error: Exception) -> None:
         self.model.set_checking(connection_id, False)
@@ -209,7 +210,7 @@ class Controller(QObject):
 
         def connect(
             provider_id: str, open_browser: Callable[[str], object], cancel: threading.Event
-        ) -> dict[str, Any]:
+        ) -> Connection:
             return run_connect(client, provider_id, open_browser=open_browser, cancel=cancel)
 
         dialog = ConnectDialog(
@@ -221,8 +222,8 @@ class Controller(QObject):
         dialog.open()
         return dialog
 
-    def _on_dialog_connection_added(self, data: dict[str, Any]) -> None:
-        self.model.upsert(data)
+    def _on_dialog_connection_added(self, connection: Connection) -> None:
+        self.model.upsert(connection)
         self.window.accounts.set_note("")
         self._save_list()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -16,18 +15,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.api.answers import DisconnectOutcome
 from desktop.models.connections import Connection
 from desktop.tasks import run_in_background
 from desktop.views.errors import describe_error
 from desktop.views.widgets import icon_label, provider_icon
 
-DisconnectOp = Callable[[bool], dict[str, Any]]
+DisconnectOp = Callable[[bool], DisconnectOutcome]
 """Disconnects; the flag is `forget` (drop a revocation-pending connection). Returns the outcome."""
 
 
-def outcome_words(outcome: dict[str, Any], provider_name: str) -> tuple[str, bool]:
+def outcome_words(outcome: DisconnectOutcome, provider_name: str) -> tuple[str, bool]:
     """(what happened in words, whether revocation is still pending)."""
-    pending = bool(outcome.get("revocation_pending"))
+    pending = outcome.revocation_pending
     if pending:
         words = (
             f"{provider_name} did not confirm that access was revoked. The stored keys are kept "
@@ -35,14 +35,14 @@ def outcome_words(outcome: dict[str, Any], provider_name: str) -> tuple[str, boo
             f"Connected Accounts from the connected apps on the {provider_name} website, "
             "then choose Forget it anyway."
         )
-    elif outcome.get("revoked"):
+    elif outcome.revoked:
         words = (
             f"Access was revoked at {provider_name} and the stored keys were deleted. "
             "Reports for this account have stopped."
         )
     else:
         words = "The connection was removed and its stored keys were deleted."
-    message = str(outcome.get("message") or "").strip()
+    message = outcome.message
     if pending and message and message not in words:
         words += f"\n\nThe companion service said: {message}"
     return words, pending
@@ -148,7 +148,7 @@ class DisconnectDialog(QDialog):
     def _on_forget_clicked(self) -> None:
         self._run(True)
 
-    def _on_disconnect_finished(self, outcome: dict[str, Any]) -> None:
+    def _on_disconnect_finished(self, outcome: DisconnectOutcome) -> None:
         words, self.pending = outcome_words(outcome, self.connection.provider_name)
         self.progress.hide()
         self.title.setText("Revocation pending" if self.pending else "Disconnected")

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.api.answers import ReportHeader
 from desktop.models.export import write_csv
 from desktop.models.report import (
     DIMENSIONS,
@@ -104,9 +105,9 @@ class ReportTable(QWidget):
 
     def set_report(self, report: dict[str, Any] | None) -> None:
         hidden = self.hidden_keys()
-        same_columns = report is not None and self.model.columns() == list(
-            report.get("columns", [])
-        )
+        old = self.model.header
+        new = ReportHeader.from_api(report) if report is not None else None
+        same_columns = old is not None and new is not None and old.columns == new.columns
         self.model.set_report(report)
         self.totals_model.set_report(report)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)

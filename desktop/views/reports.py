@@ -398,10 +398,11 @@ class ReportsView(QWidget):
         if model.report is None:
             self.status_label.setText("No report yet. Choose a date range, then Load report.")
             return
-        report = model.report
-        account = (report.get("account") or {}).get("name") or ""
+        header = model.header
+        if header is None:
+            return
         words = (
-            f"{account} · {report.get('since')} to {report.get('until')} · "
+            f"{header.account.name} · {header.since} to {header.until} · "
             f"{model.rowCount():,} rows · Updated {relative_time(model.fetched_at)}"
         )
         if self.cached:
@@ -413,8 +414,10 @@ class ReportsView(QWidget):
         model = self.table.model
         if model.report is None:
             return
-        report = model.report
-        suggested = f"report-{report.get('since')}-{report.get('until')}.csv"
+        header = model.header
+        if header is None:
+            return
+        suggested = f"report-{header.since}-{header.until}.csv"
         path, _ = QFileDialog.getSaveFileName(
             self, "Export report as CSV", str(Path.home() / suggested), "CSV files (*.csv)"
         )

@@ -458,10 +458,10 @@ def test_allow_in_chromium_then_report_then_disconnect_revokes(
     codes = parse_qs(urlsplit(visit.final_url).query)["code"]
     assert codes[0] not in visit.message  # the page echoes no code
     journey.secrets.update(codes)
-    dana = journey.ids[DANA] = str(added.args[0]["id"])
+    dana = journey.ids[DANA] = added.args[0].id
     qtbot.waitUntil(lambda: app.row(DANA) is not None, timeout=WAIT_MS)
     assert app.row(DANA).badge.text() == "Connected"
-    assert [c["id"] for c in app.controller.client.connections()] == [dana]
+    assert [c.id for c in app.controller.client.connections()] == [dana]
     journey.secrets |= backend.provider_tokens()
 
     # A report in the Reports view: rows and the totals row.
@@ -490,7 +490,7 @@ def test_allow_in_chromium_then_report_then_disconnect_revokes(
         visit = browser.visit(qtbot, number)
     assert visit.heading == "Consent received"
     journey.secrets.update(parse_qs(urlsplit(visit.final_url).query)["code"])
-    sam = journey.ids[SAM] = str(added.args[0]["id"])
+    sam = journey.ids[SAM] = added.args[0].id
     qtbot.waitUntil(lambda: app.row(SAM) is not None, timeout=WAIT_MS)
     assert app.row(SAM).badge.text() == "Connected"
     with qtbot.waitSignal(reports.report_loaded, timeout=WAIT_MS):
@@ -528,7 +528,7 @@ def test_allow_in_chromium_then_report_then_disconnect_revokes(
     assert _demo_api_status(backend, dana_access) == 401
     active = {g["user_id"]: g["active"] for g in backend.grants()}
     assert active == {"user-1001": False, "user-1002": True}
-    assert [c["id"] for c in app.controller.client.connections()] == [sam]
+    assert [c.id for c in app.controller.client.connections()] == [sam]
     qtbot.waitUntil(lambda: [c["id"] for c in app.cache.load_connections()] == [sam])
 
 

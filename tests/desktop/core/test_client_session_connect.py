@@ -49,7 +49,7 @@ def test_login_then_calls_carry_the_access_token(
     assert session.signed_in
     assert session.user_email == "dana@example.com"
     assert session.storage == "memory only"
-    assert client.connections()[0]["provider"] == "demo"
+    assert client.connections()[0].provider == "demo"
     assert state.assertions == []  # the login token is still fresh: no renewal yet
 
 
@@ -220,7 +220,7 @@ def test_connect_completes_with_code_state_and_iss(
     browsing: list[threading.Thread] = []
     urls: list[str] = []
     connection = run_connect(client, "demo", open_browser=open_browser, on_url=urls.append)
-    assert connection["display_name"] == "Dana Demo"
+    assert connection.display_name == "Dana Demo"
     assert urls[0].startswith("https://idp.example/authorize")
     flow = next(iter(state.flows.values()))
     assert flow["provider"] == "demo"
@@ -274,6 +274,6 @@ def test_relayed_connect_sends_the_state_only(
         return None
 
     connection = run_connect(client, "meta", open_browser=open_browser)
-    assert connection["status"] == "connected"
+    assert connection.status == "connected"
     flow = next(iter(state.flows.values()))
     assert state.completions == [{"state": flow["state"]}]

@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from desktop.models.connection import Connection
+
 COLUMNS_CAMPAIGN = [
     {"key": "date", "label": "Date", "type": "date"},
     {"key": "campaign_id", "label": "Campaign ID", "type": "string"},
@@ -24,6 +26,11 @@ CENT = Decimal("0.01")
 
 def iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parsed(id: str = "c1", **fields: Any) -> Connection:
+    """`connection(...)` as the API client hands it over: parsed."""
+    return Connection.from_api(connection(id, **fields))
 
 
 def connection(

@@ -9,7 +9,9 @@ import threading
 from datetime import date
 from typing import Any
 
+from desktop.api.answers import DisconnectOutcome, Provider
 from desktop.api.errors import ApiError
+from desktop.models.connection import Connection
 from tests.desktop.gui import data
 
 
@@ -27,24 +29,27 @@ class FakeApi:
         if self.down:
             raise ApiError("network", "Cannot reach the backend at http://127.0.0.1:9.")
 
-    def providers(self) -> list[dict[str, Any]]:
+    def providers(self) -> list[Provider]:
         self._up()
         return [
-            {"id": "demo", "display_name": "Demo Ads", "kind": "demo", "scopes": ["ads_read"]},
-            {"id": "meta", "display_name": "Meta Ads", "kind": "meta", "scopes": ["ads_read"]},
+            Provider.from_api(p)
+            for p in (
+                {"id": "demo", "display_name": "Demo Ads", "kind": "demo", "scopes": ["ads_read"]},
+                {"id": "meta", "display_name": "Meta Ads", "kind": "meta", "scopes": ["ads_read"]},
+            )
         ]
 
-    def connections(self) -> list[dict[str, Any]]:
+    def connections(self) -> list[Connection]:
         self._up()
-        return list(self.items.values())
+        return [Connection.from_api(c) for c in self.items.values()]
 
-    def connection(self, id: str, *, check: bool = False) -> dict[str, Any]:
+    def connection(self, id: str, *, check: bool = False) -> Connection:
         self._up()
         if check:
             self.checks.append(id)
         if id not in self.items:
             raise ApiError("not_found", "That connection no longer exists.", status=404)
-        return self.items[id]
+        return Connection.from_api(self.items[id])
 
     def report(
         self,
@@ -64,7 +69,7 @@ class FakeApi:
                     raise ApiError("cancelled", "Cancelled.")
         return data.report(self.report_rows, level=level, start=since, connection_id=id)
 
-    def disconnect(self, id: str, *, forget: bool = False) -> dict[str, Any]:
+    def disconnect(self, id: str, *, forget: bool = False) -> DisconnectOutcome:
         self._up()
         outcome = self.disconnect_outcome or {
             "connection_id": id,
@@ -76,7 +81,7 @@ class FakeApi:
         }
         if not outcome["revocation_pending"] or forget:
             self.items.pop(id, None)
-        return outcome
+        return DisconnectOutcome.from_api(outcome)
 
     def close(self) -> None:
         self.closed = True

@@ -110,7 +110,7 @@ def test_reports_view_is_built_on_first_visit_with_what_the_window_was_given(
     qtbot, tmp_cache_path: Path
 ) -> None:
     model = ConnectionsModel()
-    model.set_connections([data.connection("a")])
+    model.set_connections([data.parsed("a")])
     window = MainWindow(model)
     qtbot.addWidget(window)
     cache = Cache(tmp_cache_path, "embedded")

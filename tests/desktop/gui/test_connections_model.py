@@ -11,21 +11,21 @@ from tests.desktop.gui import data
 
 def test_connections_model_passes_the_qt_model_tester(qtmodeltester) -> None:
     model = ConnectionsModel()
-    model.set_connections([data.connection("a"), data.connection("b", status="needs_reconnect")])
+    model.set_connections([data.parsed("a"), data.parsed("b", status="needs_reconnect")])
     qtmodeltester.check(model)
 
 
 def test_disconnected_connections_are_not_listed() -> None:
     model = ConnectionsModel()
-    model.set_connections([data.connection("a"), data.connection("b", status="disconnected")])
+    model.set_connections([data.parsed("a"), data.parsed("b", status="disconnected")])
     assert [c.id for c in model.items()] == ["a"]
 
 
 def test_status_change_is_signalled_on_upsert(qtbot) -> None:
     model = ConnectionsModel()
-    model.set_connections([data.connection("a")])
+    model.set_connections([data.parsed("a")])
     with qtbot.waitSignal(model.status_changed) as blocker:
-        model.upsert(data.connection("a", status="needs_reconnect", reason="Revoked at Demo Ads."))
+        model.upsert(data.parsed("a", status="needs_reconnect", reason="Revoked at Demo Ads."))
     assert blocker.args == ["a", "connected", "needs_reconnect"]
     item = model.index(0).data(ConnectionRole)
     assert isinstance(item, Connection)
@@ -35,16 +35,16 @@ def test_status_change_is_signalled_on_upsert(qtbot) -> None:
 
 def test_cached_list_does_not_signal_status_changes(qtbot) -> None:
     model = ConnectionsModel()
-    model.set_connections([data.connection("a")])
+    model.set_connections([data.parsed("a")])
     with qtbot.assertNotEmitted(model.status_changed):
-        model.set_connections([data.connection("a", status="error")], cached=True)
+        model.set_connections([data.parsed("a", status="error")], cached=True)
     assert model.cached
 
 
 def test_upsert_adds_new_connections_and_keeps_raw_dicts() -> None:
     model = ConnectionsModel()
-    model.upsert(data.connection("a"))
-    model.upsert(data.connection("b"))
+    model.upsert(data.parsed("a"))
+    model.upsert(data.parsed("b"))
     assert [d["id"] for d in model.raw_items()] == ["a", "b"]
     model.remove("a")
     assert [d["id"] for d in model.raw_items()] == ["b"]
@@ -59,7 +59,7 @@ def test_error_status_says_the_last_error_and_when() -> None:
 
 def test_checking_flag_shows_checking_badge() -> None:
     model = ConnectionsModel()
-    model.set_connections([data.connection("a")])
+    model.set_connections([data.parsed("a")])
     model.set_checking("a", True)
     assert model.get("a").badge == "Checking…"  # type: ignore[union-attr]
 

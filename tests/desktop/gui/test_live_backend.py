@@ -98,7 +98,7 @@ def connected(backend: LocalBackend) -> dict[str, Any]:
         browser = Browser()
         connection = run_connect(client, "demo", open_browser=browser, timeout=30)
         browser.join()
-    return connection
+    return connection.body
 
 
 class Gui:
@@ -145,7 +145,7 @@ def test_connect_in_the_browser_adds_the_connection_at_once(gui: Gui) -> None:
     with gui.qtbot.waitSignal(dialog.connection_added, timeout=20_000) as blocker:
         dialog.continue_button.click()
     gui.browser.join()
-    connection_id = blocker.args[0]["id"]
+    connection_id = blocker.args[0].id
     row = gui.window.accounts.row_for(connection_id)
     assert row is not None
     assert row.badge.text() == "Connected"
@@ -172,7 +172,7 @@ def test_grant_revoked_at_the_provider_shows_needs_reconnect(gui: Gui, connected
     with gui.qtbot.waitSignal(dialog.connection_added, timeout=20_000) as done:
         pass  # the provider is preselected: the flow starts by itself
     gui.browser.join()
-    assert done.args[0]["id"] == connected["id"]
+    assert done.args[0].id == connected["id"]
     assert gui.model.get(connected["id"]).status == "connected"  # type: ignore[union-attr]
 
 
@@ -234,7 +234,7 @@ def test_disconnect_revokes_and_removes_the_row(gui: Gui, connected) -> None:
     assert blocker.args == [connected["id"], False]
     assert "revoked at Demo Ads" in dialog.message.text()
     assert gui.model.get(connected["id"]) is None
-    assert connected["id"] not in {c["id"] for c in gui.client.connections()}
+    assert connected["id"] not in {c.id for c in gui.client.connections()}
 
 
 def test_remote_backend_sign_in_and_sign_out(

@@ -120,7 +120,7 @@ def test_multi_data_answers_like_data() -> None:
 
 def _view(qtbot, api: FakeApi) -> ReportsView:
     model = ConnectionsModel()
-    model.set_connections([data.connection("a"), data.connection("b")])
+    model.set_connections([data.parsed("a"), data.parsed("b")])
 
     def fetch(cid: str, account: Any, since: date, until: date, level: str, cancel: Any) -> Any:
         return api.report(cid, account=account, since=since, until=until, level=level)

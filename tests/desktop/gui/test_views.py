@@ -45,8 +45,8 @@ def model() -> ConnectionsModel:
     m = ConnectionsModel()
     m.set_connections(
         [
-            data.connection("a"),
-            data.connection(
+            data.parsed("a"),
+            data.parsed(
                 "b", name="Acme Shoes", status="needs_reconnect", reason="Revoked at Demo Ads."
             ),
         ]
@@ -205,7 +205,7 @@ def test_export_writes_visible_columns_rows_and_totals(qtbot, model, tmp_path) -
 def _connect_dialog(qtbot, outcome: Any, opened: list[str]) -> tuple[ConnectDialog, dict]:
     seen: dict[str, Any] = {}
 
-    def connect(provider: str, open_browser: Any, cancel: threading.Event) -> dict[str, Any]:
+    def connect(provider: str, open_browser: Any, cancel: threading.Event) -> Any:
         seen["provider"], seen["cancel"] = provider, cancel
         open_browser("https://demo.example/authorize?state=s")
         if outcome == "wait":
@@ -223,10 +223,10 @@ def _connect_dialog(qtbot, outcome: Any, opened: list[str]) -> tuple[ConnectDial
 
 def test_connect_dialog_opens_browser_and_reports_the_connection(qtbot) -> None:
     opened: list[str] = []
-    dialog, seen = _connect_dialog(qtbot, data.connection("new"), opened)
+    dialog, seen = _connect_dialog(qtbot, data.parsed("new"), opened)
     with qtbot.waitSignal(dialog.connection_added, timeout=5000) as blocker:
         dialog.continue_button.click()
-    assert blocker.args[0]["id"] == "new"
+    assert blocker.args[0].id == "new"
     assert seen["provider"] == "demo"
     assert opened == ["https://demo.example/authorize?state=s"]
 
