@@ -67,10 +67,15 @@ def connection_json(state: AppState, conn: Connection) -> dict[str, Any]:
 
 ConnectionStatus = Literal["connected", "needs_reconnect", "error", "disconnected"]
 
+# Answer models forbid extra keys: a key added to connection_json() but not here would otherwise
+# be dropped from the answer without a word; this way every test touching it fails instead.
+_ANSWER = ConfigDict(extra="forbid")
+
 
 class AccountOut(BaseModel):
     """An ad account the grant covers, with its place in the hierarchy."""
 
+    model_config = _ANSWER
     id: str
     name: str
     currency: str
@@ -83,6 +88,7 @@ class AccountOut(BaseModel):
 class ConnectionOut(BaseModel):
     """A connection: its status and accounts, never a token (timestamps ISO 8601 UTC, `Z`)."""
 
+    model_config = _ANSWER
     id: str
     provider: str
     provider_display_name: str
@@ -93,6 +99,7 @@ class ConnectionOut(BaseModel):
     last_error_at: str | None
     last_refreshed_at: str | None
     expires_at: str | None
+    expiry_reason: str | None
     scopes: list[str]
     accounts: list[AccountOut]
     revocation_pending: bool
@@ -103,6 +110,7 @@ class ConnectionOut(BaseModel):
 class DisconnectOut(BaseModel):
     """What a disconnect did: which tokens the provider confirmed revoked, in plain words."""
 
+    model_config = _ANSWER
     connection_id: str
     provider: str
     revoked: list[str]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from backend.connections.schemas import AccountOut
 
@@ -20,6 +20,8 @@ whose denominator is 0 is null."""
 class ColumnOut(BaseModel):
     """One column of the rows, in order: its key, its label and how to show its values."""
 
+    model_config = ConfigDict(extra="forbid")
+
     key: str
     label: str
     type: Literal["date", "string", "integer", "money", "percent"]
@@ -27,6 +29,8 @@ class ColumnOut(BaseModel):
 
 class ReportTotals(BaseModel):
     """Sums, and ratios from the sums; only the selected metrics are present."""
+
+    model_config = ConfigDict(extra="forbid")
 
     impressions: int | None = None
     clicks: int | None = None
@@ -39,6 +43,8 @@ class ReportTotals(BaseModel):
 
 class ReportOut(BaseModel):
     """The normalised report of one account: `rows` are arrays in `columns` order."""
+
+    model_config = ConfigDict(extra="forbid")  # held to by tests, not at runtime
 
     connection_id: str
     provider: str
