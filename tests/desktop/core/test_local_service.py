@@ -374,3 +374,25 @@ def test_hello_proves_the_service_and_tells_details_only_to_the_secret_holder(
     assert ours.json()["vault_key"]["kind"] == "keyring"
     assert ours.json()["idle_timeout"] == 600
     assert secret.decode() not in anyone.text + ours.text
+
+
+def test_rotate_key_adds_the_new_key_to_the_keyring_item(home: LocalHome) -> None:
+    assert home.cli("service", "start").returncode == 0
+    item = f"vault-keys {home.data.resolve()}"
+    before = [
+        k["kid"]
+        for k in json.loads(_keyring_get(home, "connected-accounts-backend", item) or "")["keys"]
+    ]
+    rotated = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "rotate-key"],
+        capture_output=True, text=True, env=home.env, cwd=ROOT, timeout=120, check=False,
+    )  # fmt: skip
+    assert rotated.returncode == 0, rotated.stderr
+    after = [
+        k["kid"]
+        for k in json.loads(_keyring_get(home, "connected-accounts-backend", item) or "")["keys"]
+    ]
+    assert after[1:] == before
+    assert after[0] not in before
+    assert "from the Secret Service" in rotated.stdout
+    assert not (home.data / "vault-keys.json").exists()
