@@ -207,6 +207,7 @@ def _serve(folder: Path) -> int:
         limit_concurrency=settings.limit_concurrency,
         proxy_headers=False,
         forwarded_allow_ips="",
+        ws="none",  # no WebSocket routes: do not import a WebSocket library at each start
     )
 
     class _Server(uvicorn.Server):
