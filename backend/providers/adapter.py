@@ -10,7 +10,13 @@ from typing import Any
 
 import httpx
 
-from backend.providers.base import AdAccount, ProviderUnavailable, RawRow, ReportQuery
+from backend.providers.base import (
+    AdAccount,
+    ProviderUnavailable,
+    RawReport,
+    RawRow,
+    ReportQuery,
+)
 from backend.providers.http import RetryPolicy, request_with_retries
 from backend.secret import Secret
 
@@ -71,6 +77,13 @@ class ReportAdapter(ABC):
     @abstractmethod
     async def fetch_report(self, access_token: Secret, query: ReportQuery) -> list[RawRow]:
         """Every row of the range, all pages followed to the end."""
+
+    levels: tuple[str, ...] = ("account", "campaign")
+    breakdowns: tuple[str, ...] = ()
+
+    async def fetch_report_data(self, access_token: Secret, query: ReportQuery) -> RawReport:
+        """Rows and, where the API offers one, its aggregate of the range (reach, frequency)."""
+        return RawReport(await self.fetch_report(access_token, query))
 
 
 def bearer(token: Secret) -> dict[str, str]:

@@ -12,7 +12,10 @@ from typing import Any, Literal
 from backend.secret import Secret
 
 RedirectMode = Literal["loopback", "backend"]
-Level = Literal["account", "campaign"]
+Level = Literal["account", "campaign", "adset", "ad"]
+TimeGrain = Literal["daily", "total"]
+# The report's breakdown names (each provider maps them to its own; docs/PROVIDERS.md).
+BREAKDOWNS: tuple[str, ...] = ("age", "gender", "country", "platform", "device")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,10 @@ class ReportQuery:
     # From the stored account: Google's login-customer-id, Microsoft's CustomerId.
     login_customer_id: str | None = None
     parent_id: str | None = None
+    breakdowns: tuple[str, ...] = ()
+    time: TimeGrain = "daily"
+    # Ask for the provider's own aggregate of the whole range (reach is not additive).
+    summary: bool = False
 
 
 @dataclass
@@ -112,6 +119,30 @@ class RawRow:
     clicks: int
     spend: Decimal
     conversions: int
+    adset_id: str | None = None
+    adset_name: str | None = None
+    ad_id: str | None = None
+    ad_name: str | None = None
+    # One value per breakdown asked for, under the report's breakdown name.
+    dims: dict[str, str] = field(default_factory=dict)
+    reach: int | None = None  # for exactly this row's range and entity, as the provider says
+    conversion_value: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True)
+class RawSummary:
+    """The provider's own aggregate for the whole range and level (Meta's default_summary)."""
+
+    reach: int | None
+    frequency: Decimal | None = None
+
+
+@dataclass
+class RawReport:
+    rows: list[RawRow]
+    summary: RawSummary | None = None
+    # A plain sentence when something asked for is not offered by this provider (e.g. reach).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -222,6 +253,14 @@ class Provider(ABC):
 
     @abstractmethod
     async def fetch_report(self, access_token: Secret, query: ReportQuery) -> list[RawRow]: ...
+
+    # What this provider's reports can do (refused in words otherwise).
+    report_levels: tuple[str, ...] = ("account", "campaign")
+    report_breakdowns: tuple[str, ...] = ()
+
+    async def fetch_report_data(self, access_token: Secret, query: ReportQuery) -> RawReport:
+        """Rows plus the provider's aggregate; providers without one give no summary."""
+        return RawReport(await self.fetch_report(access_token, query))
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release pooled HTTP connections."""

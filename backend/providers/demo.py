@@ -26,14 +26,29 @@ from backend.providers.base import (
     ProviderError,
     ProviderRequestError,
     ProviderUnavailable,
+    RawReport,
     RawRow,
+    RawSummary,
     ReportQuery,
 )
 from backend.secret import Secret
 
+# The report's breakdown names -> the sandbox's (Meta's Insights names).
+BREAKDOWN_PARAM = {
+    "age": "age",
+    "gender": "gender",
+    "country": "country",
+    "platform": "publisher_platform",
+    "device": "device_platform",
+}
+# Metrics only the fuller (Meta-shaped) answer carries.
+_EXTRA_FIELDS = "reach,frequency,conversion_value"
+
 
 class DemoAdapter(ReportAdapter):
     name = "demo"
+    levels = ("account", "campaign", "adset", "ad")
+    breakdowns = tuple(BREAKDOWN_PARAM)
 
     def __init__(self, ctx: HttpContext, *, base_url: str, page_size: int = 500) -> None:
         self._ctx = ctx
@@ -81,6 +96,9 @@ class DemoAdapter(ReportAdapter):
         ]
 
     async def fetch_report(self, access_token: Secret, query: ReportQuery) -> list[RawRow]:
+        return (await self.fetch_report_data(access_token, query)).rows
+
+    async def fetch_report_data(self, access_token: Secret, query: ReportQuery) -> RawReport:
         path = f"/api/accounts/{quote(query.account_id, safe='')}/insights"
         params = {
             "since": query.since.isoformat(),
@@ -88,25 +106,46 @@ class DemoAdapter(ReportAdapter):
             "level": query.level,
             "limit": str(self._page_size),
         }
+        if query.breakdowns:
+            params["breakdowns"] = ",".join(BREAKDOWN_PARAM[b] for b in query.breakdowns)
+        if query.time == "total":
+            params["time_increment"] = "all_days"
+        if query.summary:
+            params["default_summary"] = "true"
+        if set(query.metrics) & {"reach", "frequency", "conversion_value", "roas"}:
+            params["fields"] = _EXTRA_FIELDS
         rows: list[RawRow] = []
+        summary: RawSummary | None = None
         seen: set[str] = set()
         while True:
             body = await self._get(path, access_token, "read the report", params)
             try:
-                rows.extend(_row(item, query.level) for item in body.get("data", []))
+                rows.extend(_row(item, query) for item in body.get("data", []))
+                if isinstance(body.get("summary"), dict):
+                    summary = summary_of(body["summary"])
             except (KeyError, ValueError, TypeError):
                 raise ProviderUnavailable(
                     f"{self._ctx.provider} sent report rows we could not read; try again shortly."
                 ) from None
             cursor = (body.get("paging") or {}).get("next_cursor")
             if not cursor:
-                return rows
+                return RawReport(rows, summary)
             if cursor in seen:  # a provider that loops its cursor must not hang us
                 raise ProviderUnavailable(
                     f"{self._ctx.provider} kept sending the same page of the report."
                 )
             seen.add(cursor)
             params = {**params, "after": str(cursor)}
+
+
+def summary_of(item: dict[str, Any]) -> RawSummary:
+    """Reach and frequency of the provider's own aggregate (absent: unknown, never a sum)."""
+    reach = item.get("reach")
+    freq = item.get("frequency")
+    return RawSummary(
+        reach=to_int(reach) if reach not in (None, "") else None,
+        frequency=to_decimal(freq) if freq not in (None, "") else None,
+    )
 
 
 def _description(response: httpx.Response) -> str:
@@ -118,14 +157,24 @@ def _description(response: httpx.Response) -> str:
     return text[:200] if isinstance(text, str) else ""
 
 
-def _row(item: dict[str, Any], level: str) -> RawRow:
-    campaign = level == "campaign"
+def _row(item: dict[str, Any], query: ReportQuery) -> RawRow:
+    level = query.level
+    deep = level in ("campaign", "adset", "ad")
+    reach = item.get("reach")
+    day = item.get("date") or item.get("date_start")
     return RawRow(
-        date=date.fromisoformat(str(item["date"])),
-        campaign_id=str(item.get("campaign_id") or "") if campaign else None,
-        campaign_name=str(item.get("campaign_name") or "") if campaign else None,
+        date=date.fromisoformat(str(day)) if query.time == "daily" else query.since,
+        campaign_id=str(item.get("campaign_id") or "") if deep else None,
+        campaign_name=str(item.get("campaign_name") or "") if deep else None,
         impressions=to_int(item.get("impressions")),
         clicks=to_int(item.get("clicks")),
         spend=to_decimal(item.get("spend")),
         conversions=to_int(item.get("conversions")),
+        adset_id=str(item.get("adset_id") or "") if level in ("adset", "ad") else None,
+        adset_name=str(item.get("adset_name") or "") if level in ("adset", "ad") else None,
+        ad_id=str(item.get("ad_id") or "") if level == "ad" else None,
+        ad_name=str(item.get("ad_name") or "") if level == "ad" else None,
+        dims={b: str(item.get(BREAKDOWN_PARAM[b]) or "") for b in query.breakdowns},
+        reach=to_int(reach) if reach not in (None, "") else None,
+        conversion_value=to_decimal(item.get("conversion_value")),
     )

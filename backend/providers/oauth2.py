@@ -20,6 +20,7 @@ from backend.providers.base import (
     Identity,
     Provider,
     ProviderRequestError,
+    RawReport,
     RawRow,
     RedirectMode,
     ReportQuery,
@@ -269,6 +270,22 @@ class OAuth2Provider(Provider):
             )
         check_range(self, query)
         return await self.adapter.fetch_report(access_token, query)
+
+    @property
+    def report_levels(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.adapter.levels if self.adapter is not None else ()
+
+    @property
+    def report_breakdowns(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.adapter.breakdowns if self.adapter is not None else ()
+
+    async def fetch_report_data(self, access_token: Secret, query: ReportQuery) -> RawReport:
+        if self.adapter is None:
+            raise ProviderRequestError(
+                f"{self.display_name} has no report adapter configured, so it has no reports."
+            )
+        check_range(self, query)
+        return await self.adapter.fetch_report_data(access_token, query)
 
     async def aclose(self) -> None:
         await self._ctx.client.aclose()

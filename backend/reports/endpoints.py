@@ -9,8 +9,10 @@ from fastapi.responses import JSONResponse
 
 from backend.auth.deps import CurrentUser
 from backend.deps import StateDep
+from backend.errors import InvalidRequest
+from backend.reports.params import parse_params
 from backend.reports.schemas import ReportOut
-from backend.reports.service import build_report, parse_params
+from backend.reports.service import build_report
 
 router = APIRouter(prefix="/v1/connections", tags=["reports"])
 
@@ -22,14 +24,25 @@ async def get_report(
     connection_id: str,
     user: CurrentUser,
     state: StateDep,
-    account: _Text = None,
+    account: Annotated[list[str] | None, Query(max_length=200)] = None,
+    all_accounts: bool = False,
     since: _Text = None,
     until: _Text = None,
+    preset: _Text = None,
     level: _Text = None,
+    breakdowns: Annotated[list[str] | None, Query(max_length=200)] = None,
+    time: _Text = None,
     metrics: Annotated[str | None, Query(max_length=500)] = None,
+    compare: _Text = None,
 ) -> JSONResponse:
-    """`account, since, until, level, metrics` -> rows, totals and columns (plain JSON)."""
-    params = parse_params(account=account, since=since, until=until, level=level, metrics=metrics)
+    """`account (repeatable) | all_accounts, since+until | preset (default last_30d), level,
+    breakdowns, time (daily|total), metrics, compare` -> the normalized report (plain JSON)."""
+    if account is not None and len(account) > 50:
+        raise InvalidRequest("Ask for at most 50 ad accounts at a time.")
+    params = parse_params(
+        account=account, all_accounts=all_accounts, since=since, until=until, preset=preset,
+        level=level, breakdowns=breakdowns, time=time, metrics=metrics, compare=compare,
+    )  # fmt: skip
     body = await build_report(state, user.user_id, connection_id, params)
     # Returned as a Response: FastAPI skips validating and encoding every row (ReportOut only
     # documents the body; tests/security/test_api_schema.py checks answers against it).

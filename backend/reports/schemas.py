@@ -24,7 +24,7 @@ class ColumnOut(BaseModel):
 
     key: str
     label: str
-    type: Literal["date", "string", "integer", "money", "percent"]
+    type: Literal["date", "string", "integer", "money", "percent", "decimal"]
 
 
 class ReportTotals(BaseModel):
@@ -35,10 +35,34 @@ class ReportTotals(BaseModel):
     impressions: int | None = None
     clicks: int | None = None
     spend: str | None = None
+    reach: int | None = None  # the provider's own aggregate of the range, never a sum
+    frequency: str | None = None
     conversions: int | None = None
+    conversion_value: str | None = None
     ctr: str | None = None
     cpc: str | None = None
     cpm: str | None = None
+    cpa: str | None = None
+    roas: str | None = None
+
+
+class ReportAccountOut(AccountOut):
+    """One of several accounts in a report, with its own range (presets follow its time zone)."""
+
+    since: str
+    until: str
+
+
+class ComparisonOut(BaseModel):
+    """The comparison period's totals and the relative change of each total (null: base 0)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    compare: Literal["previous_period", "previous_year"]
+    since: str
+    until: str
+    totals: ReportTotals
+    change: dict[str, str | None]
 
 
 class ReportOut(BaseModel):
@@ -51,9 +75,15 @@ class ReportOut(BaseModel):
     account: AccountOut
     since: str
     until: str
-    level: Literal["account", "campaign"]
+    level: Literal["account", "campaign", "adset", "ad"]
+    breakdowns: list[str] | None = None
+    time: Literal["daily", "total"] | None = None
     columns: list[ColumnOut]
     rows: list[list[Cell]]
     totals: ReportTotals
+    accounts: list[ReportAccountOut] | None = None  # several accounts only
+    totals_by_currency: dict[str, ReportTotals] | None = None  # several accounts only
+    comparison: ComparisonOut | None = None
+    notes: list[str] | None = None
     fetched_at: str
     cached: bool

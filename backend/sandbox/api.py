@@ -8,13 +8,14 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
-from backend.sandbox import data, report_rows
+from backend.sandbox import data, hierarchy, report_rows
 from backend.sandbox.config import ClientConfig, UserConfig
 from backend.sandbox.core import NO_STORE, Sandbox, sandbox_of
 from backend.sandbox.store import digest
@@ -116,8 +117,8 @@ def _date(name: str, value: str | None) -> date:
         raise ApiError(400, "invalid_request", f"{name} must be a date like 2026-11-01.") from None
 
 
-def _fingerprint(account: str, since: date, until: date, level: str) -> str:
-    text = f"{account}|{since}|{until}|{level}"
+def _fingerprint(account: str, since: date, until: date, level: str, extra: str = "") -> str:
+    text = f"{account}|{since}|{until}|{level}{extra}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -157,8 +158,25 @@ def insights(request: Request, account_id: str, who: CallerDep) -> Response:
     if (until - since).days + 1 > limit_days:
         raise ApiError(400, "invalid_request", f"Ask for at most {limit_days} days at a time.")
     level = q.get("level", "account")
-    if level not in ("account", "campaign"):
-        raise ApiError(400, "invalid_request", "level must be account or campaign.")
+    if level not in hierarchy.LEVELS:
+        raise ApiError(400, "invalid_request", "level must be account, campaign, adset or ad.")
+    breakdowns = [b.strip() for b in q.get("breakdowns", "").split(",") if b.strip()]
+    for name in breakdowns:
+        if name != "country" and name not in hierarchy.BREAKDOWN_VALUES:
+            offered = ", ".join(["country", *hierarchy.BREAKDOWN_VALUES])
+            raise ApiError(400, "invalid_request", f"breakdowns must be among {offered}.")
+    increment = q.get("time_increment", "1")
+    if increment not in ("1", "all_days"):
+        raise ApiError(400, "invalid_request", "time_increment must be 1 or all_days.")
+    summary = q.get("default_summary", "false") == "true"
+    fields = set(q.get("fields", "").split(","))
+    # Today where the account is (Meta reports by the account's time zone): no future rows.
+    today = datetime.fromtimestamp(who.sandbox.now(), UTC).astimezone(ZoneInfo(account.time_zone))
+    until = min(until, today.date())
+    general = (
+        level in ("adset", "ad") or breakdowns or increment == "all_days" or summary
+        or bool(fields & {"reach", "frequency", "conversion_value"})
+    )  # fmt: skip
     try:
         limit = int(q.get("limit", DEFAULT_LIMIT))
     except ValueError:
@@ -166,15 +184,31 @@ def insights(request: Request, account_id: str, who: CallerDep) -> Response:
     if limit < 1:
         raise ApiError(400, "invalid_request", "limit must be at least 1.")
     limit = min(limit, MAX_LIMIT)
-    fingerprint = _fingerprint(account.id, since, until, level)
+    extra = f"|{','.join(breakdowns)}|{increment}|{summary}|{general}"
+    fingerprint = _fingerprint(account.id, since, until, level, extra)
     after = q.get("after")
     start = _offset(after, fingerprint) if after else 0
-    total = report_rows.row_count(account, since, until, level)
+    seed = who.sandbox.config.seed
+    tail = ""
+    if since > until:  # the whole range is in the future there: nothing happened yet
+        total, rows = 0, []
+    elif general:
+        found, aggregate = hierarchy.report(
+            seed, account, since, until, level, breakdowns, increment == "1"
+        )
+        total = len(found)
+        rows = [json.dumps(r, ensure_ascii=False) for r in found[start : start + limit]]
+        if summary:
+            tail = f',"summary":{json.dumps(aggregate, ensure_ascii=False)}'
+    else:
+        total = report_rows.row_count(account, since, until, level)
+        rows = report_rows.rows_json(seed, account, since, level, start, min(total, start + limit))
     stop = min(total, start + limit)
-    rows = report_rows.rows_json(who.sandbox.config.seed, account, since, level, start, stop)
     next_cursor = _cursor(stop, fingerprint) if stop < total else None
     # The rows are already JSON text (report_rows.py); assemble the body around them.
-    body = f'{{"data":[{",".join(rows)}],"paging":{{"next_cursor":{json.dumps(next_cursor)}}}}}'
+    body = (
+        f'{{"data":[{",".join(rows)}],"paging":{{"next_cursor":{json.dumps(next_cursor)}}}{tail}}}'
+    )
     cpu_ms = (time.thread_time() - started) * 1000
     headers = {**NO_STORE, "Server-Timing": f"cpu;dur={cpu_ms:.1f}"}
     return Response(body.encode(), media_type="application/json", headers=headers)

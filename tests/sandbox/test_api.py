@@ -143,7 +143,7 @@ def test_cursor_from_another_query_is_refused(sandbox: Sandbox, token: str) -> N
         {"until": "2026-01-31"},
         {"since": "2026-02-01", "until": "2026-01-31"},
         {"since": "2024-01-01", "until": "2026-01-01"},  # 732 days
-        {"since": "2026-01-01", "until": "2026-01-31", "level": "ad"},
+        {"since": "2026-01-01", "until": "2026-01-31", "level": "keyword"},
         {"since": "2026-01-01", "until": "2026-01-31", "limit": "0"},
         {"since": "2026-01-01", "until": "2026-01-31", "limit": "ten"},
     ],

@@ -95,8 +95,8 @@ def test_metrics_and_account_level_pick_the_columns(backend: Backend, user: Sign
         ({"until": "2026-11-07"}, "since"),
         ({"since": "2026-11-08", "until": "2026-11-07"}, "after it ends"),
         ({"since": "2020-01-01", "until": "2026-11-07"}, "at most"),
-        ({"since": "2026-11-01", "until": "2026-11-07", "level": "ad"}, "level"),
-        ({"since": "2026-11-01", "until": "2026-11-07", "metrics": "clicks,reach"}, "reach"),
+        ({"since": "2026-11-01", "until": "2026-11-07", "level": "keyword"}, "level"),
+        ({"since": "2026-11-01", "until": "2026-11-07", "metrics": "clicks,likes"}, "likes"),
         ({"since": "2026-11-01", "until": "2026-11-07", "account": "act_nope"}, "not covered"),
     ],
 )
