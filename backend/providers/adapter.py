@@ -37,6 +37,7 @@ class HttpContext:
         *,
         error: Callable[[httpx.Response, str], Exception],
         params: dict[str, str] | None = None,
+        final: Callable[[httpx.Response], bool] | None = None,
     ) -> Any:
         """GET an ads API with the bearer token; `error(response, action)` words a non-200."""
         response = await request_with_retries(
@@ -48,6 +49,7 @@ class HttpContext:
             policy=self.policy,
             params=params,
             headers=bearer(token),
+            final=final,
         )
         if response.status_code != 200:
             raise error(response, action)

@@ -46,6 +46,12 @@ class ReportsConfig(BaseModel):
     login_customer_id: str | None = None
     # Meta: which `actions[].action_type` values count as conversions.
     conversion_action_types: list[str] | None = None
+    # Meta: the one action type counted as a conversion (and its value from action_values),
+    # and `action_attribution_windows` (e.g. ["7d_click", "1d_view"]); Meta's default if unset.
+    conversion_action: str | None = None
+    attribution_windows: list[str] | None = None
+    # Meta: reports guessed to exceed this many rows run as asynchronous report runs.
+    async_rows: int | None = Field(default=None, ge=1)
     page_size: int | None = Field(default=None, ge=1, le=10_000)
     # Microsoft Advertising: the Customer Management host (base_url is the Reporting host) and
     # how the Reporting service's submit -> poll cycle is paced.

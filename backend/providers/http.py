@@ -11,7 +11,7 @@ import asyncio
 import email.utils
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -77,6 +77,7 @@ async def request_with_retries(
     data: Mapping[str, str] | None = None,
     json: Any = None,
     headers: Mapping[str, str] | None = None,
+    final: Callable[[httpx.Response], bool] | None = None,
 ) -> httpx.Response:
     """Send one request, retrying transient failures; return any 2xx/3xx/4xx (not 429) response.
 
@@ -85,6 +86,8 @@ async def request_with_retries(
     was not processed: a refused connection, a connect timeout, 502/503/504, 429. Sending a code
     twice makes many providers revoke the whole grant (RFC 6749 §4.1.2).
     5xx / network errors after the last attempt -> ProviderUnavailable; 429 -> RateLimited.
+    A 5xx that `final(response)` recognises (an answer, not a hiccup: Meta's "too much data")
+    is returned at once for the caller to act on.
     """
     policy = policy or RetryPolicy()
     last_retry_after: float | None = None
@@ -126,6 +129,8 @@ async def request_with_retries(
                 "asked us to slow down",
             )
             continue
+        if status >= 500 and final is not None and final(response):
+            return response
         if status >= 500:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             last_retry_after = retry_after

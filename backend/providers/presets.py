@@ -52,7 +52,6 @@ def _meta() -> dict[str, Any]:
         "reports": {
             "adapter": "meta_insights",
             "base_url": graph,
-            "conversion_action_types": ["purchase"],
             "page_size": 500,
         },
     }

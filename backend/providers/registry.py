@@ -20,7 +20,7 @@ from backend.providers.http import RetryPolicy
 from backend.providers.lapse import lapse_for
 from backend.providers.linkedin_ads import LinkedInAdsAdapter
 from backend.providers.meta import MetaProvider
-from backend.providers.meta_insights import MetaInsightsAdapter
+from backend.providers.meta_insights import DEFAULT_CONVERSION_ACTION, MetaInsightsAdapter
 from backend.providers.microsoft_ads import MicrosoftAdsAdapter
 from backend.providers.oauth2 import Endpoints, OAuth2Provider, ProviderSettings
 from backend.providers.presets import merge, preset_defaults
@@ -134,8 +134,16 @@ def _adapter(
         return MetaInsightsAdapter(
             ctx,
             base_url=reports.base_url,
-            conversion_action_types=reports.conversion_action_types or ["purchase"],
+            conversion_action_types=(
+                [reports.conversion_action]
+                if reports.conversion_action
+                else reports.conversion_action_types or [DEFAULT_CONVERSION_ACTION]
+            ),
             page_size=reports.page_size or 500,
+            attribution_windows=reports.attribution_windows,
+            async_rows=reports.async_rows or 20_000,
+            poll_interval_s=reports.poll_interval_s or 2.0,
+            poll_timeout_s=reports.poll_timeout_s or 300.0,
         )
     if reports.adapter == "linkedin_ads":
         return LinkedInAdsAdapter(

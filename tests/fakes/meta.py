@@ -6,6 +6,15 @@ token's reason comes back as `error_subcode` from the Graph API and as `data.err
 debug_token (developers.facebook.com/docs/graph-api/guides/error-handling, "Authentication
 Error Subcodes", and /docs/facebook-login/guides/access-tokens/debugging).
 Metrics arrive as strings, as Graph sends them.
+
+Insights follow developers.facebook.com/docs/marketing-api/insights (and the AdsInsights /
+AdReportRun field names of facebook-python-business-sdk): `level` account|campaign|adset|ad,
+`breakdowns` (age, gender, country, publisher_platform, device_platform), `time_increment` 1 or
+all_days, `default_summary=true` (a `summary` object with Meta's own deduplicated reach),
+`actions`/`action_values` lists of {action_type, value}, and asynchronous report runs:
+POST /act_{id}/insights -> {report_run_id}; GET /{report_run_id} -> async_status,
+async_percent_completion; GET /{report_run_id}/insights. A synchronous call bigger than
+`max_sync_rows` (or any, with `too_big_code` set) fails with error_subcode 1487534.
 """
 
 from __future__ import annotations
@@ -55,6 +64,11 @@ class MetaState(FakeState):
         ]
     )
     campaigns: int = 3
+    # Synchronous insights answering more rows than this fail with subcode 1487534.
+    max_sync_rows: int = 1_000_000
+    too_big_code: int | None = None  # 100 or 1: every synchronous insights call is "too big"
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    insight_params: list[dict[str, str]] = field(default_factory=list)
     # Why every token stopped working (a Graph error subcode, e.g. 460 password changed).
     invalid_subcode: int | None = None
     codes: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -63,35 +77,125 @@ class MetaState(FakeState):
     def __post_init__(self) -> None:
         FakeState.__init__(self)
 
-    def insights(self, act: str, since: date, until: date, level: str) -> list[dict[str, Any]]:
+    def insights(
+        self,
+        act: str,
+        since: date,
+        until: date,
+        level: str,
+        breakdowns: tuple[str, ...] = (),
+        daily: bool = True,
+    ) -> list[dict[str, Any]]:
         """The rows Graph would return (deterministic, so tests can compute expectations)."""
-        rows: list[dict[str, Any]] = []
+        days = [since + timedelta(days=i) for i in range((until - since).days + 1)]
+        cells: list[dict[str, str]] = [{}]
+        for b in breakdowns:
+            cells = [{**c, b: v} for c in cells for v in BREAKDOWN_VALUES[b]]
+        entities = self._entities(level)
+        out: list[dict[str, Any]] = []
+        for entity in entities:
+            for cell in cells:
+                spans = [(d, d) for d in days] if daily else [(since, until)]
+                for first, last in spans:
+                    parts = [self._day(act, d, entity, cell) for d in days if first <= d <= last]
+                    row = _sum_rows(parts)
+                    row.update(date_start=first.isoformat(), date_stop=last.isoformat())
+                    row.update(entity)
+                    row.update(cell)
+                    # Reach of the span: deduplicated, less than the days' sum when > 1 day.
+                    reach = sum(p["_reach"] for p in parts)
+                    row["reach"] = str(reach * 2 // 3 if len(parts) > 1 else reach)
+                    row["frequency"] = f"{int(row['impressions']) / max(1, int(row['reach'])):.6f}"
+                    out.append(row)
+        return out
+
+    def summary(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        """default_summary: sums, but reach deduplicated by Meta (never the rows' sum)."""
+        total = _sum_rows(rows)
+        reach = sum(int(r["reach"]) for r in rows) // 2
+        total["reach"] = str(reach)
+        total["frequency"] = f"{int(total['impressions']) / max(1, reach):.6f}"
+        return total
+
+    def _entities(self, level: str) -> list[dict[str, str]]:
+        if level == "account":
+            return [{}]
+        out = []
+        for c in range(self.campaigns):
+            camp = {"campaign_id": f"23850{c}", "campaign_name": f"Campaign {chr(ord('C') - c)}"}
+            if level == "campaign":
+                out.append(camp)
+                continue
+            for a in range(2):
+                adset = {**camp, "adset_id": f"23851{c}{a}", "adset_name": f"Ad set {c}.{a}"}
+                if level == "adset":
+                    out.append(adset)
+                    continue
+                for d in range(2):
+                    out.append({**adset, "ad_id": f"23852{c}{a}{d}", "ad_name": f"Ad {c}.{a}.{d}"})
+        return out
+
+    def _day(
+        self, act: str, day: date, entity: dict[str, str], cell: dict[str, str]
+    ) -> dict[str, Any]:
         seed = int(act.removeprefix("act_"))
-        day = since
-        while day <= until:
-            n = day.toordinal() + seed
-            campaigns = range(self.campaigns) if level == "campaign" else [0]
-            for c in campaigns:
-                imp = 1000 + (n * 7 + c * 13) % 900
-                clicks = (n + c) % 50
-                spend_cents = (n * 31 + c * 17) % 5000
-                row: dict[str, Any] = {
-                    "date_start": day.isoformat(),
-                    "date_stop": day.isoformat(),
-                    "impressions": str(imp),
-                    "clicks": str(clicks),
-                    "spend": f"{spend_cents // 100}.{spend_cents % 100:02d}",
-                    "actions": [
-                        {"action_type": "link_click", "value": str(clicks)},
-                        {"action_type": "purchase", "value": str((n + c) % 4)},
-                    ],
-                }
-                if level == "campaign":
-                    row["campaign_id"] = f"23850{c}"
-                    row["campaign_name"] = f"Campaign {chr(ord('C') - c)}"
-                rows.append(row)
-            day += timedelta(days=1)
-        return rows
+        n = day.toordinal() + seed
+        c = sum(ord(ch) for ch in "".join(entity.values()) + "".join(cell.values())) % 97
+        imp = 1000 + (n * 7 + c * 13) % 900
+        clicks = (n + c) % 50
+        spend_cents = (n * 31 + c * 17) % 5000
+        purchases = (n + c) % 4
+        return {
+            "impressions": imp,
+            "clicks": clicks,
+            "spend": spend_cents,
+            "_reach": imp * 3 // 4,
+            "actions": {"link_click": clicks, "purchase": purchases,
+                        "offsite_conversion.fb_pixel_purchase": purchases},
+            "action_values": {"purchase": purchases * 2550,
+                              "offsite_conversion.fb_pixel_purchase": purchases * 2550},
+        }  # fmt: skip
+
+
+BREAKDOWN_VALUES = {
+    "age": ("18-24", "25-34", "35-44"),
+    "gender": ("female", "male"),
+    "country": ("DE", "FR"),
+    "publisher_platform": ("facebook", "instagram"),
+    "device_platform": ("mobile_app", "desktop"),
+}
+
+
+def _sum_rows(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Graph's string metrics from integer parts (day parts, or already rendered rows)."""
+
+    def num(p: dict[str, Any], key: str) -> int:
+        v = p[key]
+        return round(float(v) * 100) if key == "spend" and isinstance(v, str) else int(v)
+
+    imp = sum(num(p, "impressions") for p in parts)
+    clicks = sum(num(p, "clicks") for p in parts)
+    cents = sum(num(p, "spend") for p in parts)
+    actions: dict[str, int] = {}
+    values: dict[str, int] = {}
+    for p in parts:
+        for kind, target in (("actions", actions), ("action_values", values)):
+            entries = p[kind]
+            scale = 100 if kind == "action_values" else 1
+            pairs = entries.items() if isinstance(entries, dict) else (
+                (e["action_type"], round(float(e["value"]) * scale)) for e in entries
+            )  # fmt: skip
+            for k, v in pairs:
+                target[k] = target.get(k, 0) + int(v)
+    return {
+        "impressions": str(imp),
+        "clicks": str(clicks),
+        "spend": f"{cents // 100}.{cents % 100:02d}",
+        "actions": [{"action_type": k, "value": str(v)} for k, v in actions.items()],
+        "action_values": [
+            {"action_type": k, "value": f"{v // 100}.{v % 100:02d}"} for k, v in values.items()
+        ],
+    }
 
 
 def graph_error(code: int, status: int = 400, subcode: int | None = None) -> JSONResponse:
@@ -226,25 +330,88 @@ def create_meta_app(state: MetaState) -> FastAPI:
                 other.valid = False
         return JSONResponse({"success": True})
 
-    @graph.get("/{act}/insights")
-    async def insights(act: str, request: Request) -> Response:
-        if user_token(request) is None:
-            return graph_error(190, subcode=state.invalid_subcode)
-        if act not in {a["id"] for a in state.accounts}:
-            return graph_error(100, subcode=33)
-        q = request.query_params
-        if q.get("time_increment") != "1":
-            return graph_error(100)
+    def _answer(act: str, q: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        state.insight_params.append(dict(q))
         time_range = json.loads(q.get("time_range", "{}"))
+        breakdowns = tuple(b for b in q.get("breakdowns", "").split(",") if b)
         rows = state.insights(
             act,
             date.fromisoformat(time_range["since"]),
             date.fromisoformat(time_range["until"]),
             q.get("level", "account"),
+            breakdowns,
+            daily=q.get("time_increment") == "1",
         )
-        wanted = set(q.get("fields", "").split(",")) | {"date_start", "date_stop"}
+        summary = state.summary(rows)
+        wanted = set(q.get("fields", "").split(",")) | {"date_start", "date_stop", *breakdowns}
         rows = [{k: v for k, v in r.items() if k in wanted} for r in rows]
-        return JSONResponse(_page(rows, request))
+        return rows, {k: v for k, v in summary.items() if k in wanted}
+
+    def _bad_insights(act: str, q: dict[str, str]) -> JSONResponse | None:
+        if act not in {a["id"] for a in state.accounts}:
+            return graph_error(100, subcode=33)
+        if q.get("time_increment") not in ("1", "all_days"):
+            return graph_error(100)
+        if q.get("level", "account") not in ("account", "campaign", "adset", "ad"):
+            return graph_error(100)
+        for b in (b for b in q.get("breakdowns", "").split(",") if b):
+            if b not in BREAKDOWN_VALUES:
+                return graph_error(100)
+        return None
+
+    @graph.get("/{act}/insights")
+    async def insights(act: str, request: Request) -> Response:
+        if act in state.runs:  # GET /{report_run_id}/insights shares this path's shape
+            return run_insights(act, request)
+        if user_token(request) is None:
+            return graph_error(190, subcode=state.invalid_subcode)
+        q = dict(request.query_params)
+        bad = _bad_insights(act, q)
+        if bad is not None:
+            return bad
+        rows, summary = _answer(act, q)
+        if state.too_big_code is not None or len(rows) > state.max_sync_rows:
+            code = state.too_big_code or 100
+            # "Please reduce the amount of data you're asking for, then retry your request"
+            return graph_error(code, status=500 if code == 1 else 400, subcode=1487534)
+        body = _page(rows, request)
+        if q.get("default_summary") == "true":
+            body["summary"] = summary
+        return JSONResponse(body)
+
+    @graph.post("/{act}/insights")
+    async def start_run(act: str, request: Request) -> Response:
+        if user_token(request) is None:
+            return graph_error(190, subcode=state.invalid_subcode)
+        q = await form_of(request)
+        bad = _bad_insights(act, q)
+        if bad is not None:
+            return bad
+        rows, summary = _answer(act, q)
+        run_id = str(6_000_000_000 + len(state.runs))
+        state.runs[run_id] = {"rows": rows, "summary": summary, "polls": 0}
+        return JSONResponse({"report_run_id": run_id})
+
+    @graph.get("/{run_id}")
+    async def run_status(run_id: str, request: Request) -> Response:
+        run = state.runs.get(run_id)
+        if user_token(request) is None or run is None:
+            return graph_error(100 if run is None else 190)
+        run["polls"] += 1
+        steps = [("Job Not Started", 0), ("Job Running", 50), ("Job Completed", 100)]
+        status, pct = steps[min(run["polls"] - 1, 2)]
+        return JSONResponse({"id": run_id, "async_status": status, "async_percent_completion": pct})
+
+    def run_insights(run_id: str, request: Request) -> Response:
+        run = state.runs.get(run_id)
+        if user_token(request) is None or run is None:
+            return graph_error(100 if run is None else 190)
+        if run["polls"] < 3:
+            return graph_error(100)  # results before "Job Completed"
+        body = _page(run["rows"], request)
+        if request.query_params.get("default_summary") == "true":
+            body["summary"] = run["summary"]
+        return JSONResponse(body)
 
     app.include_router(graph)
     return app

@@ -138,9 +138,12 @@ async def test_insights_paging_is_followed_to_the_end_with_string_metrics(
     assert state.hits["/v23.0/act_1000/insights"] == 11
     assert sum(r.spend for r in rows) == sum(Decimal(e["spend"]) for e in expected)
     assert sum(r.impressions for r in rows) == sum(int(e["impressions"]) for e in expected)
-    # conversions: only the configured action types (purchase), not link clicks
+    # conversions: only the one configured action type (Meta's pixel purchase by default)
     assert sum(r.conversions for r in rows) == sum(
-        int(a["value"]) for e in expected for a in e["actions"] if a["action_type"] == "purchase"
+        int(a["value"])
+        for e in expected
+        for a in e["actions"]
+        if a["action_type"] == "offsite_conversion.fb_pixel_purchase"
     )
     assert {r.campaign_name for r in rows} == {"Campaign C", "Campaign B", "Campaign A"}
     assert all(isinstance(r.spend, Decimal) for r in rows)
