@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from desktop import __version__
+from desktop import __version__, cli_twins
 from desktop.api.errors import ApiError
 from desktop.cli_backend import BackendContext, CliError, exit_code_for, resolve_connection
 from desktop.cli_output import (
@@ -21,7 +21,7 @@ from desktop.cli_output import (
     report_table,
     to_json,
 )
-from desktop.config import BackendUrlRefused, resolve_backend_url
+from desktop.config import COMMAND_LINE, BackendUrlRefused, device_name, resolve_backend_url
 from desktop.connect import ConnectRefused, run_connect
 from desktop.localsvc import LocalServiceError
 from desktop.loopback import ReceiverCancelled, ReceiverTimeout
@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     disconnect.add_argument("connection")
     disconnect.add_argument("--yes", action="store_true", help="do not ask to confirm")
     disconnect.add_argument("--forget", action="store_true", help="drop a revocation-pending one")
+    disconnect.add_argument("--json", action="store_true", help="the API's own answer")
+    cli_twins.add_parsers(sub)
 
     sub.add_parser("install-desktop-entry", help="add the app to your desktop's menu")
 
@@ -126,7 +128,7 @@ def _login(args: argparse.Namespace) -> int:
         raise CliError("No password given.", 2)
     session = Session(url, open_store())
     try:
-        session.login(args.email, password, device_name=_device_name())
+        session.login(args.email, password, device_name=device_name(COMMAND_LINE))
     finally:
         session.close()
     print(f"Signed in to {url} as {session.user_email}.")
@@ -241,7 +243,7 @@ def _disconnect(args: argparse.Namespace) -> int:
                 _err("Nothing was changed.")
                 return 6
         result = ctx.api.disconnect(connection.id, forget=args.forget)
-    print(result.message or f"Disconnected {name}.")
+    print(to_json(result.body) if args.json else result.message or f"Disconnected {name}.")
     return 5 if result.revocation_pending else 0
 
 
@@ -269,6 +271,9 @@ COMMANDS: dict[str, Any] = {
     "disconnect": _disconnect,
     "install-desktop-entry": _install_desktop_entry,
     "service": _service,
+    "check": cli_twins.run_check,
+    "accounts": cli_twins.run_accounts,
+    "devices": cli_twins.run_devices,
 }
 
 
@@ -278,12 +283,6 @@ def _only_account(connection: Connection) -> str | None:
         return accounts[0].id if accounts else None
     ids = ", ".join(a.id for a in accounts)
     raise CliError(f"This connection covers several ad accounts; add --account (one of: {ids}).", 2)
-
-
-def _device_name() -> str:
-    import platform
-
-    return f"{platform.node() or 'This computer'} (command line)"
 
 
 def _date(text: str) -> date:

@@ -6,6 +6,7 @@ from types import TracebackType
 
 from desktop.api.client import ApiClient
 from desktop.api.errors import ApiError
+from desktop.config import COMMAND_LINE
 from desktop.local_backend import LocalBackend
 from desktop.models.connection import Connection
 from desktop.secure_store import open_store
@@ -32,7 +33,7 @@ class BackendContext:
     def __enter__(self) -> BackendContext:
         try:
             if self.url is None:
-                self.local = LocalBackend()
+                self.local = LocalBackend(client=COMMAND_LINE)
                 base_url = self.local.start()
                 self.session = self.local.session
                 self.client = ApiClient(
@@ -92,7 +93,11 @@ def resolve_connection(client: ApiClient, text: str) -> Connection:
 
 
 def exit_code_for(exc: ApiError) -> int:
-    """DESIGN exit codes: 3 sign-in needed, 4 needs reconnect, 5 unavailable, 6 cancelled."""
+    """DESIGN exit codes: 2 usage (the backend found the request itself wrong, e.g. a provider
+    it does not offer, or no such connection or device), 3 sign-in needed, 4 needs reconnect,
+    5 unavailable, 6 cancelled; 1 for any other refusal."""
+    if exc.code in ("invalid_request", "not_found"):
+        return 2
     if exc.code == "unauthorized":
         return 3
     if exc.code == "needs_reconnect":

@@ -6,7 +6,10 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+
+from desktop.models.expiry import expiry_warning, local_time
 
 NUMERIC_TYPES = {"integer", "money", "percent", "number", "decimal"}
 
@@ -88,7 +91,9 @@ def report_csv(report: dict[str, Any]) -> str:
     return out.getvalue()
 
 
-def connections_table(connections: Sequence[dict[str, Any]]) -> str:
+def connections_table(connections: Sequence[dict[str, Any]], now: datetime | None = None) -> str:
+    """One row per connection with its ad accounts by name and times in local time; below,
+    why a connection needs attention and which grants lapse within 14 days."""
     if not connections:
         return "No connections yet. Connect one with: connected-accounts connect PROVIDER"
     rows = []
@@ -102,18 +107,32 @@ def connections_table(connections: Sequence[dict[str, Any]]) -> str:
                 str(c.get("provider_display_name") or c.get("provider")),
                 cell(c.get("display_name")),
                 status,
-                str(len(c.get("accounts") or [])),
-                cell(c.get("last_refreshed_at")),
+                account_names(c.get("accounts") or []),
+                local_time(c.get("last_refreshed_at")),
+                local_time(c.get("expires_at")),
             ]
         )
-    headers = ["ID", "Provider", "Account", "Status", "Ad accounts", "Last refreshed"]
-    text = table(headers, rows, [False, False, False, False, True, False])
-    reasons = [
+    headers = ["ID", "Provider", "Account", "Status", "Ad accounts", "Last refreshed", "Expires"]
+    text = table(headers, rows, [False] * len(headers))
+    notes = [
         f"{str(c.get('id'))[:8]}: {c['status_reason']}"
         for c in connections
         if c.get("status_reason") and c.get("status") != "connected"
     ]
-    return "\n".join([text, *([""] + reasons if reasons else [])])
+    for c in connections:
+        warning = expiry_warning(c, now)
+        if warning is not None:
+            reason = f" ({c['expiry_reason']})" if c.get("expiry_reason") else ""
+            notes.append(f"{str(c.get('id'))[:8]}: {warning}{reason}")
+    return "\n".join([text, *([""] + notes if notes else [])])
+
+
+def account_names(accounts: Sequence[dict[str, Any]], shown: int = 3) -> str:
+    names = [str(a.get("name") or a.get("id")) for a in accounts]
+    if not names:
+        return "none"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def providers_table(providers: Sequence[dict[str, Any]]) -> str:

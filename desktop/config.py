@@ -22,6 +22,18 @@ BACKEND_ENV = "CONNECTED_ACCOUNTS_BACKEND"
 SETTINGS_FILE = "settings.json"
 
 
+DESKTOP_APP = "desktop app"
+COMMAND_LINE = "command line"
+
+
+def device_name(client: str) -> str:
+    """How this device appears in Signed-in devices: the host, then which client signed in
+    (`DESKTOP_APP` or `COMMAND_LINE`), so a person can tell the window from the commands."""
+    import platform
+
+    return f"{platform.node() or 'This computer'} {client}"[:200]
+
+
 def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 

@@ -8,13 +8,13 @@ as with a remote backend) and never needs the secret again.
 
 from __future__ import annotations
 
-import platform
 import threading
 from typing import TYPE_CHECKING, Any
 
 from backend.localsvc.paths import data_dir, runtime_dir
 from desktop import localsvc
 from desktop.api.errors import ApiError
+from desktop.config import COMMAND_LINE, device_name
 from desktop.localsvc import LocalServiceError, Running
 
 if TYPE_CHECKING:  # PyJWT, cryptography and httpx load on the worker that starts the service
@@ -24,9 +24,12 @@ if TYPE_CHECKING:  # PyJWT, cryptography and httpx load on the worker that start
 STORE_PREFIX = "local-service"
 
 
-def store_key() -> str:
-    """The keyring key of this service's sign-in: one per data folder (its database)."""
-    return f"{STORE_PREFIX} {data_dir().resolve()}"
+def store_key(client: str = COMMAND_LINE) -> str:
+    """The keyring key of this service's sign-in: one per data folder (its database) and
+    client, so the window and the commands are two devices a person can tell apart (and
+    sign out one by one). The commands keep the key all clients once shared."""
+    base = f"{STORE_PREFIX} {data_dir().resolve()}"
+    return base if client == COMMAND_LINE else f"{base} ({client})"
 
 
 class LocalBackend:
@@ -37,14 +40,15 @@ class LocalBackend:
         *,
         store: SecureStore | None = None,
         start_timeout: float = localsvc.START_TIMEOUT_S,
-        device_name: str | None = None,
+        client: str = COMMAND_LINE,
     ) -> None:
         self.base_url: str | None = None
         self.session: Session | None = None
         self.running: Running | None = None
         self._store = store
         self._start_timeout = start_timeout
-        self._device_name = device_name or f"{platform.node() or 'This computer'} (this device)"
+        self._client = client
+        self._device_name = device_name(client)
 
     def start(self) -> str:
         store_box: list[Any] = []
@@ -59,13 +63,13 @@ class LocalBackend:
         store = self._store if self._store is not None else (store_box or [_open_store()])[0]
         from desktop.session import Session
 
-        session = Session(running.url, store, store_key=store_key(), loopback=True)
+        session = Session(running.url, store, store_key=store_key(self._client), loopback=True)
         try:
             if not session.restore():
                 # One sign-in at a time, so racing first commands keep one device, not several.
                 with localsvc.start_lock(runtime_dir()):
                     if not session.restore():
-                        session.login_local(running.secret, self._device_name[:200])
+                        session.login_local(running.secret, self._device_name)
         except BaseException:
             session.close()
             raise

@@ -158,6 +158,14 @@ class ApiClient:
     def devices(self) -> list[dict[str, Any]]:
         return self._list(self.request_json("GET", "/v1/auth/devices"))
 
+    def sign_out_device(self, device_id: str) -> None:
+        self.request_json("DELETE", f"/v1/auth/devices/{_q(device_id)}")
+
+    def sign_out_other_devices(self) -> int:
+        """Signs out every device but this one; how many were signed out."""
+        answer = self._dict(self.request_json("DELETE", "/v1/auth/devices"))
+        return int(answer.get("signed_out") or 0)
+
     def close(self) -> None:
         self._http.close()
         for old in self._retired:

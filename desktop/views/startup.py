@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.config import DESKTOP_APP, device_name
 from desktop.tasks import run_in_background
 from desktop.views.controller import Controller
 from desktop.views.errors import describe_error
@@ -25,7 +26,7 @@ LocalFactory = Callable[[], "LocalBackend"]
 def _local_backend() -> LocalBackend:
     from desktop.local_backend import LocalBackend
 
-    return LocalBackend()
+    return LocalBackend(client=DESKTOP_APP)
 
 
 def _open_store() -> SecureStore:
@@ -122,9 +123,7 @@ class BackendLink(QObject):
         from desktop.session import Session
 
         session = Session(url, self._store_factory())
-        import platform
-
-        session.login(email, password, device_name=platform.node() or "This computer")
+        session.login(email, password, device_name=device_name(DESKTOP_APP))
         return session
 
     def ask_sign_in(self) -> SignInDialog:

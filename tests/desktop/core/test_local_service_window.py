@@ -4,6 +4,7 @@ service; a SIGKILLed window leaves nothing running once the idle time has passed
 from __future__ import annotations
 
 import json
+import platform
 import signal
 import sqlite3
 import subprocess
@@ -40,6 +41,11 @@ def _window_signed_in(home: LocalHome, window: subprocess.Popen[bytes]) -> dict[
     return info if info is not None and _devices(home) == 1 else None
 
 
+def _device_names(home: LocalHome) -> list[str]:
+    with sqlite3.connect(home.data / "backend.sqlite3") as db:
+        return sorted(str(row[0]) for row in db.execute("SELECT name FROM devices"))
+
+
 @pytest.fixture
 def home(tmp_path: Path) -> Iterator[LocalHome]:
     h = LocalHome(tmp_path)
@@ -57,7 +63,11 @@ def test_window_and_commands_use_one_service(home: LocalHome) -> None:
         assert json.loads(listed.stdout) == []
         assert home.cli("providers").returncode == 0
         assert home.service_pids() == [pid]
-        assert _devices(home) == 1  # the commands reused the window's device session
+        # The window and the commands are two devices, named so a person tells them apart;
+        # the commands share one device between them.
+        assert home.cli("list").returncode == 0
+        host = platform.node()
+        assert _device_names(home) == [f"{host} command line", f"{host} desktop app"]
     finally:
         window.kill()
         window.wait(30)
