@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from desktop.models import expiry
 from desktop.models.format import parse_time, relative_time
 
 
@@ -16,6 +17,9 @@ class AdAccount:
     name: str
     currency: str
     time_zone: str
+    # Google Ads manager accounts: the manager above this one, and whether this is one.
+    parent_id: str | None = None
+    is_manager: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ class Connection:
     accounts: tuple[AdAccount, ...] = field(default_factory=tuple)
     revocation_pending: bool = False
     checking: bool = False
+    # When the provider ends the grant by itself, and why in words (None when it never does).
+    expires_at: datetime | None = None
+    expiry_reason: str | None = None
     # As the backend sent it: what the local cache stores and `--json` prints, unchanged.
     body: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -45,6 +52,8 @@ class Connection:
                 name=str(a.get("name") or a.get("id") or ""),
                 currency=str(a.get("currency") or ""),
                 time_zone=str(a.get("time_zone") or ""),
+                parent_id=str(a["parent_id"]) if a.get("parent_id") else None,
+                is_manager=bool(a.get("is_manager")),
             )
             for a in data.get("accounts") or []
             if isinstance(a, dict)
@@ -62,6 +71,8 @@ class Connection:
             last_refreshed_at=parse_time(data.get("last_refreshed_at")),
             accounts=accounts,
             revocation_pending=bool(data.get("revocation_pending")),
+            expires_at=parse_time(data.get("expires_at")),
+            expiry_reason=data.get("expiry_reason") or None,
             body=dict(data),
         )
 
@@ -102,6 +113,40 @@ class Connection:
                 words += f" ({relative_time(self.last_error_at)})"
             return words
         return ""
+
+    def expiry_warning(self, now: datetime) -> str | None:
+        """ "Expires in N days: reconnect to keep reports flowing" from 14 days before."""
+        return expiry.warning_text(
+            expiry.days_until(self.status, self.revocation_pending, self.expires_at, now)
+        )
+
+    def expiry_details(self) -> str:
+        """When and why the grant lapses by itself, for the card's tooltip."""
+        if self.expires_at is None:
+            return ""
+        when = f"Access ends {expiry.local_time(self.expires_at.isoformat())}"
+        return f"{when}: {self.expiry_reason}" if self.expiry_reason else when + "."
+
+    def account_tree(self) -> list[tuple[int, AdAccount]]:
+        """Accounts in hierarchy order with their depth (clients under their manager)."""
+        ids = {a.id for a in self.accounts}
+        order: list[tuple[int, AdAccount]] = []
+
+        def walk(parent: str | None, depth: int) -> None:
+            for a in self.accounts:
+                top = a.parent_id if a.parent_id in ids else None
+                if top == parent and a.id not in seen:
+                    seen.add(a.id)
+                    order.append((depth, a))
+                    walk(a.id, depth + 1)
+
+        seen: set[str] = set()
+        walk(None, 0)
+        order.extend((0, a) for a in self.accounts if a.id not in seen)
+        return order
+
+    def has_hierarchy(self) -> bool:
+        return any(a.is_manager or a.parent_id for a in self.accounts)
 
     def accounts_text(self) -> str:
         if not self.accounts:

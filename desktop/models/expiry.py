@@ -11,20 +11,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from desktop.models.format import parse_time
+
 WARN_DAYS = 14
 # A connection that already needs reconnecting says so itself; a disconnected one lapses never.
 WARNED_STATUSES = ("connected", "error")
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An API timestamp as an aware datetime (None when absent or unreadable)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def local_time(value: Any) -> str:
@@ -34,12 +25,19 @@ def local_time(value: Any) -> str:
 
 
 def days_left(connection: Mapping[str, Any], now: datetime) -> int | None:
+    """`days_until` for a connection as the API sends it."""
+    return days_until(
+        str(connection.get("status")),
+        bool(connection.get("revocation_pending")),
+        parse_time(connection.get("expires_at")),
+        now,
+    )
+
+
+def days_until(status: str, pending: bool, expires: datetime | None, now: datetime) -> int | None:
     """Whole days until the grant lapses, counted up (9.2 days left is "10 days"): None when
     no lapse is known, the connection is not usable anyway, or the warning is not due yet."""
-    if connection.get("status") not in WARNED_STATUSES or connection.get("revocation_pending"):
-        return None
-    expires = parse_time(connection.get("expires_at"))
-    if expires is None:
+    if status not in WARNED_STATUSES or pending or expires is None:
         return None
     left = expires - now
     if left > timedelta(days=WARN_DAYS) or left <= timedelta(0):
@@ -49,7 +47,10 @@ def days_left(connection: Mapping[str, Any], now: datetime) -> int | None:
 
 def expiry_warning(connection: Mapping[str, Any], now: datetime | None = None) -> str | None:
     """ "Expires in N days: reconnect to keep reports flowing" within the last 14 days."""
-    days = days_left(connection, now or datetime.now(UTC))
+    return warning_text(days_left(connection, now or datetime.now(UTC)))
+
+
+def warning_text(days: int | None) -> str | None:
     if days is None:
         return None
     unit = "day" if days == 1 else "days"

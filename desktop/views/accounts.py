@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
@@ -29,7 +32,9 @@ class ConnectionRow(QFrame):
     disconnect_requested = Signal(str)
     """Disconnect (revoke) this connection id."""
 
-    def __init__(self, item: Connection, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, item: Connection, parent: QWidget | None = None, *, now: datetime | None = None
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("connectionRow")
         self.connection_id = item.id
@@ -54,12 +59,33 @@ class ConnectionRow(QFrame):
         self.subtitle.setObjectName("rowSubtitle")
         self.subtitle.setWordWrap(True)
         text.addWidget(self.subtitle)
+        if item.has_hierarchy():
+            # Google Ads managers: clients indented under the manager that reaches them.
+            self.subtitle.setText(item.provider_name)
+            self.tree = QLabel(_tree_text(item))
+            self.tree.setObjectName("rowSubtitle")
+            self.tree.setTextFormat(Qt.TextFormat.PlainText)
+            self.tree.setAccessibleName(f"Ad accounts of {item.display_name}")
+            text.addWidget(self.tree)
         self.detail = QLabel(item.detail())
         self.detail.setObjectName("rowDetail")
         self.detail.setProperty("kind", item.badge_kind)
+        # The reason comes from the provider's own words: never read it as markup.
+        self.detail.setTextFormat(Qt.TextFormat.PlainText)
         self.detail.setWordWrap(True)
         self.detail.setVisible(bool(item.detail()))
         text.addWidget(self.detail)
+        warning = item.expiry_warning(now or datetime.now(UTC))
+        self.expiry = QLabel(warning or "")
+        self.expiry.setObjectName("rowDetail")
+        self.expiry.setProperty("kind", "warning")
+        self.expiry.setTextFormat(Qt.TextFormat.PlainText)
+        self.expiry.setWordWrap(True)
+        self.expiry.setVisible(warning is not None)
+        text.addWidget(self.expiry)
+        details = item.expiry_details()
+        self.expiry.setToolTip(details)
+        self.setToolTip(details)
         self.refreshed = QLabel(f"Last refreshed {relative_time(item.last_refreshed_at)}")
         self.refreshed.setObjectName("rowMeta")
         text.addWidget(self.refreshed)
@@ -81,12 +107,21 @@ class ConnectionRow(QFrame):
         for button in (self.reports_button, self.reconnect_button, self.disconnect_button):
             actions.addWidget(button)
         outer.addLayout(actions)
-        self.setAccessibleName(f"{item.display_name}, {item.provider_name}, {item.badge}")
+        spoken = f"{item.display_name}, {item.provider_name}, {item.badge}"
+        self.setAccessibleName(f"{spoken}, {warning}" if warning else spoken)
 
     def _button(self, text: str, accessible: str) -> QPushButton:
         button = QPushButton(text)
         button.setAccessibleName(accessible)
         return button
+
+
+def _tree_text(item: Connection) -> str:
+    lines = []
+    for depth, account in item.account_tree():
+        role = " (manager)" if account.is_manager else ""
+        lines.append("    " * depth + f"{account.name}{role}")
+    return "\n".join(lines)
 
 
 class AccountsView(QWidget):
@@ -107,6 +142,8 @@ class AccountsView(QWidget):
         super().__init__(parent)
         self.model = model
         self.rows: list[ConnectionRow] = []
+        # The clock the expiry warnings count from (tests set a fixed one).
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(12)
@@ -198,7 +235,7 @@ class AccountsView(QWidget):
             item = self.model.data(self.model.index(r), ConnectionRole)
             if not isinstance(item, Connection):
                 continue
-            row = ConnectionRow(item)
+            row = ConnectionRow(item, now=self.now())
             row.reports_requested.connect(self.reports_requested)
             row.reconnect_requested.connect(self.reconnect_requested)
             row.disconnect_requested.connect(self.disconnect_requested)
