@@ -17,10 +17,9 @@ from desktop.cli_output import (
     connection_summary,
     connections_table,
     providers_table,
-    report_csv,
-    report_table,
     to_json,
 )
+from desktop.cli_report import add_report_arguments, check_report_arguments, write_report
 from desktop.config import COMMAND_LINE, BackendUrlRefused, device_name, resolve_backend_url
 from desktop.connect import ConnectRefused, run_connect
 from desktop.localsvc import LocalServiceError
@@ -58,12 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--json", action="store_true")
 
     report = sub.add_parser("report", help="an ads report")
-    report.add_argument("connection", help="connection id or a unique prefix")
-    report.add_argument("--account", help="ad account id (default: the only one)")
-    report.add_argument("--since", type=_date, required=True, metavar="YYYY-MM-DD")
-    report.add_argument("--until", type=_date, required=True, metavar="YYYY-MM-DD")
-    report.add_argument("--level", choices=["account", "campaign"], default="account")
-    report.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    add_report_arguments(report)
 
     disconnect = sub.add_parser("disconnect", help="revoke access and remove a connection")
     disconnect.add_argument("connection")
@@ -210,24 +204,28 @@ def _connect(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    if args.since > args.until:
-        raise CliError("--since must be on or before --until.", 2)
+    check_report_arguments(args)
     with BackendContext(resolve_backend_url(args.backend)) as ctx:
         connection = resolve_connection(ctx.api, args.connection)
-        account = args.account or _only_account(connection)
+        accounts = list(dict.fromkeys(args.account or []))
+        if not accounts and not args.all_accounts:
+            only = _only_account(connection)
+            accounts = [only] if only else []
         report = ctx.api.report(
             connection.id,
-            account=account,
+            account=None,
+            accounts=accounts,
+            all_accounts=args.all_accounts,
             since=args.since,
             until=args.until,
+            preset=args.preset,
             level=args.level,
+            breakdowns=list(dict.fromkeys(args.breakdown or [])),
+            time=args.time,
+            metrics=args.metrics,
+            compare=args.compare,
         )
-    if args.format == "json":
-        print(to_json(report))
-    elif args.format == "csv":
-        sys.stdout.write(report_csv(report))
-    else:
-        print(report_table(report))
+    write_report(report, args)
     return 0
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Sequence
 from datetime import datetime
@@ -79,16 +77,6 @@ def report_table(report: dict[str, Any]) -> str:
     else:
         lines.insert(2, "(no data in this period)")
     return "\n".join([title, "", *lines])
-
-
-def report_csv(report: dict[str, Any]) -> str:
-    """RFC 4180 CSV: a header row of column keys, then the rows as the API sent them."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([c.get("key") for c in report.get("columns") or []])
-    for row in report.get("rows") or []:
-        writer.writerow(["" if v is None else v for v in row])
-    return out.getvalue()
 
 
 def connections_table(connections: Sequence[dict[str, Any]], now: datetime | None = None) -> str:

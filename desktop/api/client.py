@@ -131,21 +131,34 @@ class ApiClient:
         id: str,
         *,
         account: str | None,
-        since: date,
-        until: date,
+        since: date | None,
+        until: date | None,
         level: str = "account",
         metrics: Sequence[str] | None = None,
         cancel: threading.Event | None = None,
+        accounts: Sequence[str] = (),
+        all_accounts: bool = False,
+        preset: str | None = None,
+        breakdowns: Sequence[str] = (),
+        time: str | None = None,
+        compare: str | None = None,
     ) -> dict[str, Any]:
-        params: dict[str, str] = {
-            "since": since.isoformat(),
-            "until": until.isoformat(),
-            "level": level,
+        """GET …/reports; several accounts and breakdowns travel as comma lists."""
+        params: dict[str, str] = {"level": level}
+        if since is not None and until is not None:
+            params["since"], params["until"] = since.isoformat(), until.isoformat()
+        chosen = [account] if account else list(accounts)
+        if chosen:
+            params["account"] = ",".join(chosen)
+        optional = {
+            "all_accounts": "true" if all_accounts else None,
+            "preset": preset,
+            "breakdowns": ",".join(breakdowns) or None,
+            "time": time,
+            "compare": compare,
+            "metrics": ",".join(metrics) if metrics else None,
         }
-        if account:
-            params["account"] = account
-        if metrics:
-            params["metrics"] = ",".join(metrics)
+        params.update({k: v for k, v in optional.items() if v})
         path = f"/v1/connections/{_q(id)}/reports"
         body = _cancellable(lambda: self._send("GET", path, params=params, cancel=cancel), cancel)
         return self._dict(body)
