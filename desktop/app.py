@@ -6,10 +6,11 @@ import argparse
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -23,6 +24,7 @@ from desktop.config import (
     resolve_backend_url,
     save_settings,
 )
+from desktop.expiry_watch import ExpiryWatcher
 from desktop.models.connections import ConnectionsModel
 from desktop.notify import Notifier
 from desktop.tasks import run_in_background
@@ -164,9 +166,24 @@ def build_main(app: QApplication, backend_url: str | None) -> MainParts:
     window = MainWindow(model)
     notifier = Notifier(app.windowIcon(), window)
     controller = Controller(window, model, cache, notifier)
+    watch_expiry(model, notifier, lambda: controller.cache, window)
     link = BackendLink(controller, backend_url)
     window.settings_requested.connect(lambda: _open_settings(window, link))
     return MainParts(window, model, notifier, controller, link)
+
+
+def watch_expiry(
+    model: ConnectionsModel, notifier: Notifier, cache: Callable[[], Cache | None], parent: QObject
+) -> ExpiryWatcher:
+    """Announce each grant entering its last 14 days whenever the list changes."""
+    watcher = ExpiryWatcher(notifier, cache, parent)
+
+    def check(*_: object) -> None:
+        watcher.check(model.items())
+
+    for changed in (model.modelReset, model.rowsInserted, model.dataChanged):
+        changed.connect(check)
+    return watcher
 
 
 def run_gui(args: argparse.Namespace) -> int:

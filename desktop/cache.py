@@ -39,6 +39,12 @@ _SCHEMA = (
         body TEXT NOT NULL,
         saved_at DATETIME NOT NULL,
         PRIMARY KEY (scope, connection_id))""",
+    # Expiry warnings already sent: one per connection per lapse date (desktop/expiry_watch.py).
+    """CREATE TABLE IF NOT EXISTS notices (
+        scope VARCHAR NOT NULL,
+        key VARCHAR NOT NULL,
+        sent_at DATETIME NOT NULL,
+        PRIMARY KEY (scope, key))""",
 )
 
 
@@ -182,6 +188,16 @@ class Cache:
                 "DELETE FROM reports WHERE scope = ? AND connection_id = ?",
                 (self.scope, connection_id),
             )
+
+    def claim_notice(self, key: str) -> bool:
+        """Record that the notice `key` goes out now; False when it went out before (by this
+        or another window: the insert is the test, so two processes never both send it)."""
+        with self._writing() as db:
+            done = db.execute(
+                "INSERT OR IGNORE INTO notices (scope, key, sent_at) VALUES (?, ?, ?)",
+                (self.scope, key, _now()),
+            )
+            return done.rowcount == 1
 
     def close(self) -> None:
         with self._lock:
