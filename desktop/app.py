@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
@@ -33,6 +34,10 @@ from desktop.views.main_window import MainWindow
 from desktop.views.paint import after_next_paint
 from desktop.views.startup import BackendLink
 from desktop.views.widgets import icon
+
+if TYPE_CHECKING:
+    from desktop.api.client import ApiClient
+    from desktop.views.devices_dialog import DevicesDialog
 
 log = logging.getLogger(__name__)
 
@@ -230,5 +235,21 @@ def _open_settings(window: MainWindow, link: BackendLink) -> None:
         link.switch(new_url)
 
     dialog.backend_chosen.connect(chosen)
+    dialog.devices_requested.connect(lambda: open_devices(window, link.controller.client))
     dialog.finished.connect(dialog.deleteLater)
     dialog.open()
+
+
+def open_devices(window: MainWindow, client: ApiClient | None) -> DevicesDialog | None:
+    """Settings → Signed-in devices, on the backend the window is signed in to."""
+    if client is None:
+        window.show_notice("Signed-in devices", "Sign in first to see your devices")
+        return None
+    from desktop.views.devices_dialog import DevicesDialog
+
+    dialog = DevicesDialog(
+        client.devices, client.sign_out_device, client.sign_out_other_devices, window
+    )
+    dialog.finished.connect(dialog.deleteLater)
+    dialog.open()
+    return dialog

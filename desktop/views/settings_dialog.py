@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QLabel,
     QLineEdit,
+    QPushButton,
     QRadioButton,
     QVBoxLayout,
     QWidget,
@@ -22,6 +23,8 @@ class SettingsDialog(QDialog):
 
     backend_chosen = Signal(object)
     """The user saved a backend choice: (URL str, or None for this computer)."""
+    devices_requested = Signal()
+    """The user wants to see (and sign out) the devices signed in to this account."""
 
     def __init__(self, backend_url: str | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +58,13 @@ class SettingsDialog(QDialog):
         self.error_label.setObjectName("errorText")
         self.error_label.hide()
         layout.addWidget(self.error_label)
+        devices_heading = QLabel("Signed-in devices")
+        devices_heading.setObjectName("dialogTitle")
+        layout.addWidget(devices_heading)
+        self.devices_button = QPushButton("Signed-in devices…")
+        self.devices_button.setAccessibleName("Show the devices signed in to your account")
+        self.devices_button.clicked.connect(self.devices_requested)
+        layout.addWidget(self.devices_button)
         (self.remote_radio if backend_url else self.local_radio).setChecked(True)
         self.url_edit.setEnabled(bool(backend_url))
         self.remote_radio.toggled.connect(self.url_edit.setEnabled)
