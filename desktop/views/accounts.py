@@ -86,7 +86,12 @@ class ConnectionRow(QFrame):
         details = item.expiry_details()
         self.expiry.setToolTip(details)
         self.setToolTip(details)
-        self.refreshed = QLabel(f"Last refreshed {relative_time(item.last_refreshed_at)}")
+        meta = f"Last refreshed {relative_time(item.last_refreshed_at)}"
+        usable = item.status in ("connected", "error") and not item.revocation_pending
+        if item.expires_at is not None and warning is None and usable:
+            # Always in sight, so a lapse is never a surprise (the reason is in the tooltip).
+            meta += f" · Access ends {item.expires_at.astimezone():%d %b %Y}"
+        self.refreshed = QLabel(meta)
         self.refreshed.setObjectName("rowMeta")
         text.addWidget(self.refreshed)
         outer.addLayout(text, 1)

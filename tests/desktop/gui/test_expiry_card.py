@@ -45,6 +45,9 @@ def test_the_card_warns_10_days_ahead_but_not_20(qtbot) -> None:
     local = (NOW + timedelta(days=10)).astimezone().strftime("%Y-%m-%d %H:%M")
     assert soon.toolTip() == f"Access ends {local}: {REASON}"
     assert REASON in later.toolTip()  # the reason is there before the warning is due
+    ends = (NOW + timedelta(days=20)).astimezone().strftime("%d %b %Y")
+    assert later.refreshed.text().endswith(f" · Access ends {ends}")
+    assert "Access ends" not in soon.refreshed.text()  # the warning says it instead
 
 
 def test_the_warning_moves_with_the_clock(qtbot) -> None:
@@ -61,6 +64,7 @@ def test_no_warning_once_the_connection_needs_reconnecting(qtbot) -> None:
     row = view.rows[0]
     assert row.expiry.isHidden()
     assert row.detail.text() == reason
+    assert "Access ends" not in row.refreshed.text()  # it already ended
 
 
 def test_the_reason_is_plain_text_not_markup(qtbot) -> None:
