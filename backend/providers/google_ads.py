@@ -31,8 +31,15 @@ from backend.providers.base import (
     ProviderRequestError,
     ProviderUnavailable,
     RateLimited,
+    RawReport,
     RawRow,
     ReportQuery,
+)
+from backend.providers.google_gaql import (
+    NO_REACH,
+    dimension_value,
+    merge_rows,
+    report_gaql,
 )
 from backend.providers.http import request_with_retries
 from backend.secret import Secret
@@ -105,6 +112,8 @@ def google_ads_error(response: httpx.Response, provider: str, action: str) -> Pr
 
 
 class GoogleAdsAdapter(ReportAdapter):
+    levels = ("account", "campaign", "adset", "ad")
+    breakdowns = ("age", "gender", "country", "device")  # no "platform": see google_gaql.py
     name = "google_ads"
 
     def __init__(
@@ -218,26 +227,10 @@ class GoogleAdsAdapter(ReportAdapter):
         return list(found.values())
 
     async def fetch_report(self, access_token: Secret, query: ReportQuery) -> list[RawRow]:
-        campaign = query.level == "campaign"
-        select = ["segments.date"]
-        if campaign:
-            select += ["campaign.id", "campaign.name"]
-        select += [
-            "metrics.impressions",
-            "metrics.clicks",
-            "metrics.cost_micros",
-            "metrics.conversions",
-        ]
-        # Only fixed field names and ISO dates go into the query: nothing user-typed.
-        resource = "campaign" if campaign else "customer"
-        since, until = query.since.isoformat(), query.until.isoformat()
-        gaql = " ".join(
-            [
-                f"SELECT {', '.join(select)} FROM {resource}",  # noqa: S608 - GAQL, fixed names
-                f"WHERE segments.date BETWEEN '{since}' AND '{until}'",
-                "ORDER BY segments.date",
-            ]
-        )
+        return (await self.fetch_report_data(access_token, query)).rows
+
+    async def fetch_report_data(self, access_token: Secret, query: ReportQuery) -> RawReport:
+        gaql = report_gaql(query)  # refuses what Google cannot answer, before any call
         rows = await self.search_stream(
             query.account_id,
             gaql,
@@ -246,11 +239,15 @@ class GoogleAdsAdapter(ReportAdapter):
             login_customer_id=query.login_customer_id,
         )
         try:
-            return [_row(row, campaign) for row in rows]
+            raw = merge_rows([_row(row, query) for row in rows])
         except (KeyError, ValueError, TypeError):
             raise ProviderUnavailable(
                 f"{self._ctx.provider} sent report rows we could not read; try again shortly."
             ) from None
+        notes = []
+        if {"reach", "frequency"} & set(query.metrics):
+            notes.append(NO_REACH)
+        return RawReport(raw, None, notes)
 
 
 def _digits(customer_id: str) -> str:
@@ -279,16 +276,28 @@ def _client_account(
     )
 
 
-def _row(row: dict[str, Any], campaign: bool) -> RawRow:
+def _row(row: dict[str, Any], query: ReportQuery) -> RawRow:
     # proto3 JSON: int64 arrives as a string, zero values may be left out altogether.
     metrics = row.get("metrics") or {}
+    segments = row.get("segments") or {}
+    level = query.level
     c = row.get("campaign") or {}
+    g = row.get("adGroup") or {}
+    ad = (row.get("adGroupAd") or {}).get("ad") or {}
+    lower = level in ("adset", "ad")
     return RawRow(
-        date=date.fromisoformat(str(row["segments"]["date"])),
-        campaign_id=str(c["id"]) if campaign else None,
-        campaign_name=str(c.get("name") or "") if campaign else None,
+        date=date.fromisoformat(str(segments["date"])) if query.time == "daily" else query.since,
+        campaign_id=str(c["id"]) if level != "account" else None,
+        campaign_name=str(c.get("name") or "") if level != "account" else None,
         impressions=to_int(metrics.get("impressions")),
         clicks=to_int(metrics.get("clicks")),
         spend=to_decimal(metrics.get("costMicros")) / MICROS,
         conversions=to_int(metrics.get("conversions")),
+        adset_id=str(g["id"]) if lower else None,
+        adset_name=str(g.get("name") or "") if lower else None,
+        ad_id=str(ad["id"]) if level == "ad" else None,
+        ad_name=str(ad.get("name") or "") if level == "ad" else None,
+        dims={b: dimension_value(b, row) for b in query.breakdowns},
+        reach=None,  # Google Ads has no reach in these views (NO_REACH)
+        conversion_value=to_decimal(metrics.get("conversionsValue")),
     )

@@ -11,6 +11,14 @@ Behaviour copied from Google's: no refresh-token rotation; a refresh token only 
 access_type=offline; revoking an unknown token is `400 invalid_token`; int64 fields are JSON
 strings, zero metrics are left out (proto3 JSON), conversions are doubles; searchStream answers
 a JSON array of batches.
+
+Reports (developers.google.com/google-ads/api/fields/v22/overview): the resources `customer`,
+`campaign`, `ad_group`, `ad_group_ad`, and the views `age_range_view`
+(ad_group_criterion.age_range.type), `gender_view` (ad_group_criterion.gender.type),
+`geographic_view` (geographic_view.country_criterion_id), one row per ad group criterion;
+`segments.device` on any of them; without `segments.date` in SELECT the range comes back as
+one row per entity; metrics.conversions and metrics.conversions_value are doubles. None of
+these resources offers a reach metric.
 """
 
 from __future__ import annotations
@@ -58,6 +66,7 @@ class GoogleState(FakeState):
     )
     # manager id -> its direct clients (each also in `customers`, naming the manager there).
     managers: dict[str, list[str]] = field(default_factory=dict)
+    queries: list[str] = field(default_factory=list)  # GAQL report queries, as received
     # What listAccessibleCustomers returns; None: every customer not reached via a manager.
     accessible: list[str] | None = None
 
@@ -83,6 +92,82 @@ class GoogleState(FakeState):
 
     def __post_init__(self) -> None:
         FakeState.__init__(self)
+
+    def report(self, customer: str, query: str, since: date, until: date) -> list[dict[str, Any]]:
+        """Rows for a GAQL report query: per day (or the range), entity, view row, device."""
+        resource = re.search(r"FROM (\w+)", query)
+        assert resource is not None
+        res = resource.group(1)
+        self.queries.append(query)
+        daily = "segments.date" in query.split(" FROM ")[0]
+        views = {
+            "age_range_view": (
+                "adGroupCriterion", "ageRange", ["AGE_RANGE_18_24", "AGE_RANGE_65_UP"]
+            ),
+            "gender_view": ("adGroupCriterion", "gender", ["FEMALE", "MALE"]),
+            "geographic_view": ("geographicView", "countryCriterionId", ["2276", "2250"]),
+        }  # fmt: skip
+        devices = ["MOBILE", "DESKTOP"] if "segments.device" in query else [None]
+        groups = 2 if res in ("ad_group", "ad_group_ad") or res in views else 1
+        ads = 2 if res == "ad_group_ad" else 1
+        spans = (
+            [(since + timedelta(days=i),) * 2 for i in range((until - since).days + 1)]
+            if daily
+            else [(since, until)]
+        )
+        out: list[dict[str, Any]] = []
+        for first, last in spans:
+            for c in range(2) if res != "customer" else [0]:
+                for g in range(groups):
+                    for a in range(ads):
+                        for v in views[res][2] if res in views else [None]:
+                            for d in devices:
+                                out.append(self._report_row(customer, res, first, last, c, g, a,
+                                                            v, d, daily, views))  # fmt: skip
+        return out
+
+    def _report_row(
+        self, customer: str, res: str, first: date, last: date, c: int, g: int, a: int,
+        v: str | None, d: str | None, daily: bool, views: dict[str, Any],
+    ) -> dict[str, Any]:  # fmt: skip
+        salt = c * 7 + g * 3 + a + len(v or "") + len(d or "")
+        imp = clicks = cost = 0
+        conv = value = 0.0
+        day = first
+        while day <= last:
+            n = day.toordinal() + int(customer[-3:]) + salt
+            imp += 500 + n % 400
+            clicks += n % 30
+            cost += (n % 9000) * 1130
+            conv += (n % 5) / 2
+            value += (n % 5) * 12.25
+            day += timedelta(days=1)
+        metrics: dict[str, Any] = {
+            "impressions": str(imp), "clicks": str(clicks), "costMicros": str(cost),
+            "conversions": conv, "conversionsValue": value,
+        }  # fmt: skip
+        metrics = {k: x for k, x in metrics.items() if x not in ("0", 0, 0.0)}
+        row: dict[str, Any] = {"metrics": metrics}
+        segments: dict[str, Any] = {}
+        if daily:
+            segments["date"] = first.isoformat()
+        if d:
+            segments["device"] = d
+        if segments:
+            row["segments"] = segments
+        if res != "customer":
+            row["campaign"] = {"id": str(900 + c), "name": f"Search {c}"}
+        if res in ("ad_group", "ad_group_ad") or res in views:
+            row["adGroup"] = {"id": f"77{c}{g}", "name": f"Group {c}.{g}"}
+        if res == "ad_group_ad":
+            row["adGroupAd"] = {"ad": {"id": f"88{c}{g}{a}", "name": f"Ad {c}.{g}.{a}"}}
+        if v is not None:
+            outer, inner, _ = views[res]
+            if outer == "adGroupCriterion":
+                row[outer] = {inner: {"type": v}}
+            else:
+                row[outer] = {inner: v}
+        return row
 
     def rows(self, customer: str, since: date, until: date, campaign: bool) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
@@ -276,14 +361,15 @@ def create_google_app(state: GoogleState) -> FastAPI:
         metrics_query = "metrics." in query
         if metrics_query and customer in state.managers:
             return _status(400, "INVALID_ARGUMENT", {"queryError": "REQUESTED_METRICS_FOR_MANAGER"})
+        results: list[dict[str, Any]]
         if resource.group(1) == "customer_client":
             clients = state.managers.get(customer, [])
             results = [
                 _customer_client(state, customer, customer, 0),
                 *(_customer_client(state, customer, c, 1) for c in clients),
             ]
-        elif resource.group(1) == "customer" and "segments.date" not in query:
-            results: list[dict[str, Any]] = [
+        elif resource.group(1) == "customer" and "metrics." not in query:
+            results = [
                 {
                     "customer": {
                         "resourceName": f"customers/{customer}",
@@ -298,12 +384,17 @@ def create_google_app(state: GoogleState) -> FastAPI:
             between = re.search(r"BETWEEN '(\d{4}-\d\d-\d\d)' AND '(\d{4}-\d\d-\d\d)'", query)
             if between is None:
                 return _status(400, "INVALID_ARGUMENT", {"queryError": "MISSING_DATE_RANGE"})
-            results = state.rows(
-                customer,
+            since, until = (
                 date.fromisoformat(between.group(1)),
                 date.fromisoformat(between.group(2)),
-                resource.group(1) == "campaign",
             )
+            res = resource.group(1)
+            head = query.split(" FROM ")[0]
+            if res in ("customer", "campaign") and "segments.date" in head and "device" not in head:
+                state.queries.append(query)  # the classic daily report
+                results = state.rows(customer, since, until, res == "campaign")
+            else:
+                results = state.report(customer, query, since, until)
         size = state.batch_size
         batches = [
             {"results": results[i : i + size], "fieldMask": "fake", "requestId": "req"}
