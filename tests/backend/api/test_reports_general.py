@@ -6,10 +6,13 @@ time_increment=all_days, default_summary), which the sandbox's API is shaped aft
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
+from backend.reports import service
 from backend.reports.schemas import ReportOut
 from tests.backend.api.conftest import connect, direct_grant, sandbox_get
 from tests.backend.conftest import Backend, SignedIn
@@ -190,3 +193,26 @@ def test_every_new_shape_matches_the_documented_answer(backend: Backend, user: S
         body = report(user, conn["id"], metrics=everything, **params,
                       **({} if "preset" in params else RANGE))  # fmt: skip
         ReportOut.model_validate(body)
+
+
+def test_presets_follow_each_accounts_time_zone_with_a_fixed_clock(
+    backend: Backend, user: SignedIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 23:30 UTC on 30 November 2026: already 1 December in Berlin, still 30 November in
+    # New York. The backend serves from this process, so its clock can be fixed here.
+    fixed = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
+    monkeypatch.setattr(service, "_now", lambda: fixed)
+    conn = connect(user)
+    zones = {a["id"]: a["time_zone"] for a in conn["accounts"]}
+    berlin = next(i for i, z in zones.items() if z == "Europe/Berlin")
+    new_york = next(i for i, z in zones.items() if z == "America/New_York")
+    body = report(user, conn["id"], account=[berlin, new_york], preset="yesterday",
+                  time="total", metrics="clicks")  # fmt: skip
+    ranges = {a["id"]: (a["since"], a["until"]) for a in body["accounts"]}
+    assert ranges[berlin] == ("2026-11-30", "2026-11-30")
+    assert ranges[new_york] == ("2026-11-29", "2026-11-29")
+    month = report(user, conn["id"], account=berlin, preset="this_month", metrics="clicks")
+    assert (month["since"], month["until"]) == ("2026-12-01", "2026-12-01")
+    assert {r[0] for r in month["rows"]} <= {"2026-12-01"}
+    default = report(user, conn["id"], account=new_york, metrics="clicks")  # last_30d
+    assert (default["since"], default["until"]) == ("2026-10-31", "2026-11-29")
