@@ -127,6 +127,9 @@ class RawRow:
     dims: dict[str, str] = field(default_factory=dict)
     reach: int | None = None  # for exactly this row's range and entity, as the provider says
     conversion_value: Decimal = Decimal(0)
+    # Fractional conversions as reported (Google's modelled conversions are doubles);
+    # `conversions` keeps the rounded count the classic report shows.
+    conversions_exact: Decimal | None = None
 
 
 @dataclass(frozen=True)

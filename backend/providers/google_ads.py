@@ -300,4 +300,5 @@ def _row(row: dict[str, Any], query: ReportQuery) -> RawRow:
         dims={b: dimension_value(b, row) for b in query.breakdowns},
         reach=None,  # Google Ads has no reach in these views (NO_REACH)
         conversion_value=to_decimal(metrics.get("conversionsValue")),
+        conversions_exact=to_decimal(metrics.get("conversions")),
     )

@@ -15,6 +15,7 @@ with a note, it is never made up.
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any, Final
 
 from backend.providers.base import ProviderRequestError, RawRow, ReportQuery
@@ -118,5 +119,7 @@ def merge_rows(rows: list[RawRow]) -> list[RawRow]:
             spend=have.spend + r.spend,
             conversions=have.conversions + r.conversions,
             conversion_value=have.conversion_value + r.conversion_value,
+            conversions_exact=(have.conversions_exact or Decimal(0))
+            + (r.conversions_exact or Decimal(0)),
         )
     return list(merged.values())

@@ -37,7 +37,7 @@ class ReportTotals(BaseModel):
     spend: str | None = None
     reach: int | None = None  # the provider's own aggregate of the range, never a sum
     frequency: str | None = None
-    conversions: int | None = None
+    conversions: int | str | None = None  # a decimal string where the provider reports fractions
     conversion_value: str | None = None
     ctr: str | None = None
     cpc: str | None = None

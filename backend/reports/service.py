@@ -37,6 +37,7 @@ from backend.reports.shape import (
     Part,
     change,
     columns,
+    exact_conversions,
     mixed_totals,
     shape_rows,
     totals_of,
@@ -249,7 +250,7 @@ async def _general(
         "level": params.level,
         "breakdowns": list(params.breakdowns),
         "time": params.time,
-        "columns": columns(query0, params.metrics, multi),
+        "columns": columns(query0, params.metrics, multi, exact_conversions(parts)),
         "rows": shape_rows(parts, query0, params.metrics, multi),
     }
     body["totals"], by_currency = _totals(parts, params.metrics)

@@ -77,10 +77,25 @@ def dimension_keys(query: ReportQuery, multi: bool) -> list[str]:
     return keys + list(_ENTITY[query.level]) + list(query.breakdowns)
 
 
-def columns(query: ReportQuery, metrics: list[str], multi: bool) -> list[dict[str, str]]:
+def exact_conversions(parts: Sequence[Part]) -> bool:
+    """Whether the provider reports fractional conversions (then they stay decimals)."""
+    return any(r.conversions_exact is not None for p in parts for r in p.rows)
+
+
+def columns(
+    query: ReportQuery, metrics: list[str], multi: bool, exact: bool = False
+) -> list[dict[str, str]]:
     labels = {**DIM_LABELS, **METRIC_LABELS}
+    if exact:
+        labels["conversions"] = ("Conversions", "decimal")
     keys = dimension_keys(query, multi) + metrics
     return [{"key": k, "label": labels[k][0], "type": labels[k][1]} for k in keys]
+
+
+def _conv(r: RawRow, exact: bool) -> int | Decimal:
+    if exact:
+        return r.conversions_exact if r.conversions_exact is not None else Decimal(r.conversions)
+    return r.conversions
 
 
 def _q(value: Decimal, exp: Decimal) -> str:
@@ -91,7 +106,7 @@ def metric_values(
     imp: int,
     clicks: int,
     spend: Decimal,
-    conv: int,
+    conv: int | Decimal,
     value: Decimal,
     reach: int | None,
     frequency: Decimal | None,
@@ -106,7 +121,7 @@ def metric_values(
         "spend": _q(spend, money_exp),
         "reach": reach,
         "frequency": _q(frequency, _RATIO) if frequency is not None else None,
-        "conversions": conv,
+        "conversions": conv if isinstance(conv, int) else f"{conv:f}",
         "conversion_value": _q(value, money_exp),
         "ctr": _q(Decimal(clicks) * 100 / imp, _RATIO) if imp else None,
         "cpc": _q(spend / clicks, money_exp) if clicks else None,
@@ -131,6 +146,7 @@ def shape_rows(
     parts: Sequence[Part], query: ReportQuery, metrics: list[str], multi: bool
 ) -> list[list[Any]]:
     entity = _ENTITY[query.level]
+    exact = exact_conversions(parts)
     out: list[tuple[tuple[Any, ...], list[Any]]] = []
     with localcontext() as ctx:
         ctx.prec = 34
@@ -143,7 +159,7 @@ def shape_rows(
                 dims += [getattr(r, k) for k in entity]
                 dims += [r.dims.get(b) for b in query.breakdowns]
                 values = metric_values(
-                    r.impressions, r.clicks, r.spend, r.conversions, r.conversion_value,
+                    r.impressions, r.clicks, r.spend, _conv(r, exact), r.conversion_value,
                     r.reach, None, part.money_exp,
                 )  # fmt: skip
                 key = _row_key(r, query)
@@ -156,6 +172,12 @@ def totals_of(parts: Sequence[Part], metrics: list[str], money_exp: Decimal) -> 
     """Totals of parts sharing one currency; reach only from a single account's aggregate."""
     rows = [r for p in parts for r in p.rows]
     summary = parts[0].summary if len(parts) == 1 else None
+    exact = exact_conversions(parts)
+    conv: int | Decimal = (
+        sum((_conv(r, True) for r in rows), Decimal(0))
+        if exact
+        else sum(r.conversions for r in rows)
+    )
     with localcontext() as ctx:
         ctx.prec = 34
         ctx.rounding = ROUND_HALF_UP
@@ -163,7 +185,7 @@ def totals_of(parts: Sequence[Part], metrics: list[str], money_exp: Decimal) -> 
             sum(r.impressions for r in rows),
             sum(r.clicks for r in rows),
             sum((r.spend for r in rows), Decimal(0)),
-            sum(r.conversions for r in rows),
+            conv,
             sum((r.conversion_value for r in rows), Decimal(0)),
             summary.reach if summary else None,
             summary.frequency if summary else None,
@@ -177,8 +199,12 @@ def mixed_totals(by_currency: dict[str, dict[str, Any]], metrics: list[str]) -> 
     out: dict[str, Any] = {}
     groups = list(by_currency.values())
     for m in metrics:
-        if m in ("impressions", "clicks", "conversions"):
+        if m in ("impressions", "clicks"):
             out[m] = sum(g[m] for g in groups)
+        elif m == "conversions":
+            total = sum(Decimal(str(g[m])) for g in groups)
+            exact = any(isinstance(g[m], str) for g in groups)
+            out[m] = f"{total:f}" if exact else int(total)
         else:
             out[m] = None
     if "ctr" in metrics:

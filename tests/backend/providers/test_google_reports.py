@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from backend.providers.base import Provider, ProviderRequestError, ReportQuery
+from backend.providers.base import AdAccount, Provider, ProviderRequestError, ReportQuery
+from backend.reports.shape import Part, columns, exact_conversions, shape_rows, totals_of
 from tests.backend.providers.test_google_ads import Google, connect
 
 pytestmark = pytest.mark.anyio
@@ -106,3 +107,26 @@ async def test_reach_is_not_made_up_and_platform_is_refused_in_words(
             tokens.access_token, query("campaign", breakdowns=("age", "gender"))
         )
     assert len(state.queries) == asked  # refused before any call
+
+
+async def test_fractional_conversions_stay_decimals_in_rows_and_totals(
+    google: Google, google_provider: Provider
+) -> None:
+    _, state = google
+    tokens, _ = await connect(google_provider)
+    q = query("campaign", metrics=["spend", "conversions", "cpa"])
+    raw = await google_provider.fetch_report_data(tokens.access_token, q)
+    assert any(r.conversions_exact is not None and r.conversions_exact % 1 for r in raw.rows)
+    account = AdAccount("1112223333", "Shop EU", "EUR", "Europe/Paris")
+    part = Part(account, raw.rows, raw.summary, Decimal("0.01"))
+    metrics = ["spend", "conversions", "cpa"]
+    cols = columns(q, metrics, False, exact_conversions([part]))
+    assert next(c for c in cols if c["key"] == "conversions")["type"] == "decimal"
+    totals = totals_of([part], metrics, Decimal("0.01"))
+    exact = sum((r.conversions_exact or Decimal(0) for r in raw.rows), Decimal(0))
+    assert Decimal(totals["conversions"]) == exact  # not the sum of rounded counts
+    assert exact != sum(r.conversions for r in raw.rows)
+    spend = Decimal(totals["spend"])
+    assert Decimal(totals["cpa"]) == (spend / exact).quantize(Decimal("0.01"))
+    rows = shape_rows([part], q, metrics, False)
+    assert all(isinstance(r[-2], str) for r in rows)
