@@ -28,11 +28,11 @@ def report_bytes() -> bytes:
     total = report_rows.row_count(account, since, until, "campaign")
     seed = SandboxConfig().seed
     raw = report_rows.rows_json(seed, account, since, "campaign", 0, total)
-    rows = [_row(json.loads(item), "campaign") for item in raw]
     query = ReportQuery(
         account_id=account.id, since=since, until=until, level="campaign",
         metrics=["impressions", "clicks", "spend", "conversions", "ctr", "cpc", "cpm"],
     )  # fmt: skip
+    rows = [_row(json.loads(item), query) for item in raw]
     ad = AdAccount(account.id, account.name, account.currency, account.time_zone)
     body = {
         "connection_id": "bench", "provider": "demo",
