@@ -76,7 +76,34 @@ def report_table(report: dict[str, Any]) -> str:
         lines.insert(len(lines) - 1, lines[1])
     else:
         lines.insert(2, "(no data in this period)")
-    return "\n".join([title, "", *lines])
+    return "\n".join([title, "", *lines, *_report_footer(report, columns)])
+
+
+def _report_footer(report: dict[str, Any], columns: list[dict[str, Any]]) -> list[str]:
+    """The comparison's change per total, totals per currency, and the report's notes."""
+    out: list[str] = []
+    labels = {str(c.get("key")): str(c.get("label") or c.get("key")) for c in columns}
+    comparison = report.get("comparison") or {}
+    if comparison:
+        changes = []
+        for key, value in (comparison.get("change") or {}).items():
+            if value is None:
+                changes.append(f"{labels.get(key, key)} –")
+                continue
+            pct = float(value) * 100
+            changes.append(f"{labels.get(key, key)} {pct:+.1f} %")
+        out += ["", f"Compared with {comparison.get('since')} to {comparison.get('until')}: "
+                + ", ".join(changes)]  # fmt: skip
+    by_currency = report.get("totals_by_currency") or {}
+    if len(by_currency) > 1:
+        out.append("")
+        for currency, sums in by_currency.items():
+            shown = ", ".join(f"{labels.get(k, k)} {cell(v)}" for k, v in sums.items())
+            out.append(f"Total in {currency}: {shown}")
+    notes = report.get("notes") or []
+    if notes:
+        out += ["", *(f"Note: {n}" for n in notes)]
+    return out
 
 
 def connections_table(connections: Sequence[dict[str, Any]], now: datetime | None = None) -> str:

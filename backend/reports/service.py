@@ -36,6 +36,7 @@ from backend.reports.ranges import (
 from backend.reports.shape import (
     Part,
     change,
+    collapse_days,
     columns,
     exact_conversions,
     mixed_totals,
@@ -231,7 +232,8 @@ async def _general(
         query = _query(account, params, since, until)
         raw = await _fetch_data(state, connection_id, provider, query, token)
         notes += [n for n in raw.notes if n not in notes]
-        parts.append(Part(account, raw.rows, raw.summary, exp))
+        rows = collapse_days(raw.rows, query) if params.time == "total" else raw.rows
+        parts.append(Part(account, rows, raw.summary, exp))
         if params.compare:
             c_since, c_until = compare_range(params.compare, since, until)
             compare_ranges.append((c_since, c_until))

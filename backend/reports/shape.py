@@ -10,7 +10,7 @@ Money is never added across currencies: several accounts get `totals_by_currency
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, Final
 
@@ -129,6 +129,35 @@ def metric_values(
         "cpa": _q(spend / conv, money_exp) if conv else None,
         "roas": _q(value / spend, _RATIO) if spend else None,
     }
+
+
+def collapse_days(rows: Sequence[RawRow], query: ReportQuery) -> list[RawRow]:
+    """One row per entity and breakdown for `time=total` from an adapter that only answers
+    daily rows (LinkedIn, Microsoft): additive metrics add up; a reach over several days
+    cannot, so it becomes unknown."""
+    merged: dict[tuple[Any, ...], RawRow] = {}
+    many: set[tuple[Any, ...]] = set()
+    for r in rows:
+        key = (r.campaign_id, r.adset_id, r.ad_id, tuple(sorted(r.dims.items())))
+        have = merged.get(key)
+        if have is None:
+            merged[key] = replace(r, date=query.since)
+            continue
+        many.add(key)
+        merged[key] = replace(
+            have,
+            impressions=have.impressions + r.impressions,
+            clicks=have.clicks + r.clicks,
+            spend=have.spend + r.spend,
+            conversions=have.conversions + r.conversions,
+            conversion_value=have.conversion_value + r.conversion_value,
+            conversions_exact=None
+            if have.conversions_exact is None or r.conversions_exact is None
+            else have.conversions_exact + r.conversions_exact,
+        )
+    for key in many:
+        merged[key].reach = None
+    return list(merged.values())
 
 
 def _row_key(r: RawRow, query: ReportQuery) -> tuple[Any, ...]:

@@ -140,7 +140,23 @@ def report(
     breakdowns: list[str],
     daily: bool,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(rows, summary) as Meta-style JSON objects (metrics as strings)."""
+    """(rows, summary) as Meta-style JSON objects (metrics as strings).
+
+    Cached: every page of a paged answer reads the same computed report.
+    """
+    return _report(seed, account, since, until, level, tuple(breakdowns), daily)
+
+
+@lru_cache(maxsize=8)
+def _report(
+    seed: int,
+    account: Account,
+    since: date,
+    until: date,
+    level: str,
+    breakdowns: tuple[str, ...],
+    daily: bool,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     units = units_of(seed, account)
     dims = [(name, breakdown_values(account, name)) for name in breakdowns]
     cells = list(product(*(values for _, values in dims))) if dims else [()]

@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from desktop.cli_output import report_table
 from desktop.cli_report import report_csv
 from tests.desktop.core.test_cli_backend import (  # noqa: F401 - module-scoped fixtures
     Env,
@@ -108,3 +109,23 @@ def test_csv_cells_cannot_become_formulas() -> None:
     assert rows[2][2] == "'@SUM(A1)"
     assert rows[2][4] == ""
     assert rows[3] == ["Total", "EUR", "", "-9.50", "1.25"]
+
+
+def test_table_shows_the_comparison_totals_per_currency_and_notes() -> None:
+    report = {
+        "account": {"id": "act_1", "name": "Shop", "currency": "EUR"},
+        "since": "2026-11-01", "until": "2026-11-07", "level": "account",
+        "columns": [{"key": "account_id", "label": "Account ID", "type": "string"},
+                    {"key": "spend", "label": "Spend", "type": "money"}],
+        "rows": [["act_1", "5.00"], ["act_2", "700"]],
+        "totals": {"spend": None},
+        "totals_by_currency": {"EUR": {"spend": "5.00"}, "JPY": {"spend": "700"}},
+        "comparison": {"since": "2026-10-25", "until": "2026-10-31",
+                       "totals": {"spend": None}, "change": {"spend": "0.2500"}},
+        "notes": ["Reach is not totalled across ad accounts."],
+    }  # fmt: skip
+    text = report_table(report)
+    assert "Compared with 2026-10-25 to 2026-10-31: Spend +25.0 %" in text
+    assert "Total in EUR: Spend 5.00" in text
+    assert "Total in JPY: Spend 700" in text
+    assert "Note: Reach is not totalled across ad accounts." in text
