@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     access_token_ttl_s: int = 900
     # Refresh an access token once this fraction of its lifetime has passed.
     refresh_lead_fraction: float = 0.1
+    # The refresh lease (DESIGN "Token refresh rules"): its owner renews it every third of
+    # this while the provider call runs, so only a dead owner's lease lapses; then another
+    # process takes over after at most this long. It must outlast the 30 s the owner keeps
+    # retrying to store rotated tokens while the database is away (vault/lease.py).
+    refresh_lease_s: float = Field(default=60.0, ge=1.0)
     login_throttle_base_s: float = 0.5
     # Cap of the delay added to every sign-in at an email many addresses failed at.
     login_delay_max_s: float = Field(default=10.0, ge=0)

@@ -9,6 +9,7 @@ may forget it anyway after being told to revoke on the provider's site.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
@@ -146,8 +147,13 @@ async def disconnect(
     """DELETE /v1/connections/{id}: revoke, shred, and say what happened."""
     now = datetime.now(UTC)
 
-    def _take(session: Session) -> _Held | dict[str, Any]:
+    def _take(session: Session) -> _Held | dict[str, Any] | datetime:
         conn = get_owned_for_update(session, user_id, connection_id)
+        lease_until = conn.lease_expires_at if conn.lease_owner is not None else None
+        if lease_until is not None and lease_until > datetime.now(UTC):
+            # A refresh is in flight: revoking the refresh token it sent could miss the one
+            # the provider is about to issue. Wait for it to store that one.
+            return lease_until
         name = provider_display_name(state, conn.provider)
         body: dict[str, Any] = {
             "connection_id": conn.id,
@@ -182,7 +188,10 @@ async def disconnect(
         conn.token_version += 1
         return _Held(conn.id, conn.provider, refresh, access)
 
-    held = await run_locked(state, _take)
+    delay = 0.05
+    while isinstance(held := await run_locked(state, _take), datetime):
+        await asyncio.sleep(delay)  # the refresh's owner renews its lease only while alive
+        delay = min(delay * 2, 1.0)
     if isinstance(held, dict):
         return held
     out = await revoke_tokens(state, held)

@@ -6,7 +6,17 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -130,8 +140,27 @@ class Connection(Base):
     access_lifetime_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Bumped by every write of token material: a version check makes rotation writes safe.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
+    # The refresh lease (DESIGN "Token refresh rules"): who is refreshing now, and until when
+    # the others wait. Taken and released in short transactions, never held across the call.
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revocation_pending: Mapped[bool] = mapped_column(Boolean, default=False)
     revocation_attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_revocation_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class UsageSlot(Base):
+    """One unit of a per-user limit in use: a report in flight, or a recent provider call.
+
+    In-flight slots are deleted when the work ends (and expire if the process dies first);
+    rate slots just expire. Counting live rows gives the same answer in every process."""
+
+    __tablename__ = "usage_slots"
+    __table_args__ = (Index("ix_usage_slots_user_kind", "user_id", "kind"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -74,6 +74,8 @@ def _caller(request: Request) -> Caller:
 
 async def caller(request: Request) -> Caller:
     who = _caller(request)
+    if not await who.sandbox.hold(who.client, "api", who.user.id, request):
+        raise InjectedFault(JSONResponse({}, status_code=408))  # nobody is listening any more
     fault = await who.sandbox.faults(who.client, "api")
     if fault is not None:
         raise InjectedFault(fault)

@@ -7,7 +7,7 @@ running sandbox; `SandboxConfig.from_toml_table` reads the backend TOML `[sandbo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +33,11 @@ class Faults(BaseModel):
     access_token_lifetime: int = Field(default=3600, ge=1)
     # Demo Ads models a 60-day grant, as Meta's long-lived tokens; None: grants never lapse.
     grant_lifetime: int | None = Field(default=60 * 86_400, ge=1)
+    # A provider that stalls: refreshes ("token") or API calls ("api") wait until their kind is
+    # taken off this list (for `hold_users` only, when given). A held request whose client went
+    # away meanwhile is dropped unprocessed, like a request lost in the network.
+    hold: list[Literal["token", "api"]] = Field(default_factory=list)
+    hold_users: list[str] = Field(default_factory=list)
 
 
 class ClientConfig(BaseModel):

@@ -16,6 +16,8 @@ from backend.sandbox.config import ClientConfig, Faults, SandboxConfig
 from backend.sandbox.store import Access, Grant, Store, digest, new_token
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# A held request goes on by itself after this long (a test that forgets to release it).
+HOLD_MAX_S = 120.0
 
 
 class Sandbox:
@@ -73,6 +75,31 @@ class Sandbox:
         grant = Grant(uuid.uuid4().hex, client_id, user_id, list(scopes), now)
         self.store.grants[grant.id] = grant
         return grant
+
+    async def hold(
+        self, client: ClientConfig, kind: Literal["token", "api"], user_id: str | None,
+        request: Request,
+    ) -> bool:  # fmt: skip
+        """Wait while the `hold` knob stalls this kind of call; False if the client went away
+        meanwhile (the request is then dropped unprocessed and counted as abandoned)."""
+
+        def held() -> bool:
+            knobs = client.faults
+            wanted = not knobs.hold_users or user_id in knobs.hold_users
+            return kind in knobs.hold and wanted
+
+        if not held():
+            return True
+        with self.store.lock:
+            self.store.count(client.client_id, "held_requests")
+        deadline = time.monotonic() + HOLD_MAX_S
+        while held() and time.monotonic() < deadline:
+            if await request.is_disconnected():
+                with self.store.lock:
+                    self.store.count(client.client_id, "abandoned_requests")
+                return False
+            await asyncio.sleep(0.02)
+        return True
 
     async def faults(
         self, client: ClientConfig, kind: Literal["token", "revoke", "api"]

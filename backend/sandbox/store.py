@@ -33,6 +33,8 @@ COUNTERS = (
     "revocations",
     "grants_revoked",
     "api_calls",
+    "held_requests",
+    "abandoned_requests",
 )
 
 

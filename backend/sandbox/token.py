@@ -69,6 +69,11 @@ async def token(request: Request) -> Response:
         return exc.response()
     with sandbox.store.lock:
         sandbox.store.count(client.client_id, "token_requests")
+        grant = sandbox.store.grants.get(
+            sandbox.store.refresh_index.get(digest(form.get("refresh_token", "")), "")
+        )
+    if not await sandbox.hold(client, "token", grant.user_id if grant else None, request):
+        return Response(status_code=408)  # nobody is listening any more
     fault = await sandbox.faults(client, "token")
     if fault is not None:
         return fault

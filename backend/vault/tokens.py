@@ -16,7 +16,6 @@ import anyio.to_thread
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from backend.db.engine import locked_transaction
 from backend.db.models import Connection, new_id
 from backend.errors import (
     ApiError,
@@ -36,19 +35,10 @@ from backend.providers.base import (
 )
 from backend.secret import Secret
 from backend.state import AppState
+from backend.vault import flight, lease
 from backend.vault.crypto import KeyRing, VaultDecryptError, VaultKeyMissing
 from backend.vault.keys import ENV_VAR
-from backend.vault.refresh import (
-    Token,
-    cached_token,
-    lock_row,
-    locked_refresh,
-    provider_name,
-    read_token,
-    refresh_limiter,
-    single_flight,
-    token_values,
-)
+from backend.vault.refresh import Token, read_token, token_values
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -142,41 +132,20 @@ async def _acquire_unguarded(
     force_refresh: bool,
     rejected_version: int | None,
 ) -> Token:
-    token, version = await anyio.to_thread.run_sync(
-        read_token, state, connection_id, rejected_version
-    )
+    seen = await anyio.to_thread.run_sync(read_token, state, connection_id, rejected_version)
     if force_refresh and rejected_version is None:
         # "The current token was rejected": refresh unless someone replaces it first.
-        rejected_version = version
-        token = None
-    if token is not None:
-        return token
-    async with single_flight(state, connection_id):
-        # A coroutine ahead of us in this process may have refreshed already.
-        token, _ = await anyio.to_thread.run_sync(
-            read_token, state, connection_id, rejected_version
-        )
-        if token is not None:
-            return token
-        outcome = await anyio.to_thread.run_sync(
-            locked_refresh, state, connection_id, rejected_version, limiter=refresh_limiter(state)
-        )
-        if outcome.token is not None:
-            return outcome.token
-        assert outcome.failure is not None
-        if isinstance(outcome.failure, InvalidGrant):
-            # A loser re-reads before marking (DESIGN "Refresh"): new tokens may have landed.
-            settled, reason = await anyio.to_thread.run_sync(
-                _mark_needs_reconnect,
-                state,
-                connection_id,
-                outcome.version,
-                outcome.failure.reason,
-            )
-            if settled is not None:
-                return settled
-            raise _reconnect_error(reason)
-        raise await _failed(state, connection_id, outcome.failure, outcome.version)
+        rejected_version = seen.version
+    elif seen.token is not None:
+        return seen.token
+    outcome = await flight.refresh(state, connection_id, rejected_version)
+    if outcome.token is not None:
+        return outcome.token
+    assert outcome.failure is not None
+    if isinstance(outcome.failure, InvalidGrant):
+        raise _reconnect_error(outcome.reason)
+    # The flight recorded the failure on the row already; say it to the caller in words.
+    raise _api_error(outcome.failure)
 
 
 def _reconnect_error(reason: str | None) -> ApiError:
@@ -198,8 +167,13 @@ async def _failed(
         return _reconnect_error(reason)
     if isinstance(exc, ProviderUnavailable):
         await anyio.to_thread.run_sync(_record_error, state, connection_id, str(exc))
-        if isinstance(exc, RateLimited):
-            return RateLimitedError(str(exc), retry_after=exc.retry_after)
+    return _api_error(exc)
+
+
+def _api_error(exc: ProviderError) -> ApiError:
+    if isinstance(exc, RateLimited):
+        return RateLimitedError(str(exc), retry_after=exc.retry_after)
+    if isinstance(exc, ProviderUnavailable):
         return ProviderUnavailableError(str(exc), retry_after=exc.retry_after)
     if isinstance(exc, ProviderRequestError):
         return InvalidRequest(str(exc))
@@ -209,28 +183,8 @@ async def _failed(
 def _mark_needs_reconnect(
     state: AppState, connection_id: str, version: int, precise: str | None = None
 ) -> tuple[Token | None, str | None]:
-    """In a new short transaction: (their token, None) if new tokens landed since `version`,
-    else mark the connection needs_reconnect once and return (None, the reason): `precise`
-    when the provider said why (providers/reasons.py), else the general words."""
-    with locked_transaction(state.engine) as session:
-        conn = lock_row(session, connection_id)
-        if conn is None:
-            return None, "This connection no longer exists."
-        if conn.status == "needs_reconnect" and conn.status_reason:
-            return None, conn.status_reason
-        if conn.token_version != version:
-            now = datetime.now(UTC)
-            return cached_token(state, conn, rejected_version=version, now=now), None
-        reason = precise or (
-            f"{provider_name(state, conn.provider)} says this grant is no longer valid "
-            "(revoked or expired). Reconnect to keep reports flowing."
-        )
-        if conn.status in ("connected", "error"):
-            conn.status, conn.status_reason = "needs_reconnect", reason
-            # The access token dies with the grant; the refresh token stays only for revocation.
-            conn.access_ct, conn.access_expires_at = None, None
-            conn.token_version += 1
-        return None, reason
+    """needs_reconnect after an invalid_grant outside a refresh (vault/lease.py)."""
+    return lease.mark_needs_reconnect(state, connection_id, version, precise=precise)
 
 
 def _record_error(state: AppState, connection_id: str, message: str) -> None:

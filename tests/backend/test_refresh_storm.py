@@ -249,8 +249,9 @@ def database_url(tmp_path: Path) -> str:
 def test_one_process_with_the_mounted_sandbox_refreshes_each_connection_once(
     backend_factory: BackendFactory,
 ) -> None:
-    """The embedded shape: one process on SQLite with Demo Ads mounted in it. The refresh
-    holds the database's write lock while the same event loop answers the token request."""
+    """The embedded shape: one process on SQLite with Demo Ads mounted in it. The refresh's
+    owner holds only its lease (no transaction) while the same event loop answers the token
+    request."""
     people = [f"user-m{n:02d}" for n in range(CONNECTIONS)]
     users = "".join(f'  {{id = "{p}", name = "M {p}", email = "{p}@x.example"}},\n' for p in people)
     backend = backend_factory(toml=f"[sandbox]\nadmin_api = true\nusers = [\n{users}]\n")

@@ -15,6 +15,7 @@ from tests.backend.api.conftest import (  # noqa: F401  (fixtures)
     sandbox_url,
 )
 from tests.backend.conftest import other_user, user  # noqa: F401  (fixtures)
+from tests.faults.procs import procs  # noqa: F401  (fixture: server processes, both databases)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from backend.sandbox.app import create_sandbox_app
 from backend.sandbox.config import SandboxConfig
@@ -31,7 +32,7 @@ RESTART = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"
 class TokenDoor:
     """ASGI wrapper for the sandbox: while shut, token requests wait at the door (before the
     sandbox sees them) and are counted; `open()` lets them all through. The race the test is
-    about (the database goes away while refreshes hold their row locks and await the provider)
+    about (the database goes away while refreshes hold their leases and await the provider)
     then happens every time, however busy the machine."""
 
     def __init__(self, app: Any) -> None:
@@ -134,8 +135,9 @@ def test_postgres_restart_during_a_refresh_storm(
     token_door.shut()
     for t in threads:
         t.start()
-    # Every connection's refresh holds its row lock and awaits the provider: then the database
-    # goes away, and comes back, before the provider answers (and rotates the refresh token).
+    # Every connection's refresh holds its lease (no transaction) and awaits the provider: then
+    # the database goes away, and comes back, before the provider answers (and rotates the
+    # refresh token). The rotations must still be stored (retried), ending their leases.
     deadline = time.monotonic() + 60
     while token_door.waiting < len(conns):
         assert time.monotonic() < deadline, "the refreshes never reached the provider"
@@ -171,3 +173,6 @@ def test_postgres_restart_during_a_refresh_storm(
             c.get(f"/v1/connections/{conn['id']}/reports",
                   params={**params, "account": conn["accounts"][0]["id"]})  # fmt: skip
     assert stats(pg_backend)["token_requests"] == after["token_requests"]
+    with pg_backend.state.engine.connect() as db:
+        leases = db.execute(text("SELECT count(*) FROM connections WHERE lease_owner IS NOT NULL"))
+        assert leases.scalar_one() == 0

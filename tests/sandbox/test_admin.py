@@ -146,6 +146,8 @@ def test_stats_count_each_kind_of_call(sandbox: Sandbox) -> None:
         "revocations": 1,
         "grants_revoked": 1,
         "api_calls": 1,
+        "held_requests": 0,
+        "abandoned_requests": 0,
     }
 
 

@@ -7,8 +7,11 @@ the code redemptions of the setup are not counted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import anyio.to_thread
 import pytest
 
 from backend.errors import NeedsReconnect, NotFound, ProviderUnavailableError, RateLimitedError
@@ -16,7 +19,7 @@ from backend.providers.base import AdAccount, ProviderUnavailable
 from backend.secret import Secret
 from backend.vault.refresh import lead_time_s
 from backend.vault.tokens import call_with_token, get_access_token
-from tests.backend.vault.conftest import World
+from tests.backend.vault.conftest import World, make_state, wire_provider
 
 pytestmark = pytest.mark.anyio
 
@@ -327,3 +330,127 @@ async def test_tokens_never_reach_logs_errors_or_plaintext_columns(
         assert secret not in str(err.value)
         assert secret not in raw
     assert "refreshed the access token" in caplog.text  # the log did run at DEBUG
+
+
+# --- The refresh lease (DESIGN "Token refresh rules"): single flight across processes without a
+# transaction open across the provider call. A second AppState on the same database, with its
+# own engine and its own in-process flights, stands for another backend process.
+
+
+async def _until(what: str, check: Callable[[], bool]) -> None:
+    """Poll `check` without blocking the loop that runs the refresh (generous deadline)."""
+    for _ in range(600):
+        if check():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting until {what}")
+
+
+def _lease(world: World, conn_id: str) -> tuple[str | None, object, int]:
+    row = world.row(conn_id)
+    return row.lease_owner, row.lease_expires_at, row.token_version
+
+
+@pytest.fixture
+async def second_process(world: World, database_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    state = make_state(database_url, tmp_path / "other")
+    await wire_provider(state, world.sandbox.url)
+    yield World(state, world.sandbox)
+    for provider in state.providers.values():
+        await provider.aclose()
+    state.engine.dispose()
+
+
+async def test_no_write_waits_while_the_lease_owner_awaits_the_provider(world: World) -> None:
+    conn_id, _ = await world.connect()
+    other_id, _ = await world.connect()
+    seen = Counter(world)
+    world.expire_access(conn_id)
+    world.sandbox.faults(hold=["token"])
+    owner = asyncio.create_task(get_access_token(world.state, conn_id))
+    await _until("the refresh is stalled", lambda: seen["held_requests"] == 1)
+    lease_owner, lease_until, version = _lease(world, conn_id)
+    assert lease_owner is not None  # the lease is held (no transaction is)
+    assert lease_until is not None
+    # Writes to the whole database go through meanwhile (a held BEGIN IMMEDIATE blocked these).
+    await anyio.to_thread.run_sync(lambda: world.expire_access(other_id, remaining_s=900))
+    assert not owner.done()
+    world.sandbox.faults(hold=[])
+    await owner
+    assert _lease(world, conn_id)[0::2] == (None, version + 1)
+    assert seen["refreshes"] == 1
+
+
+async def test_another_process_waits_for_the_lease_and_reuses_its_token(
+    world: World, second_process: World
+) -> None:
+    conn_id, person = await world.connect()
+    seen = Counter(world)
+    world.expire_access(conn_id)
+    world.sandbox.faults(hold=["token"])
+    first = asyncio.create_task(get_access_token(world.state, conn_id))
+    await _until("the refresh is stalled", lambda: seen["held_requests"] == 1)
+    waiters = [
+        asyncio.create_task(get_access_token(second_process.state, conn_id)) for _ in range(5)
+    ]
+    await asyncio.sleep(0.3)  # let the other process poll the leased row a few times
+    assert seen["held_requests"] == 1  # it did not go to the provider itself
+    world.sandbox.faults(hold=[])
+    tokens = await asyncio.gather(first, *waiters)
+    assert len({t.reveal() for t in tokens}) == 1
+    assert (seen["refreshes"], seen["reused_refresh_tokens"]) == (1, 0)
+    assert world.sandbox.grant_of(person)["active"]
+
+
+async def test_a_dead_owners_lease_expires_and_only_an_unrotated_token_is_refreshed(
+    world: World,
+) -> None:
+    from sqlalchemy import update
+
+    from backend.db.models import Connection
+
+    conn_id, person = await world.connect()
+    seen = Counter(world)
+
+    def leased(until_s: float) -> None:
+        with world.state.sessions.begin() as session:
+            session.execute(update(Connection).where(Connection.id == conn_id).values(
+                lease_owner="dead:1", lease_expires_at=datetime.now(UTC) + timedelta(
+                    seconds=until_s)))  # fmt: skip
+
+    # A dead owner that had stored its rotation: the token is fresh, nobody refreshes.
+    leased(-1)
+    await get_access_token(world.state, conn_id)
+    assert seen["token_requests"] == 0
+    # A dead owner that had not: once its lease lapses the token is refreshed, exactly once.
+    world.expire_access(conn_id)
+    leased(1.0)
+    waiter = asyncio.create_task(get_access_token(world.state, conn_id))
+    await asyncio.sleep(0.2)
+    assert (seen["token_requests"], waiter.done()) == (0, False)  # the lease still holds
+    await waiter
+    assert (seen["refreshes"], seen["reused_refresh_tokens"]) == (1, 0)
+    assert world.row(conn_id).lease_owner is None
+    assert world.sandbox.grant_of(person)["active"]
+
+
+async def test_the_owner_renews_its_lease_while_the_provider_stalls(
+    world: World, second_process: World
+) -> None:
+    world.state.settings.refresh_lease_s = 1.0
+    second_process.state.settings.refresh_lease_s = 1.0
+    conn_id, _ = await world.connect()
+    seen = Counter(world)
+    world.expire_access(conn_id)
+    world.sandbox.faults(hold=["token"])
+    owner = asyncio.create_task(get_access_token(world.state, conn_id))
+    await _until("the refresh is stalled", lambda: seen["held_requests"] == 1)
+    first_until = _lease(world, conn_id)[1]
+    waiter = asyncio.create_task(get_access_token(second_process.state, conn_id))
+    # Well past the 1 s TTL, the live owner still holds the lease: it renewed it.
+    await _until("the lease was renewed", lambda: _lease(world, conn_id)[1] != first_until)
+    await asyncio.sleep(1.5)
+    assert seen["held_requests"] == 1  # so the other process never took it over
+    world.sandbox.faults(hold=[])
+    assert (await owner) == (await waiter)
+    assert (seen["refreshes"], seen["reused_refresh_tokens"]) == (1, 0)
