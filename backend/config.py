@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # process takes over after at most this long. It must outlast the 30 s the owner keeps
     # retrying to store rotated tokens while the database is away (vault/lease.py).
     refresh_lease_s: float = Field(default=60.0, ge=1.0)
+    # Per-user limits (backend/user_limits.py), counted in the database across processes.
+    reports_in_flight_per_user: int = Field(default=4, ge=1)
+    checks_per_minute_per_user: int = Field(default=30, ge=1)
+    imports_per_hour_per_user: int = Field(default=20, ge=1)
     login_throttle_base_s: float = 0.5
     # Cap of the delay added to every sign-in at an email many addresses failed at.
     login_delay_max_s: float = Field(default=10.0, ge=0)

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, FastAPI
 from sqlalchemy.orm import Session
 
+from backend import user_limits
 from backend.auth.deps import CurrentUser
 from backend.connections.importing import import_refresh_token
 from backend.connections.revocation import disconnect, retry_due
@@ -99,6 +100,8 @@ async def get_connection(
         usable = conn.status in ("connected", "error") and not conn.revocation_pending
         if usable:
             provider = state.provider(conn.provider)
+            # Each check is a provider call (and maybe a refresh): rate limited per user.
+            await user_limits.spend(state, user.user_id, user_limits.check_limit(state))
             try:
                 accounts = await call_with_token(state, connection_id, provider.list_accounts)
             except ApiError:

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from backend import user_limits
 from backend.connections.locking import run_locked
 from backend.connections.schemas import ImportRequest, connection_json
 from backend.connections.service import upsert_connection
@@ -31,6 +32,8 @@ async def import_refresh_token(
     provider = state.provider(body.provider)
     name = provider.display_name
     given = Secret(body.refresh_token)
+    # Each import is a refresh and an identity call at the provider: rate limited per user.
+    await user_limits.spend(state, user_id, user_limits.import_limit(state))
     try:
         tokens = await provider.refresh(given)
         identity = await provider.identify(tokens)

@@ -16,18 +16,43 @@ from backend.providers.base import (
     RawReport,
     RawRow,
     ReportQuery,
+    ReportTooLarge,
 )
 from backend.providers.http import RetryPolicy, request_with_retries
 from backend.secret import Secret
 
+# One report holds at most this many rows (issue 14 point 13): past it, one request would keep
+# the backend paging, normalising and sending for minutes and gigabytes.
+MAX_REPORT_ROWS = 2_000_000
+# Pages followed for one listing, whatever the page size (a provider that pages forever, or in
+# tiny pages, must not keep us busy): at 500 rows a page, the row cap and some margin.
+MAX_PAGES = 4_200
+
 
 @dataclass(frozen=True)
 class HttpContext:
-    """The pooled client, the provider's display name (for messages) and its retry policy."""
+    """The pooled client, the provider's display name (for messages), its retry policy, and
+    how much one listing may hold."""
 
     client: httpx.AsyncClient
     provider: str
     policy: RetryPolicy
+    max_rows: int = MAX_REPORT_ROWS
+    max_pages: int = MAX_PAGES
+
+    def check_size(self, pages: int, rows: int, *, report: bool = True) -> None:
+        """Stop paging once a listing is past the caps, saying what to do instead."""
+        if rows <= self.max_rows and pages <= self.max_pages:
+            return
+        if report:
+            raise ReportTooLarge(
+                f"This report would have more than {self.max_rows:,} rows, more than one "
+                "report can hold; narrow the dates or the level (or pick fewer accounts)."
+            )
+        raise ReportTooLarge(
+            f"{self.provider} sent more than {self.max_pages:,} pages ({rows:,} items); "
+            "that is more than this app reads at once."
+        )
 
     async def get_json(
         self,

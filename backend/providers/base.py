@@ -197,6 +197,10 @@ class ProviderRequestError(ProviderError):
     """The provider refused the request itself (a 4xx we caused, e.g. a range over its limit)."""
 
 
+class ReportTooLarge(ProviderRequestError):
+    """More rows (or pages) than one report may hold: refused in words, not fetched to the end."""
+
+
 class RevocationUnsupported(ProviderError):
     """The provider offers no way to revoke a grant by API: the user removes access on its site
     (at `manage_access_url` when known)."""

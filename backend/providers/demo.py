@@ -118,6 +118,7 @@ class DemoAdapter(ReportAdapter):
         summary: RawSummary | None = None
         seen: set[str] = set()
         while True:
+            self._ctx.check_size(len(seen) + 1, len(rows))
             body = await self._get(path, access_token, "read the report", params)
             try:
                 rows.extend(_row(item, query) for item in body.get("data", []))
@@ -128,6 +129,7 @@ class DemoAdapter(ReportAdapter):
                     f"{self._ctx.provider} sent report rows we could not read; try again shortly."
                 ) from None
             cursor = (body.get("paging") or {}).get("next_cursor")
+            self._ctx.check_size(len(seen) + 1, len(rows))
             if not cursor:
                 return RawReport(rows, summary)
             if cursor in seen:  # a provider that loops its cursor must not hang us

@@ -185,7 +185,10 @@ class GoogleAdsAdapter(ReportAdapter):
             login_customer_id=login_customer_id,
         )
         batches = body if isinstance(body, list) else [body]
-        return [row for batch in batches for row in (batch.get("results") or [])]
+        rows = [row for batch in batches for row in (batch.get("results") or [])]
+        # searchStream sends everything in one answer: the caps apply to what arrived.
+        self._ctx.check_size(len(batches), len(rows), report=gaql is not CUSTOMER_CLIENTS)
+        return rows
 
     async def me(self, access_token: Secret) -> Me | None:
         return None  # Google Ads has no "me"; identity comes from the OIDC id_token

@@ -186,6 +186,8 @@ class MetaInsightsAdapter(ReportAdapter):
         action: str,
         params: dict[str, str],
         summary: list[dict[str, Any]] | None = None,
+        *,
+        report: bool = True,
     ) -> list[dict[str, Any]]:
         """Follow cursor paging to the end.
 
@@ -201,6 +203,7 @@ class MetaInsightsAdapter(ReportAdapter):
             items.extend(body.get("data") or [])
             if summary is not None and not summary and isinstance(body.get("summary"), dict):
                 summary.append(body["summary"])  # default_summary: the same on every page
+            self._ctx.check_size(len(seen) + 1, len(items), report=report)
             paging = body.get("paging") or {}
             after = (paging.get("cursors") or {}).get("after")
             if not paging.get("next") or not after:
@@ -220,6 +223,7 @@ class MetaInsightsAdapter(ReportAdapter):
             access_token,
             "list the ad accounts",
             {"fields": "id,account_id,name,currency,timezone_name"},
+            report=False,
         )
         return [
             AdAccount(

@@ -10,7 +10,7 @@ import httpx
 from pydantic import ValidationError
 
 from backend import __version__
-from backend.providers.adapter import HttpContext, ReportAdapter
+from backend.providers.adapter import MAX_PAGES, MAX_REPORT_ROWS, HttpContext, ReportAdapter
 from backend.providers.base import Provider
 from backend.providers.config import PRESETS, ProviderConfig
 from backend.providers.demo import DemoAdapter
@@ -229,7 +229,13 @@ async def build_provider(
         headers={"User-Agent": f"connected-accounts-backend/{__version__}"},
     )
     display_name = cfg.display_name or provider_id
-    ctx = HttpContext(client=client, provider=display_name, policy=policy)
+    ctx = HttpContext(
+        client=client,
+        provider=display_name,
+        policy=policy,
+        max_rows=cfg.reports.max_rows or MAX_REPORT_ROWS,
+        max_pages=cfg.reports.max_pages or MAX_PAGES,
+    )
     try:
         endpoints = await _endpoints(provider_id, cfg, ctx)
         adapter = _adapter(provider_id, cfg, ctx, env)

@@ -15,6 +15,7 @@ from typing import Any, Final, get_args
 import anyio.to_thread
 from sqlalchemy import bindparam
 
+from backend import user_limits
 from backend.db.models import Connection
 from backend.errors import InvalidRequest, NeedsReconnect, NotFound
 from backend.providers.base import (
@@ -162,6 +163,29 @@ async def build_report(
     _check_support(provider, params)
     accounts = _pick_accounts(list(row.accounts or []), params)
     now = _now()
+    # At most a few reports in flight per user, counted across processes (backend/user_limits.py).
+    async with user_limits.in_flight(state, user_id, user_limits.report_limit(state)):
+        body = await _fetch_and_shape(state, connection_id, provider, accounts, params, now, token)
+    fetched_at = now.isoformat().replace("+00:00", "Z")
+    return {
+        "connection_id": connection_id,
+        "provider": row.provider,
+        **body,
+        "fetched_at": fetched_at,
+        "cached": False,
+    }
+
+
+async def _fetch_and_shape(
+    state: AppState,
+    connection_id: str,
+    provider: Provider,
+    accounts: list[AdAccount],
+    params: ReportParams,
+    now: datetime,
+    token: Token | None,
+) -> dict[str, Any]:
+    """The report's body: one account's rows normalised, or the general shape."""
     if params.classic:
         account = accounts[0]
         since, until = _range_for(account, params, now)
@@ -180,14 +204,7 @@ async def build_report(
             body = normalize_report(rows, query=query, account=account)
     else:
         body = await _general(state, connection_id, provider, accounts, params, now, token)
-    fetched_at = now.isoformat().replace("+00:00", "Z")
-    return {
-        "connection_id": connection_id,
-        "provider": row.provider,
-        **body,
-        "fetched_at": fetched_at,
-        "cached": False,
-    }
+    return body
 
 
 def _query(

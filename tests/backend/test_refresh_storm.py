@@ -119,6 +119,8 @@ def test_two_processes_refresh_each_connection_exactly_once(database: str, tmp_p
     env["CONNECTED_ACCOUNTS_VAULT_KEYS"] = "storm:" + base64.b64encode(os.urandom(32)).decode()
     env["CONNECTED_ACCOUNTS_SIGNING_KEY"] = SigningKey.generate().to_pem().decode()
     env["CONNECTED_ACCOUNTS_LOG_LEVEL"] = "WARNING"
+    # One user's 1,000 reports at once: past the per-user cap on reports in flight on purpose.
+    env["CONNECTED_ACCOUNTS_REPORTS_IN_FLIGHT_PER_USER"] = "100000"
 
     with ExitStack() as stack:
         sandbox = start(
@@ -254,7 +256,10 @@ def test_one_process_with_the_mounted_sandbox_refreshes_each_connection_once(
     request."""
     people = [f"user-m{n:02d}" for n in range(CONNECTIONS)]
     users = "".join(f'  {{id = "{p}", name = "M {p}", email = "{p}@x.example"}},\n' for p in people)
-    backend = backend_factory(toml=f"[sandbox]\nadmin_api = true\nusers = [\n{users}]\n")
+    backend = backend_factory(
+        toml=f"[sandbox]\nadmin_api = true\nusers = [\n{users}]\n",
+        reports_in_flight_per_user=100000,  # one user's storm, past the per-user cap on purpose
+    )
     signed = sign_in(backend)
     headers = {"Authorization": f"Bearer {signed.access_token}"}
     with httpx.Client(base_url=backend.sandbox_url, timeout=30) as admin:

@@ -131,7 +131,8 @@ def procs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Procs]:
     )
     sandbox = start_sandbox()
     config = tmp_path / "config.toml"
-    config.write_text(demo_toml(sandbox.url))
+    # A stalled provider call waits as long as the test holds it, however busy the machine.
+    config.write_text(demo_toml(sandbox.url) + "timeout_s = 120\n")
     env = {
         **os.environ,
         "CONNECTED_ACCOUNTS_VAULT_KEYS": TEST_VAULT_KEY,

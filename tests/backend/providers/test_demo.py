@@ -166,3 +166,39 @@ async def test_refresh_revocation_and_provider_side_removal(
     admin(sandbox, "/grants/revoke", {"client_id": CLIENT})
     with pytest.raises(InvalidGrant):
         await demo.refresh(again.refresh_token)
+
+
+async def test_a_report_past_the_row_cap_is_refused_in_words(sandbox: UvicornThread) -> None:
+    """Issue 14 point 13: a report over the row cap (2,000,000 by default) is refused with what
+    to do instead, and paging stops there rather than fetching the rest."""
+    capped = await build(
+        "demo",
+        {"preset": "demo", "reports": {"page_size": 7, "max_rows": 20}},
+        sandbox_url=sandbox.url,
+    )
+    try:
+        tokens = await connect(capped)
+        account = (await capped.list_accounts(tokens.access_token))[0]
+        before = stats(sandbox)["api_calls"]
+        with pytest.raises(ProviderRequestError, match="narrow the dates or the level"):
+            await capped.fetch_report(tokens.access_token, last_60_days(account.id))
+        assert stats(sandbox)["api_calls"] - before == 3  # 21 rows in 3 pages: then it stopped
+    finally:
+        await capped.aclose()
+
+
+async def test_provider_paging_stops_at_the_page_cap(sandbox: UvicornThread) -> None:
+    capped = await build(
+        "demo",
+        {"preset": "demo", "reports": {"page_size": 2, "max_pages": 4}},
+        sandbox_url=sandbox.url,
+    )
+    try:
+        tokens = await connect(capped)
+        account = (await capped.list_accounts(tokens.access_token))[0]
+        before = stats(sandbox)["api_calls"]
+        with pytest.raises(ProviderRequestError, match="narrow the dates or the level"):
+            await capped.fetch_report(tokens.access_token, last_60_days(account.id))
+        assert stats(sandbox)["api_calls"] - before == 4
+    finally:
+        await capped.aclose()

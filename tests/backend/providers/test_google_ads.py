@@ -22,6 +22,7 @@ from tests.backend.providers.conftest import (
     FAST_RETRIES,
     LOOPBACK,
     PUBLIC_URL,
+    build,
     follow_consent,
     new_pkce,
     query_of,
@@ -276,3 +277,30 @@ async def test_metrics_of_a_manager_account_are_refused_in_words(
     query = ReportQuery("9990001111", date(2026, 10, 1), date(2026, 10, 3))
     with pytest.raises(ProviderRequestError, match="manager account.*client accounts"):
         await google_provider.fetch_report(tokens.access_token, query)
+
+
+async def test_a_report_past_the_row_cap_is_refused_in_words(google: Google) -> None:
+    """Issue 14 point 13: searchStream sends everything at once; past the row cap the report is
+    refused with what to do instead."""
+    server, state = google
+    capped = await build(
+        "google",
+        {
+            "preset": "google_ads",
+            "client_id": state.client_id,
+            "client_secret_env": "G_SECRET",
+            "authorization_endpoint": f"{server.url}/o/oauth2/v2/auth",
+            "token_endpoint": f"{server.url}/token",
+            "revocation_endpoint": f"{server.url}/revoke",
+            "userinfo_endpoint": f"{server.url}/v1/userinfo",
+            "reports": {"base_url": server.url, "developer_token_env": "G_DEV", "max_rows": 50},
+        },
+        env={"G_SECRET": state.client_secret, "G_DEV": state.developer_token},
+    )
+    try:
+        tokens, _ = await connect(capped)
+        query = ReportQuery("111-222-3333", date(2026, 10, 1), date(2026, 10, 31), "campaign")
+        with pytest.raises(ProviderRequestError, match="narrow the dates or the level"):
+            await capped.fetch_report(tokens.access_token, query)  # 62 rows
+    finally:
+        await capped.aclose()

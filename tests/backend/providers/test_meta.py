@@ -238,3 +238,28 @@ async def test_a_wrong_app_secret_blames_the_configuration_not_the_grant(meta: M
             await provider.refresh(Secret("EAAsomething"))
     finally:
         await provider.aclose()
+
+
+async def test_insights_paging_stops_at_the_page_cap(meta: Meta) -> None:
+    """Issue 14 point 13: provider paging has a page cap; past it the report is refused in
+    words instead of being followed page after page."""
+    server, state = meta
+    capped = await build(
+        "meta",
+        {
+            "preset": "meta",
+            "client_id": state.app_id,
+            "client_secret_env": "META_SECRET",
+            "authorization_endpoint": f"{server.url}/v23.0/dialog/oauth",
+            "reports": {"base_url": f"{server.url}/v23.0", "page_size": 2, "max_pages": 3},
+        },
+        env={"META_SECRET": state.app_secret},
+    )
+    try:
+        tokens = await connect(capped)
+        query = ReportQuery("act_1000", date(2026, 11, 1), date(2026, 11, 7), "campaign")
+        with pytest.raises(ProviderRequestError, match="narrow the dates or the level"):
+            await capped.fetch_report(tokens.access_token, query)
+        assert state.hits["/v23.0/act_1000/insights"] == 4  # the fourth page was one too many
+    finally:
+        await capped.aclose()
