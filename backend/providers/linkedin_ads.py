@@ -131,6 +131,7 @@ class LinkedInAdsAdapter(ReportAdapter):
             start += len(elements)
             if not elements or len(elements) < PAGE or (total is not None and start >= total):
                 return users
+            self._ctx.check_size(-(-start // PAGE) + 1, len(users), report=False)
 
     async def me(self, access_token: Secret) -> Me | None:
         users = await self._account_users(access_token)
@@ -166,7 +167,10 @@ class LinkedInAdsAdapter(ReportAdapter):
     async def _campaign_names(self, token: Secret, account_id: str) -> dict[str, str]:
         names: dict[str, str] = {}
         page_token = ""
+        pages = 0
         while True:
+            pages += 1
+            self._ctx.check_size(pages, len(names), report=False)
             more = f"&pageToken={quote(page_token, safe='')}" if page_token else ""
             body = await self._get(
                 f"/adAccounts/{account_id}/adCampaigns?q=search&pageSize=1000{more}",
@@ -191,6 +195,7 @@ class LinkedInAdsAdapter(ReportAdapter):
             f"&accounts=List({account})&fields={FIELDS}"
         )
         body = await self._get(path, access_token, "read the report")
+        self._ctx.check_size(1, len(body.get("elements") or []))  # no paging: one answer
         names = await self._campaign_names(access_token, query.account_id) if campaign else {}
         try:
             rows = [_row(e, campaign, names) for e in body.get("elements") or []]

@@ -176,6 +176,7 @@ class MicrosoftAdsAdapter(ReportAdapter):
             if len(page) < 1000:
                 return accounts
             index += 1
+            self._ctx.check_size(index + 1, len(accounts), report=False)
 
     async def fetch_report(self, access_token: Secret, query: ReportQuery) -> list[RawRow]:
         if not query.parent_id:
@@ -188,7 +189,9 @@ class MicrosoftAdsAdapter(ReportAdapter):
         url = await self._poll(access_token, request_id, account)
         if url is None:
             return []  # Success without a download URL: no data in the range
-        return _rows(await self._download(url), query.level == "campaign")
+        rows = _rows(await self._download(url), query.level == "campaign")
+        self._ctx.check_size(1, len(rows))  # one file: the row cap applies to what arrived
+        return rows
 
     async def _submit(self, token: Secret, query: ReportQuery, account: tuple[str, str]) -> str:
         campaign = query.level == "campaign"

@@ -91,7 +91,7 @@ class Operator:
             "CONNECTED_ACCOUNTS_SIGNING_KEY": SigningKey.generate().to_pem().decode(),
             "CONNECTED_ACCOUNTS_LOG_LEVEL": "WARNING",
             # One user keeps 24 reports in flight to load the backend: past the per-user cap
-            # (4, backend/limits.py) on purpose, which is not what this test is about.
+            # (4, backend/user_limits.py) on purpose, which is not what this test is about.
             "CONNECTED_ACCOUNTS_REPORTS_IN_FLIGHT_PER_USER": "1000",
             TIME_COST_ENV: "1",
             MEMORY_KIB_ENV: "64",

@@ -180,7 +180,7 @@ def test_a_report_is_served_while_another_process_holds_the_write_lock(
     that is only right if a reader never waits for a writer. Another process's open write
     transaction must not hold the event loop up; on PostgreSQL the read stays on a worker.
 
-    A report also takes an in-flight slot (backend/limits.py): a short write, in a worker
+    A report also takes an in-flight slot (backend/user_limits.py): a short write, in a worker
     thread. On SQLite that one waits for the other writer (whose transactions are short now
     that none is held across a provider call) while the event loop keeps answering."""
     import sqlite3
