@@ -1,7 +1,14 @@
 """The baseline for backend_overhead: a bare FastAPI `async def` endpoint making the same upstream
 call (Demo Ads insights with a bearer token) with one shared httpx.AsyncClient, served by uvicorn
-with the backend's own settings. `python -m bench._bare_proxy UPSTREAM_URL TOKEN [--nodelay]`
-prints READY (`--nodelay`: TCP_NODELAY on the listening socket, as bench/_nodelay_serve.py)."""
+with the backend's own settings. `python -m bench._bare_proxy UPSTREAM_URL TOKEN` prints READY.
+
+The best a bare endpoint does: its socket is made exactly as backend/cli.py `_bind` makes the
+backend's (and as `uvicorn.run(host=…, port=…)` does): `socket(family, SOCK_STREAM, IPPROTO_TCP)`,
+so asyncio sets TCP_NODELAY on every accepted connection. Until this commit it was made with
+proto 0, so each keep-alive response waited ~40 ms for the client's delayed ACK and the backend
+measured 1.4-1.8x a "bare" proxy doing less work. uvicorn settings as backend/cli.py cmd_serve:
+no log config, no access log, the same loop ("auto": uvloop when installed), the same httptools
+protocol (the backend's subclass adds only a head timer), the same concurrency limit and backlog."""
 
 from __future__ import annotations
 
@@ -15,6 +22,9 @@ import httpx
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+
+from backend.cli import _bind
+from backend.config import Settings
 
 
 def create_app(upstream: str, token: str) -> FastAPI:
@@ -43,16 +53,15 @@ def create_app(upstream: str, token: str) -> FastAPI:
 
 def main() -> None:
     upstream, token = sys.argv[1], sys.argv[2]
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    if "--nodelay" in sys.argv[3:]:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(2048)
+    defaults = Settings.model_fields
+    sock = _bind("127.0.0.1", 0)  # the backend's own: IPPROTO_TCP, so TCP_NODELAY per connection
+    sock.listen(defaults["backlog"].default)
     port = sock.getsockname()[1]
-    # The same uvicorn settings as backend/cli.py cmd_serve.
+    # The same uvicorn settings as backend/cli.py cmd_serve (loop "auto" there too).
     config = uvicorn.Config(
-        create_app(upstream, token), log_config=None, access_log=False, lifespan="on"
-    )
+        create_app(upstream, token), log_config=None, access_log=False, lifespan="on",
+        loop="auto", http="httptools", limit_concurrency=defaults["limit_concurrency"].default,
+    )  # fmt: skip
 
     class _Server(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:

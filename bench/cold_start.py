@@ -4,7 +4,7 @@ holding an empty QTableView, launched the same way (bench/_cold_child.py), alter
 Peak memory is the child's peak resident set from start to that paint (VmHWM, read by the child
 as it paints); the whole process's ru_maxrss (os.wait4: start, paint, and the app then starting
 its backend link until it quits) is reported beside it.
-Targets: time <= 1.5x bare, peak memory <= 1.5x bare (medians).
+Targets (issue 18): time <= 1.2x bare, peak memory <= 1.3x bare (medians).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from datetime import UTC, datetime
 from bench._support import ROOT, backend_env, emit, median, start_ready, tempdir
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-TARGET = 1.5
+TIME_TARGET = 1.2  # issue 18
+RSS_TARGET = 1.3  # issue 18
 CONNECTIONS = 5
 
 
@@ -109,8 +110,8 @@ def main() -> None:
         "bare_whole_process_max_rss_mib": round(median([b[3] for b in bare_runs]) / 1024, 1),
         "whole_process_rss_ratio": round(whole_ratio, 2),
         "cached_connections_shown": rows,
-        "target": f"time_ratio <= {TARGET} and rss_ratio <= {TARGET}",
-        "ok": time_ratio <= TARGET and rss_ratio <= TARGET and rows == CONNECTIONS,
+        "target": f"time_ratio <= {TIME_TARGET} and rss_ratio <= {RSS_TARGET}",
+        "ok": time_ratio <= TIME_TARGET and rss_ratio <= RSS_TARGET and rows == CONNECTIONS,
         "runs": RUNS,
     })  # fmt: skip
 

@@ -5,7 +5,7 @@
    `load()` with a fetch that decodes the backend's JSON bytes as ApiClient does after reading
    them (desktop.sliced_json.loads), a real desktop Cache in a temp folder; until every
    background task (fetch, chart sums, cache write) is done and the view has painted.
-Target: longest stall <= 50 ms in each (median over runs).
+Target: longest stall <= 16 ms (one frame; issue 18) in each (median over runs).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from desktop.views.reports import ReportsView
 from tests.support.browser import play_consent, tls_context
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-TARGET_MS = 50.0
+TARGET_MS = 16.0  # issue 18: one frame at 60 Hz
 
 
 class Heartbeat(QObject):
