@@ -1,10 +1,10 @@
-"""Local cache of the connection list and the last report per connection (SQLite, no secrets).
+"""Local cache of the connection list and the last few reports per connection (SQLite, no secrets).
 
 Shown at once on the next start, before the backend answers, and marked "cached". Only what the
 backend already sends the desktop is stored: connection status and report rows, never a token.
 Calls touch the disk: run them through `desktop.tasks.run_in_background`.
 
-Python's own `sqlite3`, not SQLAlchemy: the cache is two tables and six fixed statements, and
+Python's own `sqlite3`, not SQLAlchemy: the cache is a few tables and fixed statements, and
 importing SQLAlchemy before the first paint cost the window half a second and 35 MiB
 (bench/cold_start.py). The file layout is the one the SQLAlchemy version wrote, so an existing
 cache keeps working.
@@ -24,6 +24,8 @@ from typing import Any
 from desktop import sliced_json
 
 CACHE_FILE = "cache.sqlite3"
+REPORTS_KEPT = 8
+"""Reports kept per connection: switching back to a recent query shows it at once."""
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS connections (
@@ -39,6 +41,15 @@ _SCHEMA = (
         body TEXT NOT NULL,
         saved_at DATETIME NOT NULL,
         PRIMARY KEY (scope, connection_id))""",
+    # The last REPORTS_KEPT reports per connection, one per query (desktop/models/report_query.py
+    # ReportQuery.key). The older one-per-connection table above is still read as a fallback.
+    """CREATE TABLE IF NOT EXISTS query_reports (
+        scope VARCHAR NOT NULL,
+        connection_id VARCHAR NOT NULL,
+        query_key VARCHAR NOT NULL,
+        body TEXT NOT NULL,
+        saved_at DATETIME NOT NULL,
+        PRIMARY KEY (scope, connection_id, query_key))""",
     # Expiry warnings already sent: one per connection per lapse date (desktop/expiry_watch.py).
     """CREATE TABLE IF NOT EXISTS notices (
         scope VARCHAR NOT NULL,
@@ -104,10 +115,11 @@ class Cache:
             )
             # Reports of connections that are gone are dropped with them.
             kept = ",".join("?" * len(ids))
-            db.execute(
-                f"DELETE FROM reports WHERE scope = ? AND connection_id NOT IN ({kept})",  # noqa: S608 - placeholders only
-                (self.scope, *ids),
-            )
+            for table in ("reports", "query_reports"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE scope = ? AND connection_id NOT IN ({kept})",  # noqa: S608 - placeholders only
+                    (self.scope, *ids),
+                )
 
     def preload_connections(self) -> None:
         """Start reading the saved list on a thread of its own now, while the window is still
@@ -152,31 +164,65 @@ class Cache:
             ).fetchall()
         return [sliced_json.loads(body) for (body,) in rows]
 
-    def save_report(self, connection_id: str, report: dict[str, Any]) -> None:
-        """Keep `report` as the last one of `connection_id` (one per connection)."""
+    def save_report(self, connection_id: str, report: dict[str, Any], query_key: str = "") -> None:
+        """Keep `report` as the one of `connection_id` for `query_key` (the newest
+        REPORTS_KEPT queries per connection are kept)."""
         # In slices: a 100k-row report never holds the GIL long.
-        self.save_report_text(connection_id, sliced_json.dumps(report))
+        self.save_report_text(connection_id, sliced_json.dumps(report), query_key)
 
-    def save_report_text(self, connection_id: str, body: str) -> None:
+    def save_report_text(self, connection_id: str, body: str, query_key: str = "") -> None:
         """`save_report` with the report already encoded (sliced_json.dumps_steps on the UI
         thread); only the write, which lets go of the GIL, is left for the worker."""
         with self._writing() as db:
             db.execute(
-                "INSERT OR REPLACE INTO reports (scope, connection_id, body, saved_at) "
-                "VALUES (?, ?, ?, ?)",
-                (self.scope, connection_id, body, _now()),
+                "INSERT OR REPLACE INTO query_reports "
+                "(scope, connection_id, query_key, body, saved_at) VALUES (?, ?, ?, ?, ?)",
+                (self.scope, connection_id, query_key, body, _now()),
+            )
+            # Oldest first out; rowid breaks ties of equal timestamps (newer rows, higher ids).
+            db.execute(
+                "DELETE FROM query_reports WHERE scope = ? AND connection_id = ? AND rowid NOT IN "
+                "(SELECT rowid FROM query_reports WHERE scope = ? AND connection_id = ? "
+                "ORDER BY saved_at DESC, rowid DESC LIMIT ?)",
+                (self.scope, connection_id, self.scope, connection_id, REPORTS_KEPT),
             )
 
-    def load_report(self, connection_id: str) -> dict[str, Any] | None:
+    def load_report(
+        self, connection_id: str, query_key: str | None = None
+    ) -> dict[str, Any] | None:
+        """The report cached for `query_key`, or with no key the newest one of the connection."""
         with self._db() as db:
-            row = db.execute(
-                "SELECT body FROM reports WHERE scope = ? AND connection_id = ?",
-                (self.scope, connection_id),
-            ).fetchone()
+            if query_key is None:
+                row = db.execute(
+                    "SELECT body FROM query_reports WHERE scope = ? AND connection_id = ? "
+                    "ORDER BY saved_at DESC, rowid DESC LIMIT 1",
+                    (self.scope, connection_id),
+                ).fetchone()
+                if row is None:  # a cache written before reports were kept per query
+                    row = db.execute(
+                        "SELECT body FROM reports WHERE scope = ? AND connection_id = ?",
+                        (self.scope, connection_id),
+                    ).fetchone()
+            else:
+                row = db.execute(
+                    "SELECT body FROM query_reports "
+                    "WHERE scope = ? AND connection_id = ? AND query_key = ?",
+                    (self.scope, connection_id, query_key),
+                ).fetchone()
         if row is None:
             return None
         report = sliced_json.loads(row[0])
         return report if isinstance(report, dict) else None
+
+    def report_keys(self, connection_id: str) -> list[str]:
+        """The queries with a cached report, newest first."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT query_key FROM query_reports WHERE scope = ? AND connection_id = ? "
+                "ORDER BY saved_at DESC, rowid DESC",
+                (self.scope, connection_id),
+            ).fetchall()
+        return [key for (key,) in rows]
 
     def forget(self, connection_id: str) -> None:
         """Drop a disconnected connection and its report."""
@@ -184,10 +230,11 @@ class Cache:
             db.execute(
                 "DELETE FROM connections WHERE scope = ? AND id = ?", (self.scope, connection_id)
             )
-            db.execute(
-                "DELETE FROM reports WHERE scope = ? AND connection_id = ?",
-                (self.scope, connection_id),
-            )
+            for table in ("reports", "query_reports"):
+                db.execute(
+                    f"DELETE FROM {table} WHERE scope = ? AND connection_id = ?",  # noqa: S608 - fixed names
+                    (self.scope, connection_id),
+                )
 
     def claim_notice(self, key: str) -> bool:
         """Record that the notice `key` goes out now; False when it went out before (by this

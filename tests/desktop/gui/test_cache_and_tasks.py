@@ -191,3 +191,29 @@ def test_a_preload_of_an_unreadable_file_fails_the_load(tmp_cache_path: Path) ->
     with pytest.raises(sqlite3.DatabaseError):
         cache.load_connections()
     cache.close()
+
+
+def test_cache_keeps_several_reports_per_connection_keyed_by_query(tmp_cache_path: Path) -> None:
+    from datetime import date
+
+    from desktop.cache import REPORTS_KEPT
+    from desktop.models.report_query import ReportQuery
+
+    cache = Cache(tmp_cache_path, "embedded")
+    daily = ReportQuery(since=date(2026, 11, 1), until=date(2026, 11, 7), level="campaign")
+    total = daily.with_(time="total", breakdowns=("country",))
+    assert daily.key() != total.key()
+    cache.save_report("a", data.report(7, level="campaign"), daily.key())
+    cache.save_report("a", data.report(3, level="account"), total.key())
+    # Both queries stay cached, each under its own key; no key means the newest.
+    assert len(cache.load_report("a", daily.key())["rows"]) == 7  # type: ignore[index]
+    assert len(cache.load_report("a", total.key())["rows"]) == 3  # type: ignore[index]
+    assert len(cache.load_report("a")["rows"]) == 3  # type: ignore[index]
+    assert cache.report_keys("a") == [total.key(), daily.key()]
+    # Only the newest REPORTS_KEPT queries of a connection are kept.
+    for days in range(1, REPORTS_KEPT + 1):
+        cache.save_report("a", data.report(days), daily.with_(since=date(2026, 10, days)).key())
+    assert len(cache.report_keys("a")) == REPORTS_KEPT
+    assert cache.load_report("a", daily.key()) is None
+    cache.forget("a")
+    assert cache.load_report("a") is None
