@@ -15,6 +15,7 @@ HERE = Path(__file__).parent
 ORDER = [
     "cold_start",
     "report_load",
+    "report_scale",
     "ui_stall",
     "backend_overhead",
     "refresh_storm",

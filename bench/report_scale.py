@@ -1,0 +1,185 @@
+"""Report scale: a 1,000,000-row ad-level daily report (bench/_report_scale.py), fetched over
+HTTP from another process and decoded into typed columns (desktop/columnar.py) on a worker
+thread, into the columnar table model (desktop/models/columnar_report.py) shown by a QTableView,
+then scrolled to its end; each run in a fresh child process (offscreen Qt).
+
+Figures (medians over runs), each with its target:
+- `ratio`: fetch + decode + model ready, over `json.loads` of the same bytes (same child, after);
+- `rss_to_payload`: the child's peak RSS growth from before the fetch, over the payload bytes;
+- `longest_stall_ms`: the longest gap of a 5 ms UI heartbeat while it loads and while the
+  view scrolls to the end.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from bench._support import emit, median
+
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+RATIO_TARGET = 1.5
+RSS_TARGET = 4.0
+STALL_TARGET_MS = 16.0
+
+
+def _peak_and_now_kib() -> tuple[int, int]:
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return int(fields["VmHWM"].split()[0]), int(fields["VmRSS"].split()[0])
+
+
+def child(url: str) -> dict[str, Any]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import httpx
+    from PySide6.QtCore import QEventLoop, QObject, Signal
+    from PySide6.QtWidgets import QApplication, QHeaderView, QTableView
+
+    from bench.ui_stall import Heartbeat
+    from desktop import columnar
+    from desktop.models.columnar_report import ColumnarReportModel
+
+    app = QApplication.instance() or QApplication([])
+    view = QTableView()
+    # As desktop/views/report_table.py sets up its table: fixed row height, no row numbers.
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    view.verticalHeader().setDefaultSectionSize(26)
+    model = ColumnarReportModel()
+    view.setModel(model)
+    view.resize(1100, 800)
+    view.show()
+    loop = QEventLoop()
+    for _ in range(5):
+        loop.processEvents()
+    with httpx.Client(timeout=120) as client:
+        client.get(url, headers={"Range": "bytes=0-0"})  # warm the connection
+        gc.collect()
+        _, rss_before = _peak_and_now_kib()
+
+        class Done(QObject):
+            ready = Signal(object)
+
+        done = Done()
+        result: list[Any] = []
+        done.ready.connect(result.append)
+        beat = Heartbeat()
+
+        def work() -> None:
+            payload = client.get(url).content
+            head, rows = columnar.decode(payload)
+            done.ready.emit((payload, head, rows))
+
+        beat.start()
+        t0 = time.perf_counter()
+        threading.Thread(target=work, daemon=True).start()
+        while not result:
+            loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+        payload, head, rows = result[0]
+        model.set_rows(head, rows)
+        loop.processEvents()
+        ready_s = time.perf_counter() - t0
+        load_stall = beat.stop()
+        peak, _ = _peak_and_now_kib()
+        assert model.rowCount() == rows.count
+        # Scroll to the end a page at a time, then jump there.
+        beat.start()
+        bar = view.verticalScrollBar()
+        for step in range(20):
+            bar.setValue(bar.maximum() * (step + 1) // 20)
+            loop.processEvents()
+        view.scrollToBottom()
+        loop.processEvents()
+        scroll_stall = beat.stop()
+        last = model.data(model.index(rows.count - 1, 0))
+    del result
+    gc.collect()
+    t0 = time.perf_counter()
+    json.loads(payload)
+    loads_s = time.perf_counter() - t0
+    del app
+    return {
+        "rows": rows.count, "payload_bytes": len(payload), "ready_ms": ready_s * 1000,
+        "json_loads_ms": loads_s * 1000, "rss_growth_kib": peak - rss_before,
+        "load_stall_ms": load_stall * 1000, "scroll_stall_ms": scroll_stall * 1000,
+        "columns_bytes": rows.nbytes(), "last_date": last,
+    }  # fmt: skip
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    from bench._report_scale import CACHE, report_bytes
+
+    report_bytes()  # built once, cached in the temp folder
+    with ExitStack() as stack:
+        port = _free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", "--directory",
+             str(CACHE.parent), str(port)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        stack.callback(server.wait)
+        stack.callback(server.terminate)
+        url = f"http://127.0.0.1:{port}/{CACHE.name}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        runs = []
+        for _ in range(RUNS):
+            proc = subprocess.run(
+                [sys.executable, "-m", "bench.report_scale", "--child", url],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    ratio = median([r["ready_ms"] / r["json_loads_ms"] for r in runs])
+    rss = median([r["rss_growth_kib"] * 1024 / r["payload_bytes"] for r in runs])
+    stall = median([max(r["load_stall_ms"], r["scroll_stall_ms"]) for r in runs])
+    figures = {
+        "ratio": {"value": round(ratio, 2), "target": f"<= {RATIO_TARGET}",
+                  "ok": ratio <= RATIO_TARGET},
+        "rss_to_payload": {"value": round(rss, 2), "target": f"<= {RSS_TARGET}",
+                           "ok": rss <= RSS_TARGET},
+        "longest_stall_ms": {"value": round(stall, 1), "target": f"<= {STALL_TARGET_MS:.0f}",
+                             "ok": stall <= STALL_TARGET_MS},
+    }  # fmt: skip
+    emit({
+        "benchmark": "report_scale",
+        "rows": runs[0]["rows"],
+        "payload_bytes": runs[0]["payload_bytes"],
+        "fetch_decode_ready_ms": round(median([r["ready_ms"] for r in runs]), 1),
+        "json_loads_ms": round(median([r["json_loads_ms"] for r in runs]), 1),
+        "columns_bytes": runs[0]["columns_bytes"],
+        "load_stall_ms_each": [round(r["load_stall_ms"], 1) for r in runs],
+        "scroll_stall_ms_each": [round(r["scroll_stall_ms"], 1) for r in runs],
+        **figures,
+        "target": "; ".join(f"{k} {v['target']}" for k, v in figures.items()),
+        "ok": all(v["ok"] for v in figures.values()),
+        "runs": RUNS,
+    })  # fmt: skip
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        print(json.dumps(child(sys.argv[2])), flush=True)
+        os._exit(0)  # no teardown: PySide6 6.12 can crash freeing Qt objects at exit
+    else:
+        main()
