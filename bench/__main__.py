@@ -15,12 +15,12 @@ HERE = Path(__file__).parent
 ORDER = [
     "cold_start",
     "report_load",
-    "report_scale",
     "ui_stall",
     "backend_overhead",
     "refresh_storm",
     "connect_latency",
     "cli_latency",
+    "report_scale",
 ]
 
 
