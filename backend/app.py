@@ -54,6 +54,7 @@ def create_app(
     from backend.auth.keys import load_signing_key
     from backend.connections.endpoints import router as connections_router
     from backend.flows.endpoints import router as flows_router
+    from backend.flows.sweeper import sweeping
     from backend.meta_endpoints import router as meta_router
     from backend.providers.registry import build_providers
     from backend.reports.endpoints import router as reports_router
@@ -86,7 +87,9 @@ def create_app(
         )
         log.info("providers enabled: %s", ", ".join(state.providers) or "none")
         try:
-            yield
+            # Unclaimed relayed grants are revoked from every process, starting now.
+            async with sweeping(state):
+                yield
         finally:
             for provider in state.providers.values():
                 await provider.aclose()

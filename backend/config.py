@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str | None = None
     # Serve plain HTTP beyond loopback without a TLS proxy (backend/transport.py).
     insecure_http: bool = False
+    # Backend relay (DESIGN "Backend-relayed redirect"): how long the one-time ticket and the
+    # parked grant live, and how often each process looks for unclaimed grants to revoke.
+    relay_ticket_ttl_s: float = Field(default=120.0, gt=0)
+    relay_sweep_interval_s: float = Field(default=30.0, gt=0)
+    # Connect attempts one user may have in progress at once (each holds a verifier and,
+    # relayed, perhaps a live grant); past it POST /v1/flows answers 429.
+    max_pending_flows: int = Field(default=20, ge=1)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

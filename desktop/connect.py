@@ -76,9 +76,11 @@ def _complete(client: ApiClient, flow_id: str, state: str, result: CallbackResul
     if result.flow_id and result.flow_id != flow_id:
         raise ApiError("invalid_request", "The browser returned an answer for another connection.")
     body: dict[str, str] = {"state": state}
-    # Backend-relayed redirect: the backend already redeemed the code; send the state only.
+    # Backend-relayed redirect: the backend redeemed the code and parked the grant; this
+    # device claims it with the state and the one-time ticket the browser brought back.
     if result.relayed:
-        pass
+        if result.relay_ticket is not None:
+            body["relay_ticket"] = result.relay_ticket.reveal()
     elif result.error:
         body["error"] = result.error
         if result.error_description:

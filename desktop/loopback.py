@@ -61,6 +61,8 @@ class CallbackResult:
     error_description: str | None = None
     flow_id: str | None = None
     result: str | None = None  # backend-relayed mode: "success" | "error"
+    # Backend-relayed success: the one-time ticket that lets this device claim the grant.
+    relay_ticket: Secret | None = None
     extra: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -300,13 +302,16 @@ class LoopbackReceiver:
             if self._cancelled or self._closed:
                 return 400, "invalid", "Connecting was cancelled in Connected Accounts."
             code = params.get("code")
-            if (
-                not code
-                and not params.get("error")
-                and params.get("result") not in ("success", "error")
-            ):
+            relayed = params.get("result")
+            ticket = params.get("relay_ticket")
+            if not code and not params.get("error") and relayed not in ("success", "error"):
                 return 400, "invalid", "The answer from the sign-in page was incomplete."
-            known = {"code", "state", "iss", "error", "error_description", "flow_id", "result"}
+            if relayed == "success" and not (ticket and params.get("flow_id")):
+                # DESIGN "Backend-relayed redirect": a relayed success carries the flow and
+                # the one-time ticket that lets this device claim the grant.
+                return 400, "invalid", "The answer from the sign-in page was incomplete."
+            known = {"code", "state", "iss", "error", "error_description", "flow_id", "result",
+                     "relay_ticket"}  # fmt: skip
             self._result = CallbackResult(
                 state=state,
                 code=Secret(code) if code else None,
@@ -314,7 +319,8 @@ class LoopbackReceiver:
                 error=params.get("error"),
                 error_description=params.get("error_description"),
                 flow_id=params.get("flow_id"),
-                result=params.get("result"),
+                result=relayed,
+                relay_ticket=Secret(ticket) if ticket else None,
                 extra={k: v for k, v in params.items() if k not in known},
             )
             self._cond.notify_all()

@@ -106,12 +106,22 @@ class Flow(Base):
     state_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     verifier_ct: Mapped[str] = mapped_column(Text)
     nonce: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    # pending -> completing -> completed | failed
-    status: Mapped[str] = mapped_column(String(20), default="pending")
+    # pending -> completing -> completed | failed; a relayed flow parks its grant in between:
+    # completing -> parked -> completed (its owner's device claimed it) | revoking -> failed.
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     connection_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Backend relay: the redeemed grant, sealed and bound to this flow, that belongs to nobody
+    # until the flow owner's device presents the one-time ticket (kept only as a SHA-256).
+    grant_ct: Mapped[str | None] = mapped_column(Text, nullable=True)
+    ticket_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ticket_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The sweeper that revokes an unclaimed grant holds a lease so one process revokes it.
+    sweep_owner: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    sweep_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sweep_attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Connection(Base):

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from backend.auth.deps import CurrentUser
+from backend.connections.locking import run_locked
 from backend.connections.schemas import ConnectionOut, iso
 from backend.deps import StateDep
 from backend.errors import ApiError, InvalidRequest
@@ -45,10 +46,12 @@ async def start_flow(body: FlowCreate, user: CurrentUser, state: StateDep) -> Fl
             provider=provider,
             redirect_uri=redirect_uri,
             now=now,
+            max_pending=state.settings.max_pending_flows,
         )
 
     try:
-        started = await state.run_db(_create)
+        # Write-locked from the start: the per-user count and the insert must not interleave.
+        started = await run_locked(state, _create)
     except ProviderError as exc:  # e.g. a relayed provider without a public URL
         raise InvalidRequest(str(exc)) from None
     return FlowCreated(

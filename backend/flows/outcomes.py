@@ -41,10 +41,19 @@ def declined(provider: Provider, raw_error: str) -> Failure:
     return Failure(words, provider_error=code)
 
 
-def wrong_issuer(provider: Provider) -> Failure:
-    # RFC 9207 §2.4 / RFC 9700 §4.4: a response naming another issuer may be a mix-up attack.
+def wrong_issuer(provider: Provider, iss: str | None) -> Failure:
+    """RFC 9207 §2.4 / RFC 9700 §4.4: a response naming another issuer, or naming none where
+    the provider promises to, may be a mix-up attack."""
+    name = provider.display_name
+    if iss is None:
+        return Failure(
+            f"The sign-in response did not say it came from {name} (it lacks the 'iss' "
+            f"parameter that {name} always sends), so it was refused and nothing was "
+            "connected. Start connecting again.",
+            provider_error="invalid_issuer",
+        )
     return Failure(
-        f"The sign-in response did not come from {provider.display_name} (its issuer differs), "
+        f"The sign-in response did not come from {name} (its issuer differs), "
         "so it was refused and nothing was connected. Start connecting again.",
         provider_error="invalid_issuer",
     )
@@ -72,9 +81,12 @@ def redeem_failed(provider: Provider, exc: ProviderError) -> Failure:
 
 
 def issuer_matches(provider: Provider, iss: str | None) -> bool:
-    """RFC 9207 §2.4: when `iss` is present it must equal the provider's issuer exactly.
-    Google sends `iss` without advertising it: presence alone is never a reason to refuse."""
-    if iss is None or provider.issuer is None:
+    """RFC 9207 §2.4: when `iss` is present it must equal the provider's issuer exactly, and
+    a provider that advertises `authorization_response_iss_parameter_supported` (RFC 9207 §3)
+    must send it. Google sends `iss` without advertising it: presence alone never refuses."""
+    if iss is None:
+        return not provider.iss_parameter_supported
+    if provider.issuer is None:
         return True
     return iss == provider.issuer
 

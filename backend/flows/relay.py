@@ -1,15 +1,19 @@
-"""Backend-relayed redirect (docs/ARCHITECTURE.md "Process contracts").
+"""Backend-relayed redirect (DESIGN "Backend-relayed redirect", RFC 9700 §4.4).
 
 The provider sends the browser to `{public_url}/v1/flows/callback`; the backend redeems the
-code at once and sends the browser on (303) to the desktop's loopback receiver with only
-`state`, `flow_id` and `result` (+ `error`, `error_description`): the code never reaches the
-device. A state that matches no pending relayed flow gets an error page, never a redirect
-(an open redirector would hand an attacker's browser a trusted-looking hop).
+code at once but attaches the grant to nobody: it parks the sealed grant on the flow
+(parking.py) and sends the browser on (303) to the flow's loopback receiver with `state`,
+`flow_id`, `result` and a fresh one-time `relay_ticket` (or `error`, `error_description`).
+Whoever's browser came back, only the device that started the flow — its user, its state and
+that ticket — can turn the grant into a connection; an unclaimed grant is revoked. The code
+never reaches the device. A state that matches no pending relayed flow gets an error page,
+never a redirect (an open redirector would hand an attacker's browser a trusted-looking hop).
 """
 
 from __future__ import annotations
 
 import html
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,10 +25,13 @@ from sqlalchemy.orm import Session
 from backend.connections.locking import run_locked
 from backend.errors import PROBLEM, Problem
 from backend.flows import outcomes
-from backend.flows.completion import Claimed, redeem
+from backend.flows.completion import Claimed, obtain_grant, relay_ticket_ttl, revoke_quietly
+from backend.flows.parking import park
 from backend.flows.service import Failure, claim, fail, flow_by_state
 from backend.secret import Secret
 from backend.state import AppState
+
+log = logging.getLogger(__name__)
 
 # DESIGN "Loopback receiver": pages echo no code, are not cached and leak no referrer.
 _PAGE_HEADERS = {
@@ -48,8 +55,9 @@ _HTML_PAGE = {"text/html": {"schema": {"type": "string"}}}
 # documented for every route) get problem+json.
 CALLBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
     303: {
-        "description": "Sent on to the desktop's loopback receiver with `state`, `flow_id` and "
-        "`result` (+ `error`, `error_description`); never the code",
+        "description": "Sent on to the desktop's loopback receiver with `state`, `flow_id`, "
+        "`result` and a one-time `relay_ticket` (or `error`, `error_description`); never the "
+        "code",
         "headers": {
             "Location": {
                 "description": "The flow's loopback redirect URI with the outcome",
@@ -88,6 +96,7 @@ class _Redirect:
     state: str
     flow_id: str
     failure: Failure | None = None
+    ticket: str | None = None
 
 
 def error_page(title: str, message: str, status: int = 400) -> HTMLResponse:
@@ -98,7 +107,9 @@ def error_page(title: str, message: str, status: int = 400) -> HTMLResponse:
 def _to_device(target: _Redirect) -> RedirectResponse:
     params = {"state": target.state, "flow_id": target.flow_id}
     if target.failure is None:
+        assert target.ticket is not None
         params["result"] = "success"
+        params["relay_ticket"] = target.ticket
     else:
         params["result"] = "error"
         params["error"] = target.failure.provider_error or "connect_failed"
@@ -110,8 +121,12 @@ def _to_device(target: _Redirect) -> RedirectResponse:
     )
 
 
+def _failed(target: _Redirect, failure: Failure) -> RedirectResponse:
+    return _to_device(_Redirect(target.url_base, target.state, target.flow_id, failure))
+
+
 async def handle_callback(state: AppState, params: CallbackParams) -> Response:
-    """GET /v1/flows/callback: redeem, then send the browser back to the desktop."""
+    """GET /v1/flows/callback: redeem and park the grant, then send the browser home."""
     now = datetime.now(UTC)
     presented = params.state
 
@@ -142,7 +157,7 @@ async def handle_callback(state: AppState, params: CallbackParams) -> Response:
         if params.error is not None:
             failure = outcomes.declined(provider, params.error)
         elif not outcomes.issuer_matches(provider, params.iss):
-            failure = outcomes.wrong_issuer(provider)
+            failure = outcomes.wrong_issuer(provider, params.iss)
         elif not params.code:
             failure = outcomes.no_code()
         if failure is not None:
@@ -158,7 +173,33 @@ async def handle_callback(state: AppState, params: CallbackParams) -> Response:
         return _to_device(claimed)
     target, claim_ = claimed
     assert params.code is not None
-    result = await redeem(state, claim_, Secret(params.code))
-    if isinstance(result, Failure):
-        return _to_device(_Redirect(target.url_base, target.state, target.flow_id, result))
-    return _to_device(target)
+    grant = await obtain_grant(state, claim_, Secret(params.code))
+    if isinstance(grant, Failure):
+        return _failed(target, grant)
+    parked_at = datetime.now(UTC)
+
+    def _park(session: Session) -> str | None:
+        return park(
+            session,
+            state.keyring,
+            claim_.ref,
+            tokens=grant.tokens,
+            identity=grant.identity,
+            now=parked_at,
+            ttl=relay_ticket_ttl(state),
+        )
+
+    ticket = await run_locked(state, _park)
+    if ticket is None:
+        # The flow moved on meanwhile (it cannot, short of a crash and a manual repair): the
+        # grant would belong to nobody for ever, so it is withdrawn at once.
+        token = grant.tokens.refresh_token or grant.tokens.access_token
+        await revoke_quietly(state.provider(claim_.ref.provider), token)
+        return error_page(
+            "Connecting did not finish",
+            "This connect attempt ended while the sign-in was being checked; nothing was "
+            "connected. Go back to Connected Accounts and start connecting again.",
+            status=409,
+        )
+    log.info("connect flow %s: grant parked for its owner's device", claim_.ref.id)
+    return _to_device(_Redirect(target.url_base, target.state, target.flow_id, ticket=ticket))

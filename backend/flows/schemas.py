@@ -33,3 +33,5 @@ class FlowComplete(BaseModel):
     iss: str | None = Field(default=None, max_length=2000)
     error: str | None = Field(default=None, max_length=200)
     error_description: str | None = Field(default=None, max_length=2000)
+    # Backend relay: the one-time ticket the browser brought back (parking.py).
+    relay_ticket: str | None = Field(default=None, min_length=1, max_length=200, repr=False)

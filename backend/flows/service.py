@@ -3,22 +3,24 @@
 A flow moves pending -> completing -> completed | failed. The move to `completing` is one
 conditional UPDATE, so of two requests carrying the same code exactly one redeems it
 (RFC 6749 §4.1.2: a code is single use; a second redemption may make the provider revoke the
-whole grant). Services take the session first and only flush; `AppState.run_db` commits.
+whole grant). A relayed flow parks its grant between the two (parking.py): completing ->
+parked -> completed, or -> revoking -> failed when nobody claims it (sweeper.py).
+Services take the session first and only flush; `AppState.run_db` commits.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.connections.service import upsert_connection
-from backend.db.models import Connection, Flow, new_id
-from backend.errors import Conflict, InvalidRequest, NotFound
+from backend.db.models import Connection, Flow, User, new_id
+from backend.errors import Conflict, InvalidRequest, NotFound, RateLimitedError
 from backend.flows import pkce
 from backend.providers.base import Identity, Provider, TokenSet
 from backend.secret import Secret
@@ -28,6 +30,11 @@ from backend.vault.crypto import KeyRing, aad
 FLOW_TTL = timedelta(minutes=10)
 # Finished and expired flows are kept a day (a late complete still gets a clear answer).
 FLOW_RETENTION = timedelta(days=1)
+# Issue 14 point 13: connect attempts one user may have in progress at once.
+MAX_PENDING_FLOWS = 20
+# Flows still holding (or about to hold) a live grant: never deleted by the retention sweep.
+SWEPT_STATUSES = ("parked", "revoking")
+IN_PROGRESS = ("pending", "completing", "parked")
 EXPIRED = "This connect attempt expired (they last 10 minutes); start connecting again."
 USED = "This connect attempt was already used; start connecting again."
 
@@ -90,13 +97,20 @@ def create_flow(
     provider: Provider,
     redirect_uri: str,
     now: datetime,
+    max_pending: int = MAX_PENDING_FLOWS,
 ) -> StartedFlow:
     """A pending flow bound to this user, provider and redirect URI (RFC 9700 §4.4.2)."""
     session.execute(
         delete(Flow)
-        .where(Flow.user_id == user_id, Flow.expires_at < now - FLOW_RETENTION)
+        .where(
+            Flow.user_id == user_id,
+            Flow.expires_at < now - FLOW_RETENTION,
+            # A parked grant is kept until it is claimed or revoked at the provider.
+            Flow.status.not_in(SWEPT_STATUSES),
+        )
         .execution_options(synchronize_session=False)
     )
+    check_pending_limit(session, user_id, now, max_pending)
     flow_id = new_id()
     state = pkce.new_state()
     verifier = pkce.new_verifier()
@@ -126,6 +140,34 @@ def create_flow(
     )
     session.flush()
     return StartedFlow(flow_id, url, state, expires_at)
+
+
+def check_pending_limit(session: Session, user_id: str, now: datetime, limit: int) -> None:
+    """429 once `limit` connect attempts of this user are in progress and unexpired.
+
+    The user's row is locked first (PostgreSQL; on SQLite the caller's BEGIN IMMEDIATE is the
+    lock), so two concurrent starts cannot both take the last place."""
+    lock = select(User.id).where(User.id == user_id)
+    if session.get_bind().dialect.name != "sqlite":
+        lock = lock.with_for_update()
+    session.execute(lock)
+    in_progress = (Flow.user_id == user_id, Flow.status.in_(IN_PROGRESS), Flow.expires_at > now)
+    count, first_expiry = session.execute(
+        select(func.count(Flow.id), func.min(Flow.expires_at)).where(*in_progress)
+    ).one()
+    if count < limit:
+        return
+    oldest = first_expiry if first_expiry is not None else now + FLOW_TTL
+    if oldest.tzinfo is None:  # SQLite returns aggregates without the column's type
+        oldest = oldest.replace(tzinfo=UTC)
+    wait = max(1.0, (oldest - now).total_seconds())
+    minutes = max(1, round(wait / 60))
+    raise RateLimitedError(
+        f"You already have {count} connect attempts in progress, the most at once. Finish one "
+        f"in the browser, or start again when the oldest expires (in about {minutes} "
+        f"minute{'s' if minutes != 1 else ''}).",
+        retry_after=wait,
+    )
 
 
 def owned_flow(session: Session, user_id: str, flow_id: str, state: str) -> Flow:
@@ -211,7 +253,7 @@ def finish(
     session.execute(
         update(Flow)
         .where(Flow.id == ref.id)
-        .values(status="completed", connection_id=conn.id, verifier_ct="")
+        .values(status="completed", connection_id=conn.id, verifier_ct="", grant_ct=None)
         .execution_options(synchronize_session=False)
     )
     return conn

@@ -224,6 +224,9 @@ class Provider(ABC):
     relay_redirect_uri: str | None = None
     # How a grant lapses (backend/providers/lapse.py); None: the provider does not say.
     lapse: GrantLapse | None = None
+    # RFC 9207 §3: the provider promises `iss` in every authorization response, so one
+    # without it is refused (a mix-up defence, RFC 9700 §4.4.2).
+    iss_parameter_supported: bool = False
 
     def provider_redirect_uri(self, loopback_redirect_uri: str) -> str:
         """The redirect_uri to send to the provider: the desktop's receiver, or the relay."""
@@ -253,7 +256,8 @@ class Provider(ABC):
     async def revoke(self, token: Secret) -> None: ...
 
     @abstractmethod
-    async def identify(self, tokens: TokenSet) -> Identity: ...
+    async def identify(self, tokens: TokenSet, *, nonce: str | None = None) -> Identity:
+        """Who the grant belongs to; `nonce` (OIDC Core §3.1.3.7 (11)) when the flow sent one."""
 
     @abstractmethod
     async def list_accounts(self, access_token: Secret) -> list[AdAccount]: ...

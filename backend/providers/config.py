@@ -91,6 +91,11 @@ class ProviderConfig(BaseModel):
     token_endpoint: str | None = None
     revocation_endpoint: str | None = None
     userinfo_endpoint: str | None = None
+    # OIDC: where the id_token signing keys are published (else from discovery).
+    jwks_uri: str | None = None
+    # RFC 9207 §3: the provider always sends `iss` in authorization responses (else from
+    # discovery); a response without it is then refused.
+    authorization_response_iss_parameter_supported: bool | None = None
     token_endpoint_auth_method: AuthMethod | None = None
     scopes: list[str] | None = None
     authorize_params: dict[str, str] = Field(default_factory=dict)

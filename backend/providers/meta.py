@@ -211,7 +211,7 @@ class MetaProvider(OAuth2Provider):
             return  # already revoked or expired: the goal is met (as RFC 7009 §2.2)
         raise error
 
-    async def identify(self, tokens: TokenSet) -> Identity:
+    async def identify(self, tokens: TokenSet, *, nonce: str | None = None) -> Identity:
         me = await self.adapter.me(tokens.access_token)
         assert me is not None
         accounts = await self.adapter.list_accounts(tokens.access_token)

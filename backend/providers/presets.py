@@ -21,12 +21,15 @@ def _demo(sandbox_url: str | None) -> dict[str, Any]:
             "authorization_endpoint": f"{base}/authorize",
             "token_endpoint": f"{base}/token",
             "revocation_endpoint": f"{base}/revoke",
+            "jwks_uri": f"{base}/jwks",
         }
     return {
         "display_name": "Demo Ads",
         "client_id": "demo-desktop",
         "client_secret": "demo-secret",
         "redirect": "loopback",
+        # The sandbox advertises it (RFC 9207 §3) and always sends `iss`.
+        "authorization_response_iss_parameter_supported": True,
         "token_endpoint_auth_method": "client_secret_basic",
         "scopes": ["ads_read"],
         "max_report_days": 731,
@@ -66,6 +69,7 @@ def _google_ads() -> dict[str, Any]:
         "token_endpoint": "https://oauth2.googleapis.com/token",
         "revocation_endpoint": "https://oauth2.googleapis.com/revoke",
         "userinfo_endpoint": "https://openidconnect.googleapis.com/v1/userinfo",
+        "jwks_uri": "https://www.googleapis.com/oauth2/v3/certs",
         "token_endpoint_auth_method": "client_secret_post",
         "scopes": ["openid", "email", "https://www.googleapis.com/auth/adwords"],
         # offline + consent: Google issues a refresh token only on a consented offline grant.

@@ -169,9 +169,14 @@ def _adapter(
     )
 
 
-async def _endpoints(provider_id: str, cfg: ProviderConfig, ctx: HttpContext) -> Endpoints:
+async def _endpoints(
+    provider_id: str, cfg: ProviderConfig, ctx: HttpContext
+) -> tuple[Endpoints, bool]:
+    """The provider's endpoints, and whether it promises `iss` in its responses (RFC 9207)."""
     authorization, token = cfg.authorization_endpoint, cfg.token_endpoint
     revocation, userinfo = cfg.revocation_endpoint, cfg.userinfo_endpoint
+    jwks = cfg.jwks_uri
+    sends_iss = cfg.authorization_response_iss_parameter_supported
     if cfg.preset == "meta":
         graph = cfg.reports.base_url or ""
         token = token or f"{graph}/oauth/access_token"
@@ -188,6 +193,9 @@ async def _endpoints(provider_id: str, cfg: ProviderConfig, ctx: HttpContext) ->
         token = token or meta.get("token_endpoint")
         revocation = revocation or meta.get("revocation_endpoint")
         userinfo = userinfo or meta.get("userinfo_endpoint")
+        jwks = jwks or _str_or_none(meta.get("jwks_uri"))
+        if sends_iss is None:
+            sends_iss = meta.get("authorization_response_iss_parameter_supported") is True
     for field, value in (("authorization_endpoint", authorization), ("token_endpoint", token)):
         if not value:
             where = " (is the Demo Ads sandbox enabled?)" if cfg.preset == "demo" else ""
@@ -197,7 +205,11 @@ async def _endpoints(provider_id: str, cfg: ProviderConfig, ctx: HttpContext) ->
             )
     assert authorization
     assert token
-    return Endpoints(authorization, token, revocation, userinfo)
+    return Endpoints(authorization, token, revocation, userinfo, jwks), bool(sends_iss)
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 async def build_provider(
@@ -237,7 +249,7 @@ async def build_provider(
         max_pages=cfg.reports.max_pages or MAX_PAGES,
     )
     try:
-        endpoints = await _endpoints(provider_id, cfg, ctx)
+        endpoints, sends_iss = await _endpoints(provider_id, cfg, ctx)
         adapter = _adapter(provider_id, cfg, ctx, env)
     except BaseException:
         await client.aclose()
@@ -254,6 +266,7 @@ async def build_provider(
         relay_redirect_uri=f"{public_url.rstrip('/')}{RELAY_PATH}",
         manage_access_url=cfg.manage_access_url,
         lapse=lapse_for(cfg, display_name),
+        iss_parameter_supported=sends_iss,
     )
     if cfg.preset == "meta":
         if not isinstance(adapter, MetaInsightsAdapter):

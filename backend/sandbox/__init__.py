@@ -4,7 +4,8 @@
 
 - `GET /authorize` consent page, `POST /authorize` the decision (authorize.py)
 - `POST /token` authorization_code + refresh_token grants, `POST /revoke` RFC 7009 (token.py)
-- `GET /.well-known/oauth-authorization-server` RFC 8414 metadata (app.py)
+- `GET /.well-known/oauth-authorization-server` RFC 8414 metadata, `GET /jwks` the id_token
+  signing keys (app.py, id_token.py)
 - `GET /api/me`, `/api/accounts`, `/api/accounts/{id}/insights` (api.py; data.py, report_rows.py)
 - `/admin/…` fault knobs, provider-side revocation, counters, when `admin_api` is on (admin.py)
 

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from backend.sandbox import admin, api, authorize, token
 from backend.sandbox.config import SandboxConfig
 from backend.sandbox.core import NO_STORE, Sandbox, base_url, sandbox_of
+from backend.sandbox.id_token import ALGORITHM
 
 
 def create_sandbox_app(
@@ -42,8 +43,15 @@ def create_sandbox_app(
     app.add_api_route(
         "/.well-known/oauth-authorization-server", metadata, methods=["GET"], response_model=None
     )
+    app.add_api_route("/jwks", jwks, methods=["GET"], response_model=None)
     _install_handlers(app)
     return app
+
+
+def jwks(request: Request) -> JSONResponse:
+    """RFC 7517 §5: the public keys that sign this instance's id_tokens."""
+    body = sandbox_of(request).signing_key.jwks()
+    return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
 
 
 def metadata(request: Request) -> JSONResponse:
@@ -67,7 +75,8 @@ def metadata(request: Request) -> JSONResponse:
         ],
         "scopes_supported": scopes,
         "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
-        "id_token_signing_alg_values_supported": ["HS256"],  # with "openid" (id_token.py)
+        "jwks_uri": f"{issuer}/jwks",
+        "id_token_signing_alg_values_supported": [ALGORITHM],  # with "openid" (id_token.py)
         "service_documentation": f"{issuer}/authorize",
     }
     return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})

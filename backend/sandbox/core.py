@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from backend.sandbox.config import ClientConfig, Faults, SandboxConfig
+from backend.sandbox.id_token import SigningKey
 from backend.sandbox.store import Access, Grant, Store, digest, new_token
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -27,6 +28,7 @@ class Sandbox:
         self.config = config
         self.now = clock  # injectable so tests can move time instead of sleeping
         self.store = Store(config.state_file, clock)
+        self.signing_key = SigningKey()  # id_tokens; published at /jwks
         self._initial_faults = {c.client_id: c.faults.model_copy() for c in config.clients}
 
     def reset(self) -> None:

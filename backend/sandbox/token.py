@@ -133,7 +133,12 @@ def _redeem(
     user = sandbox.config.user(record.user_id)
     if "openid" in grant.scopes and user is not None:
         body["id_token"] = make_id_token(
-            issuer=issuer, client=client, user=user, nonce=record.nonce, now=at
+            key=sandbox.signing_key,
+            issuer=issuer,
+            client=client,
+            user=user,
+            nonce=record.nonce,
+            now=at,
         )
     return body
 

@@ -23,6 +23,7 @@ these resources offers a reach metric.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -31,12 +32,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from jwt.algorithms import RSAAlgorithm
 
 from tests.fakes.common import FakeState, form_of, install_faults, new_token, s256
 
 API_VERSION = "v22"
+# One key for every fake Google of a test run (generating RSA keys is slow).
+_SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+_SIGNING_KID = "fake-google-1"
 ISSUER = "https://accounts.google.com"
 
 
@@ -234,6 +240,12 @@ def create_google_app(state: GoogleState) -> FastAPI:
         grant = state.access_tokens.get(tok)
         return grant if grant is not None and grant.active else None
 
+    @app.get("/oauth2/v3/certs")
+    async def certs() -> Response:
+        # Google's JWKS (its discovery document's jwks_uri); RS256 like Google's own keys.
+        jwk = json.loads(RSAAlgorithm.to_jwk(_SIGNING_KEY.public_key()))
+        return JSONResponse({"keys": [{**jwk, "kid": _SIGNING_KID, "use": "sig", "alg": "RS256"}]})
+
     @app.get("/o/oauth2/v2/auth")
     async def auth(request: Request) -> Response:
         q = dict(request.query_params)
@@ -264,7 +276,9 @@ def create_google_app(state: GoogleState) -> FastAPI:
             "expires_in": 3599,
             "scope": grant.scope,
             "token_type": "Bearer",
-            "id_token": jwt.encode(claims, "google-fake-key-for-tests-only-32b", "HS256"),
+            "id_token": jwt.encode(
+                claims, _SIGNING_KEY, algorithm="RS256", headers={"kid": _SIGNING_KID}
+            ),
         }
         if refresh:
             body["refresh_token"] = refresh

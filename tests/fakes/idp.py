@@ -2,20 +2,26 @@
 
 Code flow with PKCE S256 (plain refused), client_secret_basic / client_secret_post / none,
 refresh with optional rotation and reuse detection (RFC 9700 §4.14.2: a reused old refresh
-token revokes the whole grant), RFC 7009 revocation, userinfo, RFC 8414 / OIDC discovery.
+token revokes the whole grant), RFC 7009 revocation, userinfo, RFC 8414 / OIDC discovery,
+id_tokens signed RS256 with keys published at /jwks (with knobs to sign them wrongly).
 The issuer is the base URL the server is reached at.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from jwt.algorithms import RSAAlgorithm
 
 from tests.fakes.common import (
     FakeState,
@@ -48,6 +54,12 @@ class IdpState(FakeState):
     discovery: Literal["oauth", "oidc", "none"] = "oauth"
     with_revocation: bool = True
     send_iss: bool = True
+    # RFC 9207 §3: what the metadata says about `iss` in authorization responses.
+    advertise_iss: bool = True
+    # How the next id_tokens are signed: the published key, a key nobody published, a
+    # tampered signature, `alg: none`, or HS256 with a shared secret.
+    id_token_signing: Literal["good", "unknown_kid", "bad_signature", "none", "hs256"] = "good"
+    keys: IdpKeys = field(default_factory=lambda: IdpKeys())
     # Metadata that names another issuer (a mix-up attempt, RFC 8414 §3.3).
     metadata_issuer: str | None = None
     access_ttl: int = 300
@@ -62,6 +74,52 @@ class IdpState(FakeState):
 
     def __post_init__(self) -> None:
         FakeState.__init__(self)
+
+
+class IdpKeys:
+    """The signing keys the IdP publishes at /jwks (RSA, RS256); `rotate()` adds a new one
+    that signs from then on, as providers do when they roll their keys."""
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[str, rsa.RSAPrivateKey]] = []
+        self.jwks_reads = 0
+        self.rotate()
+
+    def rotate(self) -> str:
+        kid = f"k{len(self.keys) + 1}-{secrets.token_hex(3)}"
+        self.keys.append((kid, _new_rsa_key()))
+        return kid
+
+    def jwks(self) -> dict[str, Any]:
+        self.jwks_reads += 1
+        keys = []
+        for kid, key in self.keys:
+            jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+            keys.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+        return {"keys": keys}
+
+    def sign(self, claims: dict[str, Any], how: str) -> str:
+        kid, key = self.keys[-1]
+        if how == "none":
+            return jwt.encode(claims, None, algorithm="none", headers={"kid": kid})
+        if how == "hs256":
+            return jwt.encode(claims, _HS_SECRET, algorithm="HS256", headers={"kid": kid})
+        if how == "unknown_kid":
+            return jwt.encode(claims, _new_rsa_key(), algorithm="RS256", headers={"kid": "nobody"})
+        token = jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+        if how == "bad_signature":
+            head, body, sig = token.split(".")
+            forged = {**claims, "sub": "someone-else"}
+            body = base64.urlsafe_b64encode(json.dumps(forged).encode()).rstrip(b"=").decode()
+            token = f"{head}.{body}.{sig}"
+        return token
+
+
+_HS_SECRET = "idp-signing-key-for-tests-only-32b"
+
+
+def _new_rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def _error(code: str, status: int = 400) -> JSONResponse:
@@ -84,7 +142,9 @@ def create_idp_app(state: IdpState) -> FastAPI:
             "userinfo_endpoint": f"{base}/userinfo",
             "response_types_supported": ["code"],
             "code_challenge_methods_supported": ["S256"],
-            "authorization_response_iss_parameter_supported": True,
+            "authorization_response_iss_parameter_supported": state.advertise_iss,
+            "jwks_uri": f"{base}/jwks",
+            "id_token_signing_alg_values_supported": ["RS256"],
         }
         if state.with_revocation:
             doc["revocation_endpoint"] = f"{base}/revoke"
@@ -101,6 +161,10 @@ def create_idp_app(state: IdpState) -> FastAPI:
         if state.discovery != "oidc":
             return Response(status_code=404)
         return JSONResponse(metadata(request))
+
+    @app.get("/jwks")
+    async def jwks() -> Response:
+        return JSONResponse(state.keys.jwks())
 
     @app.get("/authorize")
     async def authorize(request: Request) -> Response:
@@ -158,7 +222,7 @@ def create_idp_app(state: IdpState) -> FastAPI:
                 **({"nonce": grant.nonce} if grant.nonce else {}),
                 **{k: v for k, v in state.user.items() if k != "sub"},
             }
-            body["id_token"] = jwt.encode(claims, "idp-signing-key-for-tests-only-32b", "HS256")
+            body["id_token"] = state.keys.sign(claims, state.id_token_signing)
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
     @app.post("/token")

@@ -244,16 +244,23 @@ def test_repeated_token_parameter_is_refused(sandbox: Sandbox) -> None:
     assert resp.json()["error"] == "invalid_request"
 
 
-@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # short demo secret
-def test_openid_scope_adds_an_id_token_with_the_nonce(sandbox: Sandbox) -> None:
+def test_openid_scope_adds_an_id_token_signed_with_the_published_key(sandbox: Sandbox) -> None:
+    """OIDC Core §3.1.3.7: the id_token is signed with a key from the JWKS the metadata names
+    (RFC 8414 §2 jwks_uri), so a client can check it whatever the scheme of the endpoints."""
     import jwt
 
     code, verifier = sandbox.code(user="Sam Sample", scope="openid ads_read", nonce="n-0S6_WzA2Mj")
     body = sandbox.redeem(code, verifier).json()
+    metadata = sandbox.http.get("/.well-known/oauth-authorization-server").json()
+    assert metadata["jwks_uri"] == f"{sandbox.url}/jwks"
+    assert metadata["id_token_signing_alg_values_supported"] == ["ES256"]
+    keys = jwt.PyJWKSet.from_dict(sandbox.http.get("/jwks").json())
+    header = jwt.get_unverified_header(body["id_token"])
+    assert header["alg"] == "ES256"
+    key = keys[header["kid"]]
     claims = jwt.decode(
-        body["id_token"], CLIENT_SECRET, algorithms=["HS256"], audience=CLIENT_ID,
-        issuer=sandbox.url,
-    )  # fmt: skip
+        body["id_token"], key, algorithms=["ES256"], audience=CLIENT_ID, issuer=sandbox.url
+    )
     assert claims["sub"] == "user-1002"
     assert claims["name"] == "Sam Sample"
     assert claims["nonce"] == "n-0S6_WzA2Mj"

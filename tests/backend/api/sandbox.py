@@ -28,6 +28,7 @@ def demo_toml(sandbox_url: str, **extra: str) -> str:
         f'authorization_endpoint = "{sandbox_url}/authorize"',
         f'token_endpoint = "{sandbox_url}/token"',
         f'revocation_endpoint = "{sandbox_url}/revoke"',
+        f'jwks_uri = "{sandbox_url}/jwks"',
         f'reports = {{ adapter = "demo", base_url = "{sandbox_url}" }}',
         "retry_attempts = 3",
         "retry_base_delay_s = 0.01",

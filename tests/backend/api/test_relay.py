@@ -43,13 +43,14 @@ def test_relay_redeems_and_sends_the_browser_home_without_the_code(
     assert resp.status_code == 303
     home = resp.headers["location"]
     assert home.startswith(LOOPBACK + "?")
-    assert query_of(home) == {
-        "state": flow["state"],
-        "flow_id": flow["flow_id"],
-        "result": "success",
-    }
+    back = query_of(home)
+    ticket = back.pop("relay_ticket")
+    assert back == {"state": flow["state"], "flow_id": flow["flow_id"], "result": "success"}
+    assert len(ticket) >= 43  # 256 random bits, base64url
     assert code not in home
-    conn = complete(relay_user, flow, {"state": flow["state"]})
+    # The grant is parked, nobody's yet: no connection until the owner's device claims it.
+    assert count_connections(relay_backend, relay_user) == 0
+    conn = complete(relay_user, flow, {"state": flow["state"], "relay_ticket": ticket})
     assert conn.status_code == 200, conn.text
     assert conn.json()["status"] == "connected"
     assert count_connections(relay_backend, relay_user) == 1

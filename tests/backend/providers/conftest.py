@@ -136,6 +136,7 @@ async def google_provider(google: tuple[UvicornThread, GoogleState]) -> AsyncIte
             "token_endpoint": f"{server.url}/token",
             "revocation_endpoint": f"{server.url}/revoke",
             "userinfo_endpoint": f"{server.url}/v1/userinfo",
+            "jwks_uri": f"{server.url}/oauth2/v3/certs",
             "reports": {"base_url": server.url, "developer_token_env": "G_DEV"},
         },
         env={"G_SECRET": state.client_secret, "G_DEV": state.developer_token},

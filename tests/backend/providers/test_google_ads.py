@@ -100,6 +100,7 @@ async def test_login_customer_id_reaches_accounts_behind_a_manager(google: Googl
             "client_secret_env": "G_SECRET",
             "authorization_endpoint": f"{server.url}/o/oauth2/v2/auth",
             "token_endpoint": f"{server.url}/token",
+            "jwks_uri": f"{server.url}/oauth2/v3/certs",
             "reports": {
                 "base_url": server.url,
                 "developer_token_env": "G_DEV",
@@ -188,6 +189,7 @@ async def test_unapproved_developer_token_says_check_the_configuration(google: G
             "client_secret_env": "G_SECRET",
             "authorization_endpoint": f"{server.url}/o/oauth2/v2/auth",
             "token_endpoint": f"{server.url}/token",
+            "jwks_uri": f"{server.url}/oauth2/v3/certs",
             "reports": {"base_url": server.url, "developer_token_env": "G_DEV"},
         },
         env={"G_SECRET": state.client_secret, "G_DEV": "not-approved"},

@@ -91,9 +91,8 @@ def test_providers_from_toml_connect_report_and_disconnect(
         outcome = params(to_device)
         assert outcome["result"] == "success"
         assert "code" not in outcome
-        conn = api.post(
-            f"/v1/flows/{outcome['flow_id']}/complete", json={"state": outcome["state"]}
-        ).json()
+        claim = {"state": outcome["state"], "relay_ticket": outcome["relay_ticket"]}
+        conn = api.post(f"/v1/flows/{outcome['flow_id']}/complete", json=claim).json()
         assert conn["provider"] == "meta"
         assert conn["expires_at"] is not None  # from debug_token
         assert [a["id"] for a in conn["accounts"]][:2] == ["act_1000", "act_1001"]

@@ -105,10 +105,10 @@ async def test_code_is_redeemed_and_identity_read_from_the_id_token(idp: Idp) ->
         assert tokens.scope == ["openid", "offline_access", "ads_read"]
         assert tokens.id_token is not None
         assert isinstance(provider, OAuth2Provider)
-        claims = provider.id_token_claims(tokens.id_token, nonce="abc")
+        claims = await provider.id_token_claims(tokens.id_token, nonce="abc")
         assert claims["sub"] == "user-42"
         with pytest.raises(ProviderRequestError, match="another sign-in"):
-            provider.id_token_claims(tokens.id_token, nonce="other")
+            await provider.id_token_claims(tokens.id_token, nonce="other")
         identity = await provider.identify(tokens)
         assert identity.subject == "user-42"
         assert identity.display_name == "Ada Admin"

@@ -261,19 +261,23 @@ def test_connect_cancel_and_timeout(signed_in: tuple[FakeState, Session, ApiClie
         run_connect(client, "demo", open_browser=lambda _url: None, timeout=0.3)
 
 
-def test_relayed_connect_sends_the_state_only(
+def test_relayed_connect_claims_the_grant_with_state_and_ticket(
     signed_in: tuple[FakeState, Session, ApiClient],
 ) -> None:
     state, _, client = signed_in
 
     def open_browser(url: str) -> object:
         flow_id, flow = next(iter(state.flows.items()))
-        # The backend redeemed the code itself and sends the browser on without it.
-        target = f"{flow['redirect_uri']}?state={flow['state']}&flow_id={flow_id}&result=success"
+        # The backend redeemed the code itself, parked the grant and sends the browser on
+        # with a one-time ticket instead of the code.
+        target = (
+            f"{flow['redirect_uri']}?state={flow['state']}&flow_id={flow_id}&result=success"
+            "&relay_ticket=the-ticket"
+        )
         threading.Thread(target=httpx.get, args=(target,)).start()
         return None
 
     connection = run_connect(client, "meta", open_browser=open_browser)
     assert connection.status == "connected"
     flow = next(iter(state.flows.values()))
-    assert state.completions == [{"state": flow["state"]}]
+    assert state.completions == [{"state": flow["state"], "relay_ticket": "the-ticket"}]

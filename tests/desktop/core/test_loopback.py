@@ -251,12 +251,37 @@ def test_provider_error_shows_plain_words_and_completes(receiver: LoopbackReceiv
 
 
 def test_relayed_redirect_without_code(receiver: LoopbackReceiver) -> None:
-    r = get(receiver, f"state={STATE}&flow_id=f1&result=success")
+    r = get(receiver, f"state={STATE}&flow_id=f1&result=success&relay_ticket=t1cket")
     assert r.status_code == 200
+    assert "t1cket" not in r.text
     result = receiver.wait()
     assert result.relayed
     assert result.flow_id == "f1"
     assert result.code is None
+    assert result.relay_ticket is not None
+    assert result.relay_ticket.reveal() == "t1cket"
+    assert "t1cket" not in repr(result)
+
+
+def test_relayed_success_without_its_ticket_does_not_complete(receiver: LoopbackReceiver) -> None:
+    """DESIGN "Backend-relayed redirect": a relayed success carries the flow id and the one-time
+    ticket; one without them (or a wrong state, or a foreign Host) is refused and the receiver
+    keeps waiting for the real one."""
+    for query in (
+        f"state={STATE}&flow_id=f1&result=success",
+        f"state={STATE}&result=success&relay_ticket=t1cket",
+        f"state=other&flow_id=f1&result=success&relay_ticket=t1cket",
+    ):
+        assert get(receiver, query).status_code == 400
+    foreign = httpx.get(
+        f"{receiver.redirect_uri}?state={STATE}&flow_id=f1&result=success&relay_ticket=t1cket",
+        headers={"Host": "evil.example"},
+        timeout=5,
+    )
+    assert foreign.status_code == 400
+    r = get(receiver, f"state={STATE}&flow_id=f1&result=success&relay_ticket=t1cket")
+    assert r.status_code == 200
+    assert receiver.wait().relay_ticket is not None
 
 
 def test_wait_times_out() -> None:
