@@ -84,7 +84,7 @@ class World:
             "CONNECTED_ACCOUNTS_RELAY_SWEEP_INTERVAL_S": str(sweep_every),
             "CONNECTED_ACCOUNTS_RELAY_TICKET_TTL_S": str(ticket_ttl),
         }
-        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        proc = subprocess.Popen(
             [sys.executable, "-m", "backend.cli", "serve", "--port", "0", *self.common],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
         )  # fmt: skip
@@ -104,7 +104,7 @@ class World:
         proc.wait(10)
 
     def create_user(self, email: str) -> None:
-        done = subprocess.run(  # noqa: S603
+        done = subprocess.run(
             [sys.executable, "-m", "backend.cli", "create-user", email, "--password-stdin",
              *self.common],
             input=PASSWORD + "\n", capture_output=True, text=True, env=self.env, cwd=ROOT,

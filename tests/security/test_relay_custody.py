@@ -229,7 +229,7 @@ def test_the_owners_relayed_connect_works_end_to_end_from_the_command_line(
     env["HOME"] = str(tmp_path)
 
     def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603
+        return subprocess.run(
             [sys.executable, "-m", "desktop", "--backend", url, *args],
             input=stdin, capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
             check=False,
@@ -238,7 +238,7 @@ def test_the_owners_relayed_connect_works_end_to_end_from_the_command_line(
     login = cli("login", OWNER, "--password-stdin", stdin=PASSWORD + "\n")
     assert login.returncode == 0, login.stderr
     before = {c["id"] for c in json.loads(cli("list", "--json").stdout)}
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         [sys.executable, "-m", "desktop", "--backend", url, "connect", "demo", "--no-browser",
          "--json", "--timeout", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT,

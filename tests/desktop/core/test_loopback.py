@@ -270,7 +270,7 @@ def test_relayed_success_without_its_ticket_does_not_complete(receiver: Loopback
     for query in (
         f"state={STATE}&flow_id=f1&result=success",
         f"state={STATE}&result=success&relay_ticket=t1cket",
-        f"state=other&flow_id=f1&result=success&relay_ticket=t1cket",
+        "state=other&flow_id=f1&result=success&relay_ticket=t1cket",
     ):
         assert get(receiver, query).status_code == 400
     foreign = httpx.get(
