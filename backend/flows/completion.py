@@ -79,7 +79,7 @@ async def complete_flow(
             if conn is not None:
                 return Settled(connection=connection_json(state, conn))
         if answer_only and flow.status in ("failed", "revoking"):
-            return Settled(failure=_failure_of(flow, provider, state))
+            return Settled(failure=_failure_of(flow, provider))
         relayed = flow.provider_redirect_uri != flow.redirect_uri
         if relayed:
             return _relayed(session, flow, provider, body, now)
@@ -118,7 +118,7 @@ async def complete_flow(
             )
             return Settled(connection=connection_json(state, conn))
         if flow.status in ("failed", "revoking"):
-            return Settled(failure=_failure_of(flow, provider, state))
+            return Settled(failure=_failure_of(flow, provider))
         if flow.status == "completed":
             raise Conflict(USED)
         if flow.expires_at <= now:
@@ -147,7 +147,7 @@ async def complete_flow(
     return await store_grant(state, claimed.ref, result)
 
 
-def _failure_of(flow: Flow, provider: Provider, state: AppState) -> Failure:
+def _failure_of(flow: Flow, provider: Provider) -> Failure:
     if flow.status == "revoking":  # unclaimed: the sweeper is withdrawing it right now
         return Failure(UNCLAIMED.format(provider=provider.display_name))
     return Failure.load(flow.error)

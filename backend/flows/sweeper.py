@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)  # far longer than one revocation call with its retries
 BATCH = 50
-RETRY_BASE = timedelta(seconds=30)
 RETRY_MAX = timedelta(hours=1)
 
 
@@ -41,7 +40,7 @@ RETRY_MAX = timedelta(hours=1)
 class _Taken:
     flow_id: str
     provider: str
-    grant_ct: str
+    grant_ct: str | None
     attempts: int
 
 
@@ -56,23 +55,27 @@ async def sweep_once(state: AppState, now: datetime | None = None) -> int:
     """Revoke the unclaimed grants that are due; returns how many were withdrawn."""
     owner = new_id()
     now = now or datetime.now(UTC)
+    query = (
+        select(Flow.id, Flow.provider, Flow.grant_ct, Flow.sweep_attempts)
+        .where(_due(now))
+        .order_by(Flow.ticket_expires_at)
+        .limit(BATCH)
+    )
+    # Look first without the write lock: nearly always nothing is due, and on SQLite a
+    # needless BEGIN IMMEDIATE in every process would stand in other writers' way.
+    if not await state.run_db(lambda s: s.execute(query.limit(1)).first() is not None):
+        return 0
 
     def _take(session: Session) -> list[_Taken]:
-        rows = session.execute(
-            select(Flow.id, Flow.provider, Flow.grant_ct, Flow.sweep_attempts)
-            .where(_due(now))
-            .order_by(Flow.ticket_expires_at)
-            .limit(BATCH)
-        ).all()
         taken = []
-        for flow_id, provider, grant_ct, attempts in rows:
+        for flow_id, provider, grant_ct, attempts in session.execute(query).all():
             moved = session.execute(
                 update(Flow)
                 .where(Flow.id == flow_id, _due(now))
                 .values(status="revoking", sweep_owner=owner, sweep_until=now + LEASE)
                 .execution_options(synchronize_session=False)
             )
-            if moved.rowcount == 1 and grant_ct:  # type: ignore[attr-defined]
+            if moved.rowcount == 1:  # type: ignore[attr-defined]
                 taken.append(_Taken(flow_id, provider, grant_ct, attempts or 0))
         return taken
 
@@ -89,8 +92,9 @@ async def _revoke(state: AppState, owner: str, item: _Taken) -> int:
     try:
         if provider is None:
             raise LookupError("provider no longer configured")
-        grant = open_grant(state.keyring, item.flow_id, item.grant_ct)
-        await provider.revoke(grant.revocable_token())
+        if item.grant_ct:  # (never empty while parked; nothing to revoke if it were)
+            grant = open_grant(state.keyring, item.flow_id, item.grant_ct)
+            await provider.revoke(grant.revocable_token())
     except RevocationUnsupported:
         # Nothing more can be done from here; the grant is forgotten (crypto-shred).
         log.warning(
@@ -98,7 +102,9 @@ async def _revoke(state: AppState, owner: str, item: _Taken) -> int:
         )
         shred = True
     except (ProviderError, VaultError, LookupError) as exc:
-        delay = min(RETRY_MAX, RETRY_BASE * (2**item.attempts))
+        # Backs off from one sweep interval, doubling, up to an hour; the grant is kept.
+        base = timedelta(seconds=state.settings.relay_sweep_interval_s)
+        delay = min(RETRY_MAX, base * (2 ** min(item.attempts, 16)))
         log.warning(
             "unclaimed grant of flow %s not revoked yet (%s); retrying in %d s",
             item.flow_id,
