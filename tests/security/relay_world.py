@@ -74,6 +74,7 @@ class World:
     db_url: str
     env: dict[str, str]
     common: list[str]
+    tmp: Path
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
 
@@ -84,10 +85,12 @@ class World:
             "CONNECTED_ACCOUNTS_RELAY_SWEEP_INTERVAL_S": str(sweep_every),
             "CONNECTED_ACCOUNTS_RELAY_TICKET_TTL_S": str(ticket_ttl),
         }
+        log = (self.tmp / f"serve-{len(self.procs)}.log").open("w")
         proc = subprocess.Popen(
             [sys.executable, "-m", "backend.cli", "serve", "--port", "0", *self.common],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT,
+            stdout=subprocess.PIPE, stderr=log, text=True, env=env, cwd=ROOT,
         )  # fmt: skip
+        log.close()
         self.procs.append(proc)
         assert proc.stdout is not None
         ready = _first_line(proc.stdout, 60).split()
@@ -126,6 +129,14 @@ class World:
             base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"}
         )
         return Device(email, client)
+
+    def stored_text(self) -> str:
+        """Every byte the backends wrote: their logs and (SQLite) the database files."""
+        parts = [p.read_bytes() for p in sorted(self.tmp.glob("serve-*.log"))]
+        if self.db_url.startswith("sqlite:///"):
+            db = Path(self.db_url.removeprefix("sqlite:///"))
+            parts += [p.read_bytes() for p in db.parent.glob(db.name + "*")]
+        return b"\n".join(parts).decode("latin-1")
 
     # -- the database, read and moved as a fake clock would --------------------------------
 
@@ -206,7 +217,8 @@ def relay_world(tmp: Path, db_url: str) -> Iterator[World]:
         "CONNECTED_ACCOUNTS_ARGON2_TIME_COST": "1",
         "CONNECTED_ACCOUNTS_ARGON2_MEMORY_KIB": "64",
     }
-    world = World(sandbox, db_url, env, ["--database-url", db_url, "--config", str(config)])
+    common = ["--database-url", db_url, "--config", str(config)]
+    world = World(sandbox, db_url, env, common, tmp)
     try:
         yield world
     finally:

@@ -93,7 +93,10 @@ def test_a_strangers_browser_cannot_finish_someone_elses_relayed_flow(world: Wor
     row = world.flow_row(flow["flow_id"])
     assert row.status == "parked"
     assert row.grant_ct.startswith("v1.")  # sealed by the vault, never plaintext
-    assert home["relay_ticket"] not in (row.ticket_hash or "")
+    # Neither the ticket nor the state is in the database or a log in plain.
+    stored = world.stored_text()
+    assert home["relay_ticket"] not in stored
+    assert flow["state"] not in stored
     # Nobody claims it: once the ticket's time is up a sweeping process revokes the grant.
     world.expire_ticket(flow["flow_id"])
     sweeper = world.serve(sweep_every=0.2)
