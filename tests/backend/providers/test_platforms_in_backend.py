@@ -50,7 +50,9 @@ def connect_relayed(api: httpx.Client, backend: Backend, provider: str) -> dict[
     relay = httpx.get(flow["authorization_url"]).headers["location"]
     outcome = params(httpx.get(relay.split("#")[0]).headers["location"])
     assert outcome["result"] == "success", outcome
-    done = api.post(f"/v1/flows/{outcome['flow_id']}/complete", json={"state": outcome["state"]})
+    # The relay parked the grant; this device claims it with the state and the one-time ticket.
+    claim = {"state": outcome["state"], "relay_ticket": outcome["relay_ticket"]}
+    done = api.post(f"/v1/flows/{outcome['flow_id']}/complete", json=claim)
     assert done.status_code == 200, done.text
     result: dict[str, Any] = done.json()
     return result
