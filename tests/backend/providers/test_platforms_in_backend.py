@@ -205,6 +205,7 @@ authorization_endpoint = "{server.url}/o/oauth2/v2/auth"
 token_endpoint = "{server.url}/token"
 revocation_endpoint = "{server.url}/revoke"
 userinfo_endpoint = "{server.url}/v1/userinfo"
+jwks_uri = "{server.url}/oauth2/v3/certs"
 reports = {{ base_url = "{server.url}", developer_token_env = "G_DEV" }}
 {FAST}
 """,
