@@ -1,4 +1,4 @@
-"""The window connects a backend-relayed provider against a REAL backend process.
+"""The window connects a backend-relayed provider against the REAL local companion service.
 
 Demo Ads is configured like Meta (`redirect = "backend"`): the person's browser consents, the
 backend's relay redeems the code, parks the grant and sends the browser to the app's real
@@ -8,7 +8,6 @@ it (DESIGN "Backend-relayed redirect").
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,9 +17,10 @@ import httpx
 import pytest
 from PySide6.QtGui import QIcon
 
+from desktop import localsvc
 from desktop.api.client import ApiClient
 from desktop.cache import Cache
-from desktop.embedded import EmbeddedBackend
+from desktop.local_backend import LocalBackend
 from desktop.models.connections import ConnectionsModel
 from desktop.notify import Notifier
 from desktop.secure_store import MemoryStore
@@ -62,23 +62,34 @@ class RelayBrowser:
 
 
 @pytest.fixture(scope="module")
-def relay_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBackend]:
+def relay_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
+    """A local service of this module's own (runtime and data folders), whose Demo Ads relays
+    through the backend; the window's link finds it through this process's environment."""
     home = tmp_path_factory.mktemp("relay-backend-home")
-    env = dict(os.environ)
-    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
-        env[name] = str(home / name.lower())
-    env["CONNECTED_ACCOUNTS_DATA_DIR"] = str(home / "backend-data")
+    (home / "run").mkdir(mode=0o700)
     config = home / "providers.toml"
     config.write_text('[providers.demo]\npreset = "demo"\nredirect = "backend"\n')
-    env["CONNECTED_ACCOUNTS_CONFIG"] = str(config)
-    embedded = EmbeddedBackend(store=MemoryStore(), env=env)
-    embedded.start()
-    yield embedded
-    embedded.stop()
+    values = {
+        "XDG_RUNTIME_DIR": str(home / "run"),
+        "CONNECTED_ACCOUNTS_DATA_DIR": str(home / "backend-data"),
+        "CONNECTED_ACCOUNTS_CONFIG": str(config),
+    }
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        values[name] = str(home / name.lower())
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in values.items():
+            mp.setenv(name, value)
+        local = LocalBackend(store=MemoryStore())
+        try:
+            local.start()
+            yield local
+        finally:
+            local.stop()
+            localsvc.stop()  # never leave the service behind
 
 
 def test_the_window_connects_a_relayed_provider_with_the_ticket(
-    qtbot: Any, relay_backend: EmbeddedBackend, tmp_cache_path: Path
+    qtbot: Any, relay_backend: LocalBackend, tmp_cache_path: Path
 ) -> None:
     assert relay_backend.base_url is not None
     model = ConnectionsModel()
@@ -101,8 +112,8 @@ def test_the_window_connects_a_relayed_provider_with_the_ticket(
         assert "relay_ticket=" in browser.seen[0]
         assert "code=" not in browser.seen[0]
         connection = blocker.args[0]
-        assert connection["status"] == "connected"
-        row = window.accounts.row_for(connection["id"])
+        assert connection.status == "connected"
+        row = window.accounts.row_for(connection.id)
         assert row is not None
         assert row.badge.text() == "Connected"
     finally:
