@@ -1,7 +1,7 @@
 """backend relay: parked grants, relay tickets, the sweeper's lease
 
 Revision ID: 0003
-Revises: 0006
+Revises: 0004
 Create Date: 2026-12-07 01:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0006"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
