@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -20,6 +20,7 @@ from desktop.views.main_window import MainWindow
 if TYPE_CHECKING:  # imported when first used: the window paints before httpx and the dialogs load
     from desktop.api.client import ApiClient
     from desktop.cache import Cache
+    from desktop.models.report_query import ReportQuery
     from desktop.views.connect_dialog import ConnectDialog
     from desktop.views.disconnect_dialog import DisconnectDialog
 
@@ -260,18 +261,13 @@ class Controller(QObject):
     def _fetch_report(
         self,
         connection_id: str,
-        account: str | None,
-        since: date,
-        until: date,
-        level: str,
+        query: ReportQuery,
         cancel: threading.Event,
     ) -> dict[str, Any]:
         client = self.client
         if client is None:
             raise ApiError("network", "Not connected to the companion service.")
-        return client.report(
-            connection_id, account=account, since=since, until=until, level=level, cancel=cancel
-        )
+        return client.report(connection_id, cancel=cancel, **query.client_kwargs())
 
 
 def _open_in_browser(url: str) -> object:

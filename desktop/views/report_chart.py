@@ -1,28 +1,37 @@
-"""A line chart of one metric over time (QtCharts)."""
+"""A line chart of one metric over time, a series per top-N entity (QtCharts)."""
 
 from __future__ import annotations
 
 from collections.abc import Generator
 from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
-from PySide6.QtCharts import QChart, QChartView, QDateTimeAxis, QLineSeries, QValueAxis
-from PySide6.QtCore import QDateTime, QEvent, QMargins, QPointF, Qt
+from PySide6.QtCharts import (
+    QCategoryAxis,
+    QChart,
+    QChartView,
+    QDateTimeAxis,
+    QLineSeries,
+)
+from PySide6.QtCore import QDateTime, QEvent, QLocale, QMargins, QPointF, Qt
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from desktop.models.chart import CHARTABLE, series_by_date_steps
+from desktop.models.chart_top import NEEDS, axis_label, nice_ticks, top_series_steps
+from desktop.models.report_query import METRICS
 from desktop.tasks import Task, run_in_steps
+
+CHARTABLE = {k: v for k, v in METRICS.items() if k in NEEDS}
+Plot = list[tuple[str, list[tuple[date, QPointF]]]]
 
 
 class ReportChart(QWidget):
-    """Shows the chosen metric per date of the current report."""
+    """Shows the chosen metric per date, one line per top entity of the current report."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._report: dict[str, Any] | None = None
-        self._pending: Task[list[tuple[date, Decimal, QPointF]]] | None = None
+        self._pending: Task[Plot] | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
@@ -40,25 +49,35 @@ class ReportChart(QWidget):
         layout.addLayout(bar)
 
         self.chart = QChart()
+        self.chart.legend().setAlignment(Qt.AlignmentFlag.AlignRight)
         self.chart.legend().hide()
         self.chart.setMargins(QMargins(4, 4, 4, 4))
         self.chart.setBackgroundRoundness(6)
-        self.series = QLineSeries()
-        self.chart.addSeries(self.series)
         self.x_axis = QDateTimeAxis()
         self.x_axis.setFormat("d MMM")
-        self.y_axis = QValueAxis()
-        self.y_axis.setLabelFormat("%.0f")
+        # Category labels placed on values: QValueAxis only knows printf formats, which have
+        # neither the locale's thousands separators nor a currency.
+        self.y_axis = QCategoryAxis()
+        self.y_axis.setLabelsPosition(QCategoryAxis.AxisLabelsPosition.AxisLabelsPositionOnValue)
         self.chart.addAxis(self.x_axis, Qt.AlignmentFlag.AlignBottom)
         self.chart.addAxis(self.y_axis, Qt.AlignmentFlag.AlignLeft)
-        self.series.attachAxis(self.x_axis)
-        self.series.attachAxis(self.y_axis)
+        self.lines: list[QLineSeries] = []
+        self.series = self._add_series("Total")  # the first (top) series; always present
         self.view = QChartView(self.chart)
         self.view.setRenderHint(QPainter.RenderHint.Antialiasing)
         self.view.setAccessibleName("Chart of the chosen metric over time")
         self.view.setMinimumHeight(180)
         layout.addWidget(self.view, 1)
         self._apply_palette()
+
+    def _add_series(self, name: str) -> QLineSeries:
+        series = QLineSeries()
+        series.setName(name)
+        self.chart.addSeries(series)
+        series.attachAxis(self.x_axis)
+        series.attachAxis(self.y_axis)
+        self.lines.append(series)
+        return series
 
     def _apply_palette(self) -> None:
         # Follow the window's light or dark palette instead of QtCharts' fixed white theme.
@@ -67,6 +86,7 @@ class ReportChart(QWidget):
         text = palette.color(QPalette.ColorRole.Text)
         grid = palette.color(QPalette.ColorRole.Mid)
         self.chart.setBackgroundBrush(base)
+        self.chart.legend().setLabelColor(text)
         for axis in (self.x_axis, self.y_axis):
             axis.setLabelsColor(text)
             axis.setGridLineColor(grid)
@@ -110,38 +130,64 @@ class ReportChart(QWidget):
         """The chart is not yet showing the current report and metric."""
         return self._pending is not None
 
-    def _draw(self, plot: list[tuple[date, Decimal, QPointF]]) -> None:
+    def axis_labels(self) -> list[str]:
+        return list(self.y_axis.categoriesLabels())
+
+    def series_names(self) -> list[str]:
+        return [s.name() for s in self.lines if s.count()]
+
+    def _draw(self, plot: Plot) -> None:
         self._pending = None
-        # One replace, not clear() + append(): append re-lays the series out per point
-        # (1,000 days: ~120 ms on the UI thread; replace: under 1 ms, bench/ui_stall.py).
-        self.series.replace([point for _, _, point in plot])
-        self.chart.setTitle("")
-        if not plot:
+        while len(self.lines) < len(plot):
+            self._add_series("")
+        for n, series in enumerate(self.lines):
+            name, points = plot[n] if n < len(plot) else ("", [])
+            series.setName(name)
+            series.setVisible(bool(points))
+            # One replace, not clear() + append(): append re-lays the series out per point
+            # (1,000 days: ~120 ms on the UI thread; replace: under 1 ms, bench/ui_stall.py).
+            series.replace([point for _, point in points])
+        self.chart.legend().setVisible(len(plot) > 1)
+        for label in self.y_axis.categoriesLabels():
+            self.y_axis.remove(label)
+        days = sorted({day for _, points in plot for day, _ in points})
+        if not days:
             return
-        first, last = plot[0][0], plot[-1][0]
+        first, last = days[0], days[-1]
         self.x_axis.setRange(_stamp(first), _stamp(last if last > first else first))
-        self.x_axis.setTickCount(min(len(plot), 7) if len(plot) > 1 else 2)
-        top = max(value for _, value, _ in plot)
-        self.y_axis.setRange(0, float(top * Decimal("1.1")) if top > 0 else 1.0)
-        self.y_axis.setLabelFormat(
-            "%.2f" if self.chart_metric() in {"ctr", "cpc", "cpm"} else "%.0f"
-        )
-        self.y_axis.applyNiceNumbers()
+        self.x_axis.setTickCount(min(len(days), 7) if len(days) > 1 else 2)
+        top = max(point.y() for _, points in plot for _, point in points)
+        ticks = nice_ticks(top)
+        currency = _currency(self._report)
+        locale, metric = QLocale(), self.chart_metric()
+        for value in ticks:
+            self.y_axis.append(axis_label(value, metric, currency, locale), value)
+        self.y_axis.setStartValue(0)
+        self.y_axis.setRange(0, ticks[-1])
 
 
-def _plot_steps(
-    report: dict[str, Any], metric: str
-) -> Generator[None, None, list[tuple[date, Decimal, QPointF]]]:
-    """The day's points with their chart coordinates, as steps."""
-    points = yield from series_by_date_steps(report, metric)
-    return [(day, value, _point(day, value)) for day, value in points]
+def _currency(report: dict[str, Any] | None) -> str:
+    """The report's one currency; none when its accounts use several (money is never added
+    across currencies, and an axis must not pretend it was)."""
+    by_currency = (report or {}).get("totals_by_currency") or {}
+    if len(by_currency) > 1:
+        return ""
+    if len(by_currency) == 1:
+        return str(next(iter(by_currency)))
+    return str(((report or {}).get("account") or {}).get("currency") or "")
+
+
+def _plot_steps(report: dict[str, Any], metric: str) -> Generator[None, None, Plot]:
+    """Each series' points with their chart coordinates, as steps."""
+    series = yield from top_series_steps(report, metric)
+    return [(name, [(day, _point(day, float(v))) for day, v in points]) for name, points in series]
 
 
 def _stamp(day: date) -> QDateTime:
     return QDateTime(datetime.combine(day, time(12)))
 
 
-def _point(day: date, value: Decimal) -> QPointF:
+def _point(day: date, value: float) -> QPointF:
     # Noon local time, as _stamp (and so the axis) has it; datetime's arithmetic is ~50x
     # cheaper than a QDateTime per point.
-    return QPointF(datetime.combine(day, time(12)).timestamp() * 1000, float(value))
+    return QPointF(datetime.combine(day, time(12)).timestamp() * 1000, value)

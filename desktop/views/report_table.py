@@ -25,6 +25,7 @@ from desktop.models.report import (
     ReportTotalsModel,
     project,
 )
+from desktop.models.row_filter import RowFilterProxy
 
 FIT_ROWS = 50
 MIN_COLUMN_WIDTH = 90
@@ -46,6 +47,7 @@ class ReportTable(QWidget):
         super().__init__(parent)
         self.model = ReportTableModel(self)
         self.totals_model = ReportTotalsModel(self)
+        self.proxy = RowFilterProxy(self.model, self)  # the filter box; sorting stays the model's
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
@@ -53,7 +55,7 @@ class ReportTable(QWidget):
         self.table = QTableView()
         self.table.setObjectName("reportTable")
         self.table.setAccessibleName("Report rows")
-        self.table.setModel(self.model)
+        self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicatorShown(True)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
@@ -114,6 +116,18 @@ class ReportTable(QWidget):
         if not same_columns:  # a reload keeps the widths, also those the user dragged
             self._fit_columns()
         self.set_hidden_keys(hidden)
+
+    def set_filter(self, text: str) -> None:
+        self.proxy.set_filter_text(text)
+
+    def shown_rows(self) -> int:
+        return self.proxy.rowCount()
+
+    def source_rows(self) -> list[int]:
+        """The model rows the filter shows, in view order (all of them without a filter)."""
+        if not self.proxy.needle:
+            return list(range(self.model.rowCount()))
+        return self.proxy.source_rows()
 
     def _fit_columns(self) -> None:
         """Widths for the header and the first 50 rows' text. Measured here with the font's

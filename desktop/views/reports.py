@@ -1,4 +1,4 @@
-"""The Reports view: pick a connection, account, range and level; table, totals, chart, CSV."""
+"""The Reports view: pick a connection, accounts, range and options; table, totals, chart, CSV."""
 
 from __future__ import annotations
 
@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMenu,
+    QLineEdit,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -27,30 +26,24 @@ from PySide6.QtWidgets import (
 
 from desktop import sliced_json
 from desktop.cache import Cache
+from desktop.cli_report import default_file_name, report_csv
 from desktop.models.connections import Connection, ConnectionsModel
 from desktop.models.format import relative_time
+from desktop.models.report_query import ALL_ACCOUNTS, ReportQuery
 from desktop.tasks import Task, run_in_background, run_in_steps
 from desktop.views.date_range import DateRangePicker
 from desktop.views.errors import describe_error
 from desktop.views.paint import after_next_paint
 from desktop.views.report_chart import ReportChart
+from desktop.views.report_options import ReportOptions
+from desktop.views.report_summary import ReportSummary
 from desktop.views.report_table import ReportTable
 from desktop.views.widgets import Banner
 
 log = logging.getLogger(__name__)
 
-ReportOp = Callable[[str, str | None, date, date, str, threading.Event], dict[str, Any]]
-"""Fetches (connection id, account id, since, until, level, cancel) -> the API's report."""
-
-METRICS = {
-    "impressions": "Impressions",
-    "clicks": "Clicks",
-    "spend": "Spend",
-    "conversions": "Conversions",
-    "ctr": "CTR",
-    "cpc": "CPC",
-    "cpm": "CPM",
-}
+ReportOp = Callable[[str, ReportQuery, threading.Event], dict[str, Any]]
+"""Fetches (connection id, query, cancel) -> the API's report."""
 
 
 class ReportsView(QWidget):
@@ -77,6 +70,9 @@ class ReportsView(QWidget):
         self.cached = False
         self._task: Task[dict[str, Any]] | None = None
         self._reports: dict[str, dict[str, Any]] = {}  # last report per connection this session
+        self._keys: dict[str, str] = {}  # the query key of each of those reports
+        self.shown_key: str | None = None  # the query of the report on screen, if known
+        self.stale = False  # the choices changed since the report on screen was loaded
         self._autoload: str | None = None  # connection whose report loads once none is found
         self._saving: Task[Any] | None = None
 
@@ -88,6 +84,11 @@ class ReportsView(QWidget):
         layout.addWidget(title)
         layout.addLayout(self._build_pickers())
         layout.addLayout(self._build_range())
+        self.options = ReportOptions()
+        self.level_box = self.options.level_box
+        self.metric_actions = self.options.metric_actions
+        self.options.changed.connect(self._on_options_changed)
+        layout.addWidget(self.options)
 
         self.error_banner = Banner(kind="error")
         self.error_banner.hide()
@@ -121,6 +122,18 @@ class ReportsView(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
         self.table = ReportTable()
+        for key, action in self.metric_actions.items():
+            action.toggled.connect(lambda on, k=key: self.table.set_column_visible(k, on))
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter rows by campaign, ad set, ad or breakdown")
+        self.filter_edit.setAccessibleName("Filter the rows")
+        self.filter_edit.setClearButtonEnabled(True)
+        for button in self.filter_edit.findChildren(QToolButton):
+            button.setAccessibleName("Clear the filter")
+        self.filter_edit.textChanged.connect(self._on_filter_changed)
+        layout.addWidget(self.filter_edit)
+        self.summary = ReportSummary()
+        layout.addWidget(self.summary)
         self.chart = ReportChart()
         splitter.addWidget(self.table)
         splitter.addWidget(self.chart)
@@ -148,34 +161,16 @@ class ReportsView(QWidget):
         self.account_box = QComboBox()
         self.account_box.setAccessibleName("Ad account")
         self.account_box.setMinimumWidth(200)
-        self.level_box = QComboBox()
-        self.level_box.setAccessibleName("Level")
-        self.level_box.addItem("Account", "account")
-        self.level_box.addItem("Campaign", "campaign")
-        self.columns_button = QToolButton()
-        self.columns_button.setText("Columns")
-        self.columns_button.setAccessibleName("Choose metric columns")
-        self.columns_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
-        menu = QMenu(self.columns_button)
-        self.metric_actions: dict[str, QAction] = {}
-        for key, text in METRICS.items():
-            action = menu.addAction(text)
-            action.setCheckable(True)
-            action.setChecked(True)
-            action.toggled.connect(lambda on, k=key: self.table.set_column_visible(k, on))
-            self.metric_actions[key] = action
-        self.columns_button.setMenu(menu)
         for label, widget in (
             ("Connection", self.connection_box),
             ("Ad account", self.account_box),
-            ("Level", self.level_box),
         ):
             caption = QLabel(label)
             caption.setBuddy(widget)
             row.addWidget(caption)
             row.addWidget(widget)
         row.addStretch(1)
-        row.addWidget(self.columns_button)
+        self.account_box.currentIndexChanged.connect(self._on_options_changed)
         return row
 
     def _build_range(self) -> QHBoxLayout:
@@ -185,6 +180,8 @@ class ReportsView(QWidget):
         self.preset_box = self.dates.preset_box
         self.since_edit = self.dates.since_edit
         self.until_edit = self.dates.until_edit
+        for edit in (self.since_edit, self.until_edit):
+            edit.dateChanged.connect(self._on_options_changed)
         row.addWidget(self.dates)
         row.addStretch(1)
         self.load_button = QPushButton("Load report")
@@ -220,14 +217,18 @@ class ReportsView(QWidget):
 
     def _fill_accounts(self) -> None:
         current = self.account_box.currentData()
+        self.account_box.blockSignals(True)
         self.account_box.clear()
         item = self.selected_connection()
         for account in item.accounts if item else ():
             text = f"{account.name} ({account.currency})" if account.currency else account.name
             self.account_box.addItem(text, account.id)
+        if item is not None and len(item.accounts) > 1:
+            self.account_box.addItem("All accounts", ALL_ACCOUNTS)
         index = self.account_box.findData(current)
         if index >= 0:
             self.account_box.setCurrentIndex(index)
+        self.account_box.blockSignals(False)
         self.load_button.setEnabled(item is not None and self.fetch is not None)
 
     def show_connection(self, connection_id: str) -> None:
@@ -249,23 +250,30 @@ class ReportsView(QWidget):
             return
         if item.id in self._reports:
             self._autoload = None
-            self._show(self._reports[item.id], cached=False)
+            self._show(self._reports[item.id], cached=False, key=self._keys.get(item.id))
         elif self.cache is not None:
-            cache, connection_id = self.cache, item.id
+            cache, connection_id, key = self.cache, item.id, self.query().key()
             run_in_background(
                 self,
-                lambda: cache.load_report(connection_id),
-                success=lambda report: self._on_cache_loaded(connection_id, report),
+                # This query's report if cached, else the connection's newest one.
+                lambda: (
+                    (key, cache.load_report(connection_id, key))
+                    if cache.load_report(connection_id, key) is not None
+                    else (None, cache.load_report(connection_id))
+                ),
+                success=lambda found: self._on_cache_loaded(connection_id, *found),
             )
         else:
             self._show(None, cached=False)
             self._load_if_asked(item.id)
 
-    def _on_cache_loaded(self, connection_id: str, report: dict[str, Any] | None) -> None:
+    def _on_cache_loaded(
+        self, connection_id: str, key: str | None, report: dict[str, Any] | None
+    ) -> None:
         selected = self.selected_connection()
         if selected is None or selected.id != connection_id or connection_id in self._reports:
             return
-        self._show(report, cached=report is not None)
+        self._show(report, cached=report is not None, key=key)
         if report is None:
             self._load_if_asked(connection_id)
 
@@ -277,6 +285,49 @@ class ReportsView(QWidget):
 
     def date_range(self) -> tuple[date, date]:
         return self.dates.date_range()
+
+    def query(self) -> ReportQuery:
+        """The report the current choices ask for."""
+        since, until = self.date_range()
+        account = self.account_box.currentData()
+        every = account == ALL_ACCOUNTS
+        accounts = (str(account),) if account and not every else ()
+        return ReportQuery(
+            since=since, until=until, accounts=accounts, all_accounts=every, **self.options.fields()
+        )
+
+    def _on_options_changed(self, *_: object) -> None:
+        """A choice changed: show this query's cached report if there is one, else mark the
+        table stale (its figures answer the previous choices) until Load report."""
+        item = self.selected_connection()
+        if item is None or self.table.model.report is None:
+            return
+        key = self.query().key()
+        if key == self.shown_key:
+            self.stale = False
+            self._update_status()
+            return
+        self.stale = True
+        self._update_status()
+        if self.cache is not None and not self.loading:
+            cache, connection_id = self.cache, item.id
+            run_in_background(
+                self,
+                lambda: cache.load_report(connection_id, key),
+                success=lambda report: self._on_query_cached(connection_id, key, report),
+            )
+
+    def _on_query_cached(self, connection_id: str, key: str, report: dict[str, Any] | None) -> None:
+        selected = self.selected_connection()
+        if report is None or selected is None or selected.id != connection_id:
+            return
+        if self.loading or self.query().key() != key:
+            return  # the choices moved on meanwhile
+        self._show(report, cached=True, key=key)
+
+    def _on_filter_changed(self, text: str) -> None:
+        self.table.set_filter(text)
+        self._update_status()
 
     # -- loading ----------------------------------------------------------------------------
     def load(self) -> None:
@@ -290,31 +341,31 @@ class ReportsView(QWidget):
             return
         if self._task is not None:
             self._task.cancel()
-        account = self.account_box.currentData()
-        level = str(self.level_box.currentData())
+        query = self.query()
         fetch, connection_id, cancel = self.fetch, item.id, threading.Event()
         self.error_banner.hide()
         self._busy(True)
         self.status_label.setText(f"Loading {since:%d %b} – {until:%d %b %Y}…")
         self._task = run_in_background(
             self,
-            lambda: fetch(connection_id, account, since, until, level, cancel),
-            success=lambda report: self._on_report_fetched(connection_id, report),
+            lambda: fetch(connection_id, query, cancel),
+            success=lambda report: self._on_report_fetched(connection_id, query.key(), report),
             failure=self._on_report_failed,
             cancel=cancel,
             # Decoding is CPU work: the busy state paints first, without competing for the GIL.
             start=self._after_paint,
         )
 
-    def _on_report_fetched(self, connection_id: str, report: dict[str, Any]) -> None:
+    def _on_report_fetched(self, connection_id: str, key: str, report: dict[str, Any]) -> None:
         self._task = None
         self._busy(False)
         replaced = [self._reports.get(connection_id)]
         self._reports[connection_id] = report
+        self._keys[connection_id] = key
         selected = self.selected_connection()
         if selected is not None and selected.id == connection_id:
             replaced.append(self.table.model.report)
-            self._show(report, cached=False)
+            self._show(report, cached=False, key=key)
         kept = [report, *self._reports.values()]
         for old in {id(r): r for r in replaced if r is not None}.values():
             if not any(old is r for r in kept):
@@ -329,7 +380,7 @@ class ReportsView(QWidget):
             def write(body: str) -> None:
                 self._saving = run_in_background(
                     self,
-                    lambda: cache.save_report_text(connection_id, body),
+                    lambda: cache.save_report_text(connection_id, body, key),
                     success=self._on_report_saved,
                     failure=self._on_report_saved,
                 )
@@ -382,9 +433,12 @@ class ReportsView(QWidget):
         return self._task is None and not self.chart.busy and self._saving is None
 
     # -- showing ----------------------------------------------------------------------------
-    def _show(self, report: dict[str, Any] | None, *, cached: bool) -> None:
+    def _show(self, report: dict[str, Any] | None, *, cached: bool, key: str | None = None) -> None:
         self.cached = cached
+        self.shown_key = key
+        self.stale = key is not None and key != self.query().key()
         self.table.set_report(report)
+        self.summary.set_report(report)
         hidden = {k for k, a in self.metric_actions.items() if not a.isChecked()}
         self.table.set_hidden_keys(hidden)
         self.chart.set_report(report)
@@ -401,11 +455,19 @@ class ReportsView(QWidget):
         header = model.header
         if header is None:
             return
+        several = len((model.report or {}).get("accounts") or []) > 1
+        who = "All accounts" if several else header.account.name
+        shown = self.table.shown_rows()
+        rows = f"{model.rowCount():,} rows"
+        if shown != model.rowCount():
+            rows = f"{shown:,} of {model.rowCount():,} rows"
         words = (
-            f"{header.account.name} · {header.since} to {header.until} · "
-            f"{model.rowCount():,} rows · Updated {relative_time(model.fetched_at)}"
+            f"{who} · {header.since} to {header.until} · {rows} · "
+            f"Updated {relative_time(model.fetched_at)}"
         )
-        if self.cached:
+        if self.stale:
+            words += " · Options changed — Load report for these figures"
+        elif self.cached:
             words += " (cached — Load report for fresh figures)"
         self.status_label.setText(words)
 
@@ -417,16 +479,41 @@ class ReportsView(QWidget):
         header = model.header
         if header is None:
             return
-        suggested = f"report-{header.since}-{header.until}.csv"
+        suggested = default_file_name(model.report, "csv")
         path, _ = QFileDialog.getSaveFileName(
             self, "Export report as CSV", str(Path.home() / suggested), "CSV files (*.csv)"
         )
         if path:
             self.export_to(Path(path))
 
+    def suggested_file_name(self) -> str:
+        """`report-{account}-{since}-{until}.csv`, as the command line names it."""
+        report = self.table.model.report
+        return default_file_name(report, "csv") if report is not None else "report.csv"
+
     def export_to(self, path: Path) -> None:
-        """Write the visible columns in view order, then the totals row (off the UI thread)."""
-        write = self.table.export_job(path)
+        """Write the rows the filter shows, in the view's order, in the one CSV format the
+        command line writes (desktop/cli_report.py), off the UI thread."""
+        report = self.table.model.report
+        if report is None:
+            return
+        # A copy of the row list (not of the rows): a replaced report's list is emptied.
+        source, order = self.table.model.snapshot()
+        kept = self.table.source_rows()
+        picked = [source[order[r] if order is not None else r] for r in kept]
+        # Metrics unticked in the Metrics menu are left out, as `--metrics` leaves them out.
+        hidden = self.table.hidden_keys()
+        columns = list(report.get("columns") or [])
+        keep = [i for i, c in enumerate(columns) if c.get("key") not in hidden]
+
+        def write() -> int:
+            rows = picked if len(keep) == len(columns) else [[r[i] for i in keep] for r in picked]
+            snapshot = {**report, "columns": [columns[i] for i in keep], "rows": rows}
+            # newline="" keeps the CSV writer's line ends as they are (RFC 4180 rows).
+            with path.open("w", encoding="utf-8", newline="") as fh:
+                fh.write(report_csv(snapshot))
+            return len(picked)
+
         self.status_label.setText(f"Writing {path.name}…")
         run_in_background(
             self,

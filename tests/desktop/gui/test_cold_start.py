@@ -116,10 +116,14 @@ def test_reports_view_is_built_on_first_visit_with_what_the_window_was_given(
     cache = Cache(tmp_cache_path, "embedded")
     api = FakeApi([data.connection("a")])
 
-    def fetch(
-        connection_id: str, account: str | None, since: Any, until: Any, level: str, cancel: Any
-    ) -> dict[str, Any]:
-        return api.report(connection_id, account=account, since=since, until=until, level=level)
+    def fetch(connection_id: str, query: Any, cancel: Any) -> dict[str, Any]:
+        return api.report(
+            connection_id,
+            account=query.account,
+            since=query.since,
+            until=query.until,
+            level=query.level,
+        )
 
     window.set_report_cache(cache)
     window.set_report_fetch(fetch)

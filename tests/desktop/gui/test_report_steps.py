@@ -9,7 +9,6 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Generator
-from datetime import date
 from typing import Any
 
 import pytest
@@ -122,8 +121,10 @@ def _view(qtbot, api: FakeApi) -> ReportsView:
     model = ConnectionsModel()
     model.set_connections([data.parsed("a"), data.parsed("b")])
 
-    def fetch(cid: str, account: Any, since: date, until: date, level: str, cancel: Any) -> Any:
-        return api.report(cid, account=account, since=since, until=until, level=level)
+    def fetch(cid: str, query: Any, cancel: Any) -> Any:
+        return api.report(
+            cid, account=query.account, since=query.since, until=query.until, level=query.level
+        )
 
     view = ReportsView(model, fetch, None)
     qtbot.addWidget(view)

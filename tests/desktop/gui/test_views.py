@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.api.errors import ApiError
+from desktop import cli_report
 from desktop.cache import Cache
 from desktop.connect import ConnectRefused
 from desktop.loopback import ReceiverTimeout
@@ -92,9 +93,14 @@ def test_empty_state_says_what_to_do_first(qtbot) -> None:
 
 
 def _reports_view(qtbot, model: ConnectionsModel, api: FakeApi, cache: Cache | None) -> ReportsView:
-    def fetch(cid: str, account: Any, since: date, until: date, level: str, cancel: Any) -> Any:
+    def fetch(cid: str, query: Any, cancel: Any) -> Any:
         return api.report(
-            cid, account=account, since=since, until=until, level=level, cancel=cancel
+            cid,
+            account=query.account,
+            since=query.since,
+            until=query.until,
+            level=query.level,
+            cancel=cancel,
         )
 
     view = ReportsView(model, fetch, cache)
@@ -190,16 +196,20 @@ def test_export_writes_visible_columns_rows_and_totals(qtbot, model, tmp_path) -
     target = tmp_path / "report.csv"
     with qtbot.waitSignal(view.export_finished, timeout=5000):
         view.export_to(target)
+    # The one CSV format the command line writes (desktop/cli_report.py): keys as headers, the
+    # account and currency on every row, ratios with their unit, no total row.
     rows = list(csv.reader(target.open(encoding="utf-8")))
-    assert rows[0][:3] == ["Date", "Campaign ID", "Campaign"]
-    assert "CTR" not in rows[0]
-    assert "Spend (EUR)" in rows[0]
-    spend = rows[0].index("Spend (EUR)")
-    body, total = rows[1:-1], rows[-1]
+    assert rows[0][:5] == ["date", "account_id", "currency", "campaign_id", "campaign_name"]
+    assert "ctr_percent" not in rows[0] and "ctr" not in rows[0]
+    spend = rows[0].index("spend")
+    body = rows[1:]
     assert len(body) == 14
+    assert {(r[1], r[2]) for r in body} == {("act_1000", "EUR")}
     assert [r[spend] for r in body] == sorted((r[spend] for r in body), key=float, reverse=True)
-    assert total[0] == "Total"
-    assert total[spend] == view.table.model.report["totals"]["spend"]  # the string as sent
+    report = view.table.model.report
+    assert cli_report.report_csv(report).splitlines()[1:] != []  # same writer as the CLI
+    assert view.suggested_file_name() == cli_report.default_file_name(report, "csv")
+    assert "act_1000" in view.suggested_file_name()
 
 
 def _connect_dialog(qtbot, outcome: Any, opened: list[str]) -> tuple[ConnectDialog, dict]:
