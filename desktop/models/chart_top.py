@@ -121,6 +121,8 @@ def nice_ticks(top: float, count: int = 5) -> list[float]:
     return ticks
 
 
+SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "CHF": "CHF", "INR": "₹"}
+"""Symbols for common ISO 4217 codes; any other currency is shown by its code."""
 MONEY_METRICS = frozenset({"spend", "conversion_value", "cpc", "cpm", "cpa"})
 
 
@@ -129,6 +131,7 @@ def axis_label(value: float, metric: str, currency: str, locale: QLocale) -> str
     money ("€1,250" / "1.250 €", or "1,250 EUR" style when the locale has no symbol for it)."""
     decimals = 0 if float(value).is_integer() else 2
     if metric in MONEY_METRICS and currency:
-        return locale.toCurrencyString(float(value), currency, decimals)
+        symbol = SYMBOLS.get(currency, currency)
+        return locale.toCurrencyString(float(value), symbol, decimals)
     text = locale.toString(float(value), "f", decimals)
     return text + " %" if metric == "ctr" else text

@@ -49,9 +49,10 @@ class RowFilterProxy(QSortFilterProxyModel):
         needle = text.strip().casefold()
         if needle == self._needle:
             return
+        self.beginFilterChange()  # Qt 6.10's replacement of invalidateFilter()
         self._needle = needle
         self._find_columns()
-        self.invalidateFilter()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def _find_columns(self) -> None:
         self._columns = [c for c in (self._source.column_of(k) for k in NAME_KEYS) if c >= 0]

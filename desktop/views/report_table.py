@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -17,13 +15,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.api.answers import ReportHeader
-from desktop.models.export import write_csv
 from desktop.models.report import (
-    DIMENSIONS,
-    RawValueRole,
     ReportTableModel,
     ReportTotalsModel,
-    project,
 )
 from desktop.models.row_filter import RowFilterProxy
 
@@ -177,20 +171,3 @@ class ReportTable(QWidget):
     def _sync_widths(self) -> None:
         for column in range(self.model.columnCount()):
             self.footer.setColumnWidth(column, self.table.columnWidth(column))
-
-    def export_job(self, path: Path) -> Callable[[], int]:
-        """A job writing the visible columns in view order plus the totals row to `path`;
-        prepared here on the UI thread, run off it (it touches only immutable snapshots)."""
-        model, totals = self.model, self.totals_model
-        columns = [c for c in range(model.columnCount()) if not self.table.isColumnHidden(c)]
-        header = [str(model.headerData(c, Qt.Orientation.Horizontal)) for c in columns]
-        source, order = model.snapshot()
-        total = [
-            "Total"
-            if i == 0
-            else (
-                "" if model.column_key(c) in DIMENSIONS else totals.index(0, c).data(RawValueRole)
-            )
-            for i, c in enumerate(columns)
-        ]
-        return lambda: write_csv(path, header, [*project(source, order, columns), total])

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.api.errors import ApiError
 from desktop import cli_report
+from desktop.api.errors import ApiError
 from desktop.cache import Cache
 from desktop.connect import ConnectRefused
 from desktop.loopback import ReceiverTimeout
@@ -200,7 +200,8 @@ def test_export_writes_visible_columns_rows_and_totals(qtbot, model, tmp_path) -
     # account and currency on every row, ratios with their unit, no total row.
     rows = list(csv.reader(target.open(encoding="utf-8")))
     assert rows[0][:5] == ["date", "account_id", "currency", "campaign_id", "campaign_name"]
-    assert "ctr_percent" not in rows[0] and "ctr" not in rows[0]
+    assert "ctr_percent" not in rows[0]
+    assert "ctr" not in rows[0]
     spend = rows[0].index("spend")
     body = rows[1:]
     assert len(body) == 14
