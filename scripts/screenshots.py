@@ -180,17 +180,21 @@ def shoot(
     settle(app)
     window.grab().save(str(out / "accounts.png"))
 
-    # A campaign-level report of the first connection.
+    # A campaign-level report of the first connection, one row per campaign, compared with
+    # the previous 30 days; the chart shows the top campaigns by spend.
     dana = next(c for c in model.items() if c.display_name == "Dana Demo")
     reports = window.reports
     reports.show_connection(dana.id)
+    pump(app, lambda: reports.settled)
     reports.level_box.setCurrentIndex(reports.level_box.findData("campaign"))
+    options = reports.options
+    options.compare_box.setCurrentIndex(options.compare_box.findData("previous_period"))
     reports.preset_box.setCurrentText("Last 30 days")
     window.show_view(1)
     loaded: list[str] = []
     reports.report_loaded.connect(loaded.append)
     reports.load()
-    pump(app, lambda: bool(loaded))
+    pump(app, lambda: bool(loaded) and reports.settled)
     settle(app)
     window.grab().save(str(out / "reports.png"))
 

@@ -52,6 +52,7 @@ class ReportOptions(QWidget):
         caption.setBuddy(self.compare_box)
         row.addWidget(caption)
         row.addWidget(self.compare_box)
+        row.addStretch(1)
         for box in (self.level_box, self.time_box, self.compare_box):
             box.currentIndexChanged.connect(self._changed)
         self._update_captions()

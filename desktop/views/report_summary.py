@@ -33,7 +33,9 @@ class ReportSummary(QWidget):
     def set_report(self, report: dict[str, Any] | None) -> None:
         self.changes = changes(report)
         parts = [
-            f"{html.escape(c.label)} <span style='color:{c.colour}'>{html.escape(c.text)}</span>"
+            # No-break spaces: an arrow, its sign and its "%" never wrap apart.
+            _nobreak(f"{html.escape(c.label)} <span style='color:{c.colour}'>")
+            + _nobreak(f"{html.escape(c.text)}</span>")
             for c in self.changes
         ]
         words = compared_range(report)
@@ -43,3 +45,12 @@ class ReportSummary(QWidget):
         self.currencies_label.setText("Totals per currency — " + "; ".join(lines) if lines else "")
         self.currencies_label.setVisible(bool(lines))
         self.setVisible(bool(parts or lines))
+
+
+def _nobreak(text: str) -> str:
+    return (
+        text.replace(" %", "&nbsp;%")
+        .replace("▲ ", "▲&nbsp;")
+        .replace("▼ ", "▼&nbsp;")
+        .replace("■ ", "■&nbsp;")
+    )
