@@ -214,6 +214,13 @@ class Cache:
         report = sliced_json.loads(row[0])
         return report if isinstance(report, dict) else None
 
+    def load_report_or_newest(
+        self, connection_id: str, query_key: str
+    ) -> tuple[str | None, dict[str, Any] | None]:
+        """(key, report) of this query's cached report, else (None, the newest one)."""
+        report = self.load_report(connection_id, query_key)
+        return (query_key, report) if report else (None, self.load_report(connection_id))
+
     def report_keys(self, connection_id: str) -> list[str]:
         """The queries with a cached report, newest first."""
         with self._db() as db:

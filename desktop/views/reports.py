@@ -4,38 +4,33 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop import sliced_json
 from desktop.cache import Cache
-from desktop.cli_report import default_file_name, report_csv
+from desktop.cli_report import default_file_name
 from desktop.models.connections import Connection, ConnectionsModel
-from desktop.models.format import relative_time
-from desktop.models.report_query import ALL_ACCOUNTS, ReportQuery
+from desktop.models.report_query import ReportQuery
 from desktop.tasks import Task, run_in_background, run_in_steps
-from desktop.views.date_range import DateRangePicker
 from desktop.views.errors import describe_error
 from desktop.views.paint import after_next_paint
 from desktop.views.report_chart import ReportChart
+from desktop.views.report_export import csv_job, release_steps
 from desktop.views.report_options import ReportOptions
+from desktop.views.report_pickers import ConnectionPicker, RangeRow
+from desktop.views.report_status import StatusRow, filter_edit, status_words
 from desktop.views.report_summary import ReportSummary
 from desktop.views.report_table import ReportTable
 from desktop.views.widgets import Banner
@@ -82,8 +77,19 @@ class ReportsView(QWidget):
         title = QLabel("Reports")
         title.setObjectName("pageTitle")
         layout.addWidget(title)
-        layout.addLayout(self._build_pickers())
-        layout.addLayout(self._build_range())
+        self.pickers = ConnectionPicker(connections)
+        self.connection_box = self.pickers.connection_box
+        self.account_box = self.pickers.account_box
+        self.connection_box.currentIndexChanged.connect(self._on_connection_box_changed)
+        self.account_box.currentIndexChanged.connect(self._on_options_changed)
+        layout.addWidget(self.pickers)
+        dates = RangeRow(self.load, self._on_export)
+        self.dates, self.load_button, self.export_button = dates.dates, dates.load, dates.export
+        self.preset_box = self.dates.preset_box
+        self.since_edit, self.until_edit = self.dates.since_edit, self.dates.until_edit
+        for edit in (self.since_edit, self.until_edit):
+            edit.dateChanged.connect(self._on_options_changed)
+        layout.addWidget(dates)
         self.options = ReportOptions()
         self.level_box = self.options.level_box
         self.metric_actions = self.options.metric_actions
@@ -94,142 +100,50 @@ class ReportsView(QWidget):
         self.error_banner.hide()
         layout.addWidget(self.error_banner)
 
-        status = QHBoxLayout()
-        self.status_label = QLabel("Choose a connection and a date range, then Load.")
-        self.status_label.setObjectName("rowMeta")
-        status.addWidget(self.status_label, 1)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 0)
-        self.progress.setMaximumWidth(160)
-        self.progress.setMaximumHeight(8)
-        self.progress.setTextVisible(False)
-        self.progress.setAccessibleName("Loading the report")
-        self.progress.hide()
-        status.addWidget(self.progress)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setAccessibleName("Cancel loading the report")
+        self.status_row = StatusRow()
+        self.status_label, self.cancel_button = self.status_row.label, self.status_row.cancel_button
         self.cancel_button.clicked.connect(self._on_cancel_clicked)
-        self.cancel_button.hide()
-        status.addWidget(self.cancel_button)
-        # Showing or hiding the progress and Cancel must not move the table: a re-layout then
-        # resizes and repaints table and chart while the report is being decoded or summed.
-        for widget in (self.progress, self.cancel_button):
-            policy = widget.sizePolicy()
-            policy.setRetainSizeWhenHidden(True)
-            widget.setSizePolicy(policy)
-        layout.addLayout(status)
+        layout.addWidget(self.status_row)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.setChildrenCollapsible(False)
         self.table = ReportTable()
         for key, action in self.metric_actions.items():
             action.toggled.connect(lambda on, k=key: self.table.set_column_visible(k, on))
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter rows by campaign, ad set, ad or breakdown")
-        self.filter_edit.setAccessibleName("Filter the rows")
-        self.filter_edit.setClearButtonEnabled(True)
-        for button in self.filter_edit.findChildren(QToolButton):
-            button.setAccessibleName("Clear the filter")
+        self.filter_edit = filter_edit()
         self.filter_edit.textChanged.connect(self._on_filter_changed)
         layout.addWidget(self.filter_edit)
         self.summary = ReportSummary()
         layout.addWidget(self.summary)
         self.chart = ReportChart()
-        splitter.addWidget(self.table)
-        splitter.addWidget(self.chart)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        for index, (part, stretch) in enumerate(((self.table, 3), (self.chart, 2))):
+            splitter.addWidget(part)
+            splitter.setStretchFactor(index, stretch)
         layout.addWidget(splitter, 1)
 
         connections.modelReset.connect(self._fill_connections)
         connections.rowsInserted.connect(self._fill_connections)
         connections.rowsRemoved.connect(self._fill_connections)
-        self._clock = QTimer(self)
-        self._clock.setInterval(30_000)
+        self._clock = QTimer(self, interval=30_000)
         self._clock.timeout.connect(self._update_status)
         self._clock.start()
         self._fill_connections()
 
-    # -- building ---------------------------------------------------------------------------
-    def _build_pickers(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        row.setSpacing(8)
-        self.connection_box = QComboBox()
-        self.connection_box.setAccessibleName("Connection")
-        self.connection_box.setMinimumWidth(220)
-        self.connection_box.currentIndexChanged.connect(self._on_connection_box_changed)
-        self.account_box = QComboBox()
-        self.account_box.setAccessibleName("Ad account")
-        self.account_box.setMinimumWidth(200)
-        for label, widget in (
-            ("Connection", self.connection_box),
-            ("Ad account", self.account_box),
-        ):
-            caption = QLabel(label)
-            caption.setBuddy(widget)
-            row.addWidget(caption)
-            row.addWidget(widget)
-        row.addStretch(1)
-        self.account_box.currentIndexChanged.connect(self._on_options_changed)
-        return row
-
-    def _build_range(self) -> QHBoxLayout:
-        row = QHBoxLayout()
-        row.setSpacing(8)
-        self.dates = DateRangePicker()
-        self.preset_box = self.dates.preset_box
-        self.since_edit = self.dates.since_edit
-        self.until_edit = self.dates.until_edit
-        for edit in (self.since_edit, self.until_edit):
-            edit.dateChanged.connect(self._on_options_changed)
-        row.addWidget(self.dates)
-        row.addStretch(1)
-        self.load_button = QPushButton("Load report")
-        self.load_button.setObjectName("primary")
-        self.load_button.setAccessibleName("Load the report")
-        self.load_button.clicked.connect(self.load)
-        self.export_button = QPushButton("Export CSV…")
-        self.export_button.setAccessibleName("Export the report as CSV")
-        self.export_button.setEnabled(False)
-        self.export_button.clicked.connect(self._on_export_clicked)
-        row.addWidget(self.load_button)
-        row.addWidget(self.export_button)
-        return row
-
     # -- pickers ----------------------------------------------------------------------------
     def _fill_connections(self, *_: object) -> None:
-        current = self.connection_box.currentData()
-        self.connection_box.blockSignals(True)
-        self.connection_box.clear()
-        for item in self.connections.items():
-            self.connection_box.addItem(f"{item.display_name} — {item.provider_name}", item.id)
-        index = self.connection_box.findData(current)
-        self.connection_box.setCurrentIndex(max(index, 0) if self.connection_box.count() else -1)
-        self.connection_box.blockSignals(False)
-        if self.connection_box.currentData() != current:
+        if self.pickers.fill_connections():
             self._on_connection_box_changed()
         else:
             self._fill_accounts()
 
     def selected_connection(self) -> Connection | None:
-        connection_id = self.connection_box.currentData()
-        return self.connections.get(str(connection_id)) if connection_id else None
+        return self.pickers.selected_connection()
 
     def _fill_accounts(self) -> None:
-        current = self.account_box.currentData()
-        self.account_box.blockSignals(True)
-        self.account_box.clear()
-        item = self.selected_connection()
-        for account in item.accounts if item else ():
-            text = f"{account.name} ({account.currency})" if account.currency else account.name
-            self.account_box.addItem(text, account.id)
-        if item is not None and len(item.accounts) > 1:
-            self.account_box.addItem("All accounts", ALL_ACCOUNTS)
-        index = self.account_box.findData(current)
-        if index >= 0:
-            self.account_box.setCurrentIndex(index)
-        self.account_box.blockSignals(False)
-        self.load_button.setEnabled(item is not None and self.fetch is not None)
+        self.pickers.fill_accounts()
+        self.load_button.setEnabled(
+            self.selected_connection() is not None and self.fetch is not None
+        )
 
     def show_connection(self, connection_id: str) -> None:
         """Select `connection_id` and show its last report, or load one when there is none."""
@@ -255,12 +169,7 @@ class ReportsView(QWidget):
             cache, connection_id, key = self.cache, item.id, self.query().key()
             run_in_background(
                 self,
-                # This query's report if cached, else the connection's newest one.
-                lambda: (
-                    (key, cache.load_report(connection_id, key))
-                    if cache.load_report(connection_id, key) is not None
-                    else (None, cache.load_report(connection_id))
-                ),
+                lambda: cache.load_report_or_newest(connection_id, key),
                 success=lambda found: self._on_cache_loaded(connection_id, *found),
             )
         else:
@@ -289,9 +198,7 @@ class ReportsView(QWidget):
     def query(self) -> ReportQuery:
         """The report the current choices ask for."""
         since, until = self.date_range()
-        account = self.account_box.currentData()
-        every = account == ALL_ACCOUNTS
-        accounts = (str(account),) if account and not every else ()
+        accounts, every = self.pickers.accounts()
         return ReportQuery(
             since=since, until=until, accounts=accounts, all_accounts=every, **self.options.fields()
         )
@@ -369,7 +276,7 @@ class ReportsView(QWidget):
         kept = [report, *self._reports.values()]
         for old in {id(r): r for r in replaced if r is not None}.values():
             if not any(old is r for r in kept):
-                run_in_steps(self, _release_steps(old), success=lambda _: None)
+                run_in_steps(self, release_steps(old), success=lambda _: None)
         if self.cache is not None:
             # Encoding 100,000 rows is CPU work: in steps on the UI thread, between paints (see
             # ReportChart._redraw); the write, which lets go of the GIL, on a worker.
@@ -418,8 +325,7 @@ class ReportsView(QWidget):
         self._update_status()
 
     def _busy(self, busy: bool) -> None:
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
+        self.status_row.set_busy(busy)
         self.load_button.setEnabled(not busy)
 
     @property
@@ -428,8 +334,7 @@ class ReportsView(QWidget):
 
     @property
     def settled(self) -> bool:
-        """Nothing left to do for the report on screen: fetched, charted and saved (or saving
-        on the pool)."""
+        """Nothing left to do for the report on screen: fetched, charted, saved (or saving)."""
         return self._task is None and not self.chart.busy and self._saving is None
 
     # -- showing ----------------------------------------------------------------------------
@@ -448,38 +353,15 @@ class ReportsView(QWidget):
     def _update_status(self) -> None:
         if self.loading:
             return
-        model = self.table.model
-        if model.report is None:
-            self.status_label.setText("No report yet. Choose a date range, then Load report.")
-            return
-        header = model.header
-        if header is None:
-            return
-        several = len((model.report or {}).get("accounts") or []) > 1
-        who = "All accounts" if several else header.account.name
-        shown = self.table.shown_rows()
-        rows = f"{model.rowCount():,} rows"
-        if shown != model.rowCount():
-            rows = f"{shown:,} of {model.rowCount():,} rows"
-        words = (
-            f"{who} · {header.since} to {header.until} · {rows} · "
-            f"Updated {relative_time(model.fetched_at)}"
-        )
-        if self.stale:
-            words += " · Options changed — Load report for these figures"
-        elif self.cached:
-            words += " (cached — Load report for fresh figures)"
-        self.status_label.setText(words)
+        words = status_words(self.table, stale=self.stale, cached=self.cached)
+        if words is not None:
+            self.status_label.setText(words)
 
     # -- export -----------------------------------------------------------------------------
-    def _on_export_clicked(self) -> None:
-        model = self.table.model
-        if model.report is None:
+    def _on_export(self) -> None:
+        if self.table.model.report is None:
             return
-        header = model.header
-        if header is None:
-            return
-        suggested = default_file_name(model.report, "csv")
+        suggested = self.suggested_file_name()
         path, _ = QFileDialog.getSaveFileName(
             self, "Export report as CSV", str(Path.home() / suggested), "CSV files (*.csv)"
         )
@@ -497,23 +379,7 @@ class ReportsView(QWidget):
         report = self.table.model.report
         if report is None:
             return
-        # A copy of the row list (not of the rows): a replaced report's list is emptied.
-        source, order = self.table.model.snapshot()
-        kept = self.table.source_rows()
-        picked = [source[order[r] if order is not None else r] for r in kept]
-        # Metrics unticked in the Metrics menu are left out, as `--metrics` leaves them out.
-        hidden = self.table.hidden_keys()
-        columns = list(report.get("columns") or [])
-        keep = [i for i, c in enumerate(columns) if c.get("key") not in hidden]
-
-        def write() -> int:
-            rows = picked if len(keep) == len(columns) else [[r[i] for i in keep] for r in picked]
-            snapshot = {**report, "columns": [columns[i] for i in keep], "rows": rows}
-            # newline="" keeps the CSV writer's line ends as they are (RFC 4180 rows).
-            with path.open("w", encoding="utf-8", newline="") as fh:
-                fh.write(report_csv(snapshot))
-            return len(picked)
-
+        write = csv_job(self.table, report, path)
         self.status_label.setText(f"Writing {path.name}…")
         run_in_background(
             self,
@@ -531,19 +397,3 @@ class ReportsView(QWidget):
     def set_today(self, today: Callable[[], date]) -> None:
         """Tests pin the calendar; presets are computed from `today()`."""
         self.dates.set_today(today)
-
-
-RELEASE_ROWS_PER_STEP = 5000
-
-
-def _release_steps(report: dict[str, Any]) -> Generator[None, None, None]:
-    """Free a replaced report's rows a slice at a time: dropping 100,000 rows at once is one
-    ~20 ms run of deallocations on the UI thread. Only the report's own "rows" list is emptied:
-    the table model and an export work on the model's copy of it, and the steps that read this
-    list (the chart's sums, the cache's encoding) were cancelled when the report was replaced;
-    they check before each step, so none of them runs again."""
-    rows = report.get("rows")
-    del report
-    while isinstance(rows, list) and rows:
-        del rows[-RELEASE_ROWS_PER_STEP:]
-        yield

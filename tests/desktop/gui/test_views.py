@@ -163,11 +163,11 @@ def test_cancel_stops_a_long_report(qtbot, model) -> None:
     view = _reports_view(qtbot, model, api, None)
     view.show()
     view.load_button.click()
-    assert view.progress.isVisible()
+    assert view.status_row.progress.isVisible()
     assert view.cancel_button.isVisible()
     with qtbot.assertNotEmitted(view.report_loaded):
         qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
-    assert not view.progress.isVisible()
+    assert not view.status_row.progress.isVisible()
     assert not view.loading
     assert view.load_button.isEnabled()
 
