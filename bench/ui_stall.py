@@ -114,7 +114,7 @@ def connect_stall(owner: QWidget, client: ApiClient, beat: Heartbeat) -> float:
     )  # fmt: skip
     run_until(lambda: bool(result))
     worst = beat.stop()
-    if not isinstance(result[0], dict):
+    if isinstance(result[0], BaseException):
         raise RuntimeError(f"connect failed: {result[0]!r}")
     return worst
 
