@@ -49,7 +49,7 @@ class ReportTable(QWidget):
         self.table = QTableView()
         self.table.setObjectName("reportTable")
         self.table.setAccessibleName("Report rows")
-        self.table.setModel(self.proxy)
+        self.table.setModel(self.model)  # the proxy only while a filter is typed
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicatorShown(True)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
@@ -113,9 +113,24 @@ class ReportTable(QWidget):
 
     def set_filter(self, text: str) -> None:
         self.proxy.set_filter_text(text)
+        wanted = self.proxy if self.proxy.needle else self.model
+        if self.table.model() is wanted:
+            return
+        # A new model resets the header's sections: keep widths, hidden columns, sort arrow.
+        header = self.table.horizontalHeader()
+        widths = [self.table.columnWidth(c) for c in range(self.model.columnCount())]
+        hidden = self.hidden_keys()
+        section, order = header.sortIndicatorSection(), header.sortIndicatorOrder()
+        self.table.setModel(wanted)
+        for column, width in enumerate(widths):
+            self.table.setColumnWidth(column, width)
+        self.set_hidden_keys(hidden)
+        header.blockSignals(True)  # the rows are sorted already; no second sort
+        header.setSortIndicator(section, order)
+        header.blockSignals(False)
 
     def shown_rows(self) -> int:
-        return self.proxy.rowCount()
+        return self.proxy.rowCount() if self.proxy.needle else self.model.rowCount()
 
     def source_rows(self) -> list[int]:
         """The model rows the filter shows, in view order (all of them without a filter)."""

@@ -143,7 +143,13 @@ def test_filter_box_keeps_matching_rows_and_export_writes_them(
     name_at = reports.table.model.column_of("campaign_name")
     names = sorted({row[name_at] for row in report["rows"]})
     assert len(names) > 1
+    # Unfiltered, the table shows the model itself (no per-row filter calls on 100,000 rows).
+    assert reports.table.table.model() is reports.table.model
+    reports.metric_actions["cpm"].setChecked(False)
+    cpm = reports.table.model.column_of("cpm")
     reports.filter_edit.setText(names[0].upper()[2:8])  # any case, part of the name
+    assert reports.table.table.model() is reports.table.proxy
+    assert reports.table.table.isColumnHidden(cpm)  # the hidden column stays hidden
     proxy = reports.table.proxy
     shown = {proxy.index(r, name_at).data() for r in range(proxy.rowCount())}
     assert 0 < proxy.rowCount() < len(report["rows"])
@@ -156,7 +162,10 @@ def test_filter_box_keeps_matching_rows_and_export_writes_them(
         reports.export_to(target)
     lines = list(csv.reader(target.open(encoding="utf-8")))
     assert len(lines) == proxy.rowCount() + 1
+    assert "cpm" not in lines[0]
     reports.filter_edit.clear()
+    assert reports.table.table.model() is reports.table.model
+    assert reports.table.table.isColumnHidden(cpm)
     assert proxy.rowCount() == len(report["rows"])
 
 
