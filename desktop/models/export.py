@@ -1,4 +1,4 @@
-"""Write a report to CSV (decimal strings as sent; call off the UI thread)."""
+"""Write a report to CSV (decimal strings as sent, formula-safe cells; call off the UI thread)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from desktop.csv_cells import safe_row
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> int:
@@ -17,9 +19,9 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f)
-            writer.writerow(header)
+            writer.writerow(safe_row(header))
             for row in rows:
-                writer.writerow(["" if v is None else v for v in row])
+                writer.writerow(safe_row(row))
                 count += 1
         os.replace(tmp, path)
     except BaseException:
