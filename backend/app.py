@@ -7,6 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def _mount_sandbox(app: FastAPI, settings: Settings) -> None:
+    from backend.sandbox.admin import TOKEN_FILE_NAME, write_token_file
     from backend.sandbox.app import create_sandbox_app
     from backend.sandbox.config import SandboxConfig
 
@@ -39,7 +41,16 @@ def _mount_sandbox(app: FastAPI, settings: Settings) -> None:
             config.state_file = settings.data_dir / "sandbox-state.json"
         if "admin_api" not in table:
             config.admin_api = True
+    public_host = urlsplit(settings.resolved_public_url()).hostname
+    # Never the unspecified address: browsers send `Host: 0.0.0.0` for pages that fetch it.
+    if public_host and public_host not in {"0.0.0.0", "::", *config.admin_hosts}:  # noqa: S104
+        config.admin_hosts = [*config.admin_hosts, public_host]
     app.mount("/sandbox", create_sandbox_app(config))
+    if config.admin_api and config.admin_token:
+        # Only this OS user can read it: whoever started the backend (tests, bench, scripts).
+        path = settings.data_dir / TOKEN_FILE_NAME
+        write_token_file(path, config.admin_token)
+        log.info("Demo Ads admin API on; its token for this start is in %s", path)
 
 
 def create_app(

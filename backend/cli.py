@@ -89,7 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--config", type=Path, help="TOML with a [sandbox] table")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8766)
-    sandbox.add_argument("--admin-api", action="store_true", help="enable the fault/admin API")
+    sandbox.add_argument(
+        "--admin-api",
+        action="store_true",
+        help="enable the fault/admin API (needs --admin-token-file)",
+    )
+    sandbox.add_argument(
+        "--admin-token-file",
+        type=Path,
+        help="where to write this start's admin API token (mode 0600)",
+    )
     sandbox.add_argument("--state-file", type=Path, help="keep grants across restarts")
     return parser
 
@@ -275,9 +284,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     config = SandboxConfig.from_toml_table(table)
     if args.admin_api:
         config.admin_api = True
+    if config.admin_api and args.admin_token_file is None:
+        print(
+            "error: the admin API needs --admin-token-file PATH: each start writes a fresh"
+            " token there (mode 0600) and admin requests must send it.",
+            file=sys.stderr,
+        )
+        return 2
     if args.state_file:
         config.state_file = args.state_file
-    run_sandbox(args.host, args.port, config)
+    run_sandbox(args.host, args.port, config, token_file=args.admin_token_file)
     return 0
 
 

@@ -79,7 +79,8 @@ def main() -> None:
         tmp = tempdir(stack, "bench-connect-")
         env = backend_env(tmp)
         sandbox = start_ready(
-            ["sandbox", "--port", "0", "--config", str(sandbox_toml(tmp / "sandbox.toml"))],
+            ["sandbox", "--port", "0", "--config", str(sandbox_toml(tmp / "sandbox.toml")),
+             "--admin-token-file", str(tmp / "sandbox-admin-token")],
             env, tmp / "sandbox.log", stack,
         )  # fmt: skip
         config = backend_toml(tmp / "backend.toml", sandbox)
@@ -91,7 +92,8 @@ def main() -> None:
         )  # fmt: skip
         # What-if: Demo Ads and the backend with TCP_NODELAY (bench/_nodelay_serve.py).
         sandbox_nd = start_ready(
-            ["sandbox", "--port", "0", "--config", str(tmp / "sandbox.toml")],
+            ["sandbox", "--port", "0", "--config", str(tmp / "sandbox.toml"),
+             "--admin-token-file", str(tmp / "sandbox-nd-admin-token")],
             env, tmp / "sandbox-nodelay.log", stack, module="bench._nodelay_serve",
         )  # fmt: skip
         config_nd = backend_toml(tmp / "backend-nd.toml", sandbox_nd)

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, create_engine, update
 from sqlalchemy.exc import OperationalError
 
 from backend.db.models import Connection
+from backend.sandbox.admin import admin_headers, read_token_file
 from bench._support import (
     backend_env,
     backend_toml,
@@ -94,7 +95,8 @@ def run(kind: str) -> dict[str, Any]:
         with ExitStack() as stack:
             env = backend_env(tmp)
             sandbox = start_ready(
-                ["sandbox", "--port", "0", "--config", str(sandbox_toml(tmp / "sb.toml", people))],
+                ["sandbox", "--port", "0", "--config", str(sandbox_toml(tmp / "sb.toml", people)),
+                 "--admin-token-file", str(tmp / "sandbox-admin-token")],
                 env, tmp / "sandbox.log", stack,
             )  # fmt: skip
             config = backend_toml(tmp / "backend.toml", sandbox)
@@ -111,7 +113,10 @@ def run(kind: str) -> dict[str, Any]:
             headers = login(backends[0])
             conns = [connect_one(backends[i % 2], headers, p) for i, p in enumerate(people)]
             assert len({c["id"] for c in conns}) == CONNECTIONS
-            admin = stack.enter_context(httpx.Client(base_url=sandbox, timeout=30))
+            token = read_token_file(tmp / "sandbox-admin-token")
+            admin = stack.enter_context(
+                httpx.Client(base_url=sandbox, headers=admin_headers(token), timeout=30)
+            )
             engine = create_engine(database, pool_pre_ping=True)
             stack.callback(engine.dispose)
 

@@ -38,6 +38,7 @@ from PySide6.QtCore import QEventLoop, QPoint, QTimer  # noqa: E402
 from PySide6.QtGui import QColor, QPainter, QPixmap  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
+from backend.sandbox.admin import admin_headers, read_token_file  # noqa: E402
 from desktop.app import build_app  # noqa: E402
 from desktop.cache import CACHE_FILE, Cache  # noqa: E402
 from desktop.config import cache_dir  # noqa: E402
@@ -172,7 +173,13 @@ def shoot(
 
     # Sam removes the app at Demo Ads; the next check shows it.
     base = link.local.base_url if link.local else None
-    httpx.post(f"{base}/sandbox/admin/grants/revoke", json={"user_id": "user-1002"}, timeout=10)
+    admin = admin_headers(read_token_file(HOME / "backend-data"))  # this start's admin token
+    httpx.post(
+        f"{base}/sandbox/admin/grants/revoke",
+        json={"user_id": "user-1002"},
+        headers=admin,
+        timeout=10,
+    ).raise_for_status()
     controller.check_all()
     pump(app, lambda: any(c.status == "needs_reconnect" for c in model.items()))
     pump(app, lambda: not any(c.checking for c in model.items()))

@@ -1,21 +1,94 @@
 """Admin API for tests and demos: fault knobs, provider-side revocation, expiry, counters.
 
 Only routed when `admin_api` is on; otherwise every path here is a plain 404.
+
+It changes a provider's state, so a web page the user happens to visit must not reach it.
+Every request needs (see `guard`):
+- `Authorization: Bearer <admin token>`: a random token made at each start
+  (`create_sandbox_app`) and handed only to whoever started the sandbox, through a 0600 file
+  (`write_token_file`). A page cannot read that file, and a custom header is never part of a
+  "simple" cross-origin request, so a no-cors `fetch` or a form post cannot carry it.
+- a `Host` naming loopback (or one of `admin_hosts`): a DNS-rebound name is refused.
+- `Content-Type: application/json` on every POST: the content types a form or a no-cors
+  fetch may send (text/plain, form-urlencoded, multipart) are refused with 415.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from backend.sandbox.api import ApiError
 from backend.sandbox.config import Faults
 from backend.sandbox.core import NO_STORE, sandbox_of
 from backend.sandbox.store import COUNTERS
 
-router = APIRouter(prefix="/admin")
+# Where a backend that mounts Demo Ads with its admin API writes the token (in its data folder).
+TOKEN_FILE_NAME = "sandbox-admin-token"  # noqa: S105 (a file name, not a secret)
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def new_admin_token() -> str:
+    return secrets.token_urlsafe(32)  # 256 bits
+
+
+def write_token_file(path: Path, token: str) -> None:
+    """Write `token` to `path`, readable by this OS user only (0600 from the first byte)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(token + "\n")
+    os.replace(tmp, path)
+
+
+def read_token_file(path: Path) -> str:
+    """The admin token a running sandbox wrote to `path` (a file, or a backend data folder)."""
+    if path.is_dir():
+        path = path / TOKEN_FILE_NAME
+    return path.read_text(encoding="ascii").strip()
+
+
+def admin_headers(token: str) -> dict[str, str]:
+    """Headers every admin request needs besides a loopback Host."""
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def _host_name(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):  # [::1]:8765 (RFC 3986 §3.2.2)
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def guard(request: Request) -> None:
+    """Refuse anything but a same-user client that holds the token (see the module doc)."""
+    config = sandbox_of(request).config
+    hosts = request.headers.getlist("host")
+    allowed = LOOPBACK_HOSTS | {h.lower() for h in config.admin_hosts}
+    if len(hosts) != 1 or _host_name(hosts[0]) not in allowed:
+        raise ApiError(403, "forbidden", "The admin API answers only on a loopback address.")
+    if request.method not in ("GET", "HEAD"):
+        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if media != "application/json":
+            raise ApiError(415, "invalid_request", "Send the admin API JSON (application/json).")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = config.admin_token
+    if (
+        expected is None
+        or scheme.lower() != "bearer"
+        or not secrets.compare_digest(given.strip().encode(), expected.encode())
+    ):
+        raise ApiError(401, "invalid_token", "The admin API needs its admin token.")
+
+
+router = APIRouter(prefix="/admin", dependencies=[Depends(guard)])
 
 
 class RevokeFilter(BaseModel):

@@ -25,9 +25,14 @@ def create_sandbox_app(
 ) -> FastAPI:
     """A fresh Demo Ads instance with its own state (loaded from `config.state_file` if set).
 
+    With `config.admin_api` on, a new random admin token is put into `config.admin_token`.
+
     `clock` (seconds since the epoch) is for tests that move time instead of sleeping.
     """
     config = config or SandboxConfig()
+    if config.admin_api:
+        # Per start: whoever started this instance reads it from config or the token file.
+        config.admin_token = admin.new_admin_token()
     app = FastAPI(
         title="Demo Ads (sandbox)",
         docs_url=None,

@@ -86,6 +86,10 @@ class SandboxConfig(BaseModel):
     users: list[UserConfig] = Field(default_factory=_default_users)
     seed: int = 20261129
     admin_api: bool = False
+    # Made fresh by create_sandbox_app at each start when the admin API is on (admin.py).
+    admin_token: str | None = Field(default=None, repr=False, exclude=True)
+    # Host names besides loopback the admin API answers on (e.g. a backend's public host).
+    admin_hosts: list[str] = Field(default_factory=list)
     state_file: Path | None = None
     code_lifetime: int = Field(default=60, ge=1)
     consent_lifetime: int = Field(default=600, ge=1)

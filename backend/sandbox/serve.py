@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import uvicorn
 
+from backend.sandbox.admin import write_token_file
 from backend.sandbox.app import create_sandbox_app
 from backend.sandbox.config import SandboxConfig
 
@@ -25,10 +27,13 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_sandbox(host: str, port: int, config: SandboxConfig) -> None:
+def run_sandbox(
+    host: str, port: int, config: SandboxConfig, *, token_file: Path | None = None
+) -> None:
     """Serve until interrupted; prints `READY http://host:port` once the socket listens.
 
     The socket is bound here (port 0 = the OS picks) so the printed URL is the real one.
+    With the admin API on, this start's admin token is in `token_file` (0600) before READY.
     """
     try:
         sock = _bind(host, port)
@@ -36,9 +41,10 @@ def run_sandbox(host: str, port: int, config: SandboxConfig) -> None:
         raise SystemExit(f"Demo Ads could not listen on {host}:{port}: {exc.strerror}") from None
     bound_port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    server = uvicorn.Server(
-        uvicorn.Config(create_sandbox_app(config), log_level="warning", access_log=False)
-    )
+    app = create_sandbox_app(config)
+    if config.admin_token and token_file is not None:
+        write_token_file(token_file, config.admin_token)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
 
     async def main() -> None:
         task = asyncio.create_task(server.serve(sockets=[sock]))

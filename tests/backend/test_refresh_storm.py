@@ -33,7 +33,7 @@ from backend.auth.keys import SigningKey
 from backend.db.engine import make_engine
 from backend.db.models import Connection
 from tests.backend.conftest import BackendFactory, new_device_key, sign_in
-from tests.support import pg
+from tests.support import pg, sandbox_admin
 from tests.support.browser import play_consent
 
 CONNECTIONS = 10
@@ -124,7 +124,15 @@ def test_two_processes_refresh_each_connection_exactly_once(database: str, tmp_p
 
     with ExitStack() as stack:
         sandbox = start(
-            ["sandbox", "--port", "0", "--config", str(sandbox_toml)],
+            [
+                "sandbox",
+                "--port",
+                "0",
+                "--config",
+                str(sandbox_toml),
+                "--admin-token-file",
+                str(tmp_path / "sandbox-admin-token"),
+            ],
             env,
             tmp_path / "sandbox.log",
             stack,
@@ -151,7 +159,8 @@ def test_two_processes_refresh_each_connection_exactly_once(database: str, tmp_p
                 start(["serve", "--port", "0", *common], env_n, tmp_path / f"b{n}.log", stack)
             )
 
-        admin = stack.enter_context(httpx.Client(base_url=sandbox, timeout=30))
+        sandbox_admin.remember_file(sandbox, tmp_path / "sandbox-admin-token")
+        admin = stack.enter_context(sandbox_admin.client(sandbox))
 
         def faults(**knobs: Any) -> None:
             assert admin.post("/admin/clients/demo-desktop/faults", json=knobs).status_code == 200
@@ -262,7 +271,7 @@ def test_one_process_with_the_mounted_sandbox_refreshes_each_connection_once(
     )
     signed = sign_in(backend)
     headers = {"Authorization": f"Bearer {signed.access_token}"}
-    with httpx.Client(base_url=backend.sandbox_url, timeout=30) as admin:
+    with sandbox_admin.client(backend.sandbox_url) as admin:
         knobs = "/admin/clients/demo-desktop/faults"
         assert admin.post(knobs, json={"access_token_lifetime": 2}).status_code == 200
         conns = [connect_one(backend.url, headers, p) for p in people]

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import QDialogButtonBox, QPushButton
 from sqlalchemy import create_engine, func, select
 
 from backend.db.models import Connection as DbConnection
+from backend.sandbox.admin import admin_headers, read_token_file
 from backend.vault.crypto import KeyRing, b64encode_key, generate_key
 from tests.support import pg
 from tests.support.browser import chromium
@@ -57,6 +58,7 @@ class Backend:
     ring: KeyRing
     process: subprocess.Popen[str]
     log: Path
+    admin: dict[str, str] = field(default_factory=dict)  # Demo Ads admin headers (its token)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -68,12 +70,12 @@ class Backend:
                 self.process.wait(5)
 
     def stats(self) -> dict[str, int]:
-        answer = httpx.get(f"{self.url}/sandbox/admin/stats", timeout=10)
+        answer = httpx.get(f"{self.url}/sandbox/admin/stats", headers=self.admin, timeout=10)
         assert answer.status_code == 200, answer.text
         return dict(answer.json()[CLIENT])
 
     def grants(self) -> list[dict[str, Any]]:
-        answer = httpx.get(f"{self.url}/sandbox/admin/grants", timeout=10)
+        answer = httpx.get(f"{self.url}/sandbox/admin/grants", headers=self.admin, timeout=10)
         assert answer.status_code == 200, answer.text
         return list(answer.json()["data"])
 
@@ -148,6 +150,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     )
     try:
         assert ready[:1] == ["READY"], f"backend said {ready!r}; log: {log.read_text()[-2000:]}"
+        server.admin = admin_headers(read_token_file(tmp / "data"))
         yield server
     finally:
         server.stop()

@@ -24,7 +24,7 @@ from backend.sandbox.config import DEFAULT_CLIENT_ID
 from tests.backend.api.conftest import query_of
 from tests.backend.api.sandbox import demo_toml, start_sandbox
 from tests.backend.conftest import TEST_VAULT_KEY, new_device_key
-from tests.support import pg
+from tests.support import pg, sandbox_admin
 from tests.support.browser import play_consent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,8 @@ class Procs:
         assert created.returncode == 0, created.stderr
 
     def admin(self, path: str, body: Any = None) -> Any:
-        resp = httpx.post(f"{self.sandbox}/admin{path}", json=body, timeout=10)
+        headers = sandbox_admin.headers_for(self.sandbox)  # this start's admin token
+        resp = httpx.post(f"{self.sandbox}/admin{path}", json=body, headers=headers, timeout=10)
         assert resp.status_code == 200, resp.text
         return resp.json()
 
@@ -86,9 +87,9 @@ class Procs:
         self.admin(f"/clients/{DEFAULT_CLIENT_ID}/faults", knobs)
 
     def stats(self) -> dict[str, int]:
-        counters: dict[str, int] = httpx.get(f"{self.sandbox}/admin/stats", timeout=10).json()[
-            DEFAULT_CLIENT_ID
-        ]
+        headers = sandbox_admin.headers_for(self.sandbox)
+        answer = httpx.get(f"{self.sandbox}/admin/stats", headers=headers, timeout=10)
+        counters: dict[str, int] = answer.json()[DEFAULT_CLIENT_ID]
         return counters
 
 

@@ -23,7 +23,7 @@ from backend.sandbox.config import SandboxConfig
 from tests.backend.api.conftest import ApiBackend, complete, consent, start_flow
 from tests.backend.api.sandbox import demo_toml, set_faults, stats
 from tests.backend.conftest import TEST_VAULT_KEY, SignedIn, sign_in
-from tests.support import pg
+from tests.support import pg, sandbox_admin
 from tests.support.servers import UvicornThread, bind_loopback
 
 RESTART = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"]
@@ -115,7 +115,12 @@ def test_postgres_restart_during_a_refresh_storm(
         conns.append(resp.json())
     params = {"since": "2026-11-01", "until": "2026-11-02"}
     before = stats(pg_backend)
-    httpx.post(f"{pg_backend.sandbox_url}/admin/tokens/expire", timeout=10)
+    expired = httpx.post(
+        f"{pg_backend.sandbox_url}/admin/tokens/expire",
+        headers=sandbox_admin.headers_for(pg_backend.sandbox_url),
+        timeout=10,
+    )
+    assert expired.status_code == 200, expired.text
     set_faults(pg_backend, latency_ms=300)
 
     answers: list[tuple[int, str]] = []

@@ -18,6 +18,7 @@ from tests.backend.api.conftest import ApiBackend, ApiFactory, complete, consent
 from tests.backend.api.sandbox import set_faults, stats
 from tests.backend.conftest import SignedIn, sign_in
 from tests.faults.lossy_proxy import LossyProxy
+from tests.support import sandbox_admin
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,11 @@ retry_after_cap_s = 0.05
 
 
 def expire_access_tokens(sandbox_url: str) -> None:
-    resp = httpx.post(f"{sandbox_url}/admin/tokens/expire", timeout=10)
+    resp = httpx.post(
+        f"{sandbox_url}/admin/tokens/expire",
+        headers=sandbox_admin.headers_for(sandbox_url),
+        timeout=10,
+    )
     assert resp.status_code == 200, resp.text
 
 

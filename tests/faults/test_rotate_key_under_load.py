@@ -43,6 +43,7 @@ from tests.backend.api.sandbox import demo_toml
 from tests.backend.conftest import new_device_key
 from tests.backend.test_refresh_storm import connect_one, start
 from tests.support import pg
+from tests.support import sandbox_admin as admin_tokens
 from tests.support.servers import UvicornThread
 
 pytestmark = pytest.mark.postgres
@@ -127,7 +128,8 @@ class Operator:
 
 def sandbox_admin(sandbox: str, path: str, body: Any = None) -> Any:
     method = "GET" if body is None and path == "/stats" else "POST"
-    resp = httpx.request(method, f"{sandbox}/admin{path}", json=body, timeout=30)
+    headers = admin_tokens.headers_for(sandbox)
+    resp = httpx.request(method, f"{sandbox}/admin{path}", json=body, headers=headers, timeout=30)
     assert resp.status_code == 200, resp.text
     return resp.json()
 

@@ -17,6 +17,7 @@ import pytest
 
 from backend.sandbox.app import create_sandbox_app
 from backend.sandbox.config import SandboxConfig
+from tests.support import sandbox_admin
 from tests.support.browser import play_consent, tls_context
 from tests.support.servers import serve
 
@@ -107,11 +108,16 @@ class Sandbox:
         headers = {"Authorization": f"Bearer {access_token}"}
         return self.http.get(path, params=params, headers=headers)
 
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """What an admin call needs: this start's token (see backend/sandbox/admin.py)."""
+        return sandbox_admin.headers_for(self.url)
+
     def admin(self, path: str, body: dict[str, Any] | None = None) -> Any:
         if body is None:
-            resp = self.http.get(f"/admin{path}")
+            resp = self.http.get(f"/admin{path}", headers=self.admin_headers)
         else:
-            resp = self.http.post(f"/admin{path}", json=body)
+            resp = self.http.post(f"/admin{path}", json=body, headers=self.admin_headers)
         assert resp.status_code == 200, resp.text
         return resp.json()
 

@@ -90,12 +90,13 @@ def test_expired_grant_cannot_be_refreshed(sandbox: Sandbox) -> None:
 
 
 def test_bad_knobs_are_refused_in_plain_words(sandbox: Sandbox) -> None:
-    resp = sandbox.http.post(f"/admin{FAULTS}", json={"latency_ms": -1})
+    headers = sandbox.admin_headers
+    resp = sandbox.http.post(f"/admin{FAULTS}", json={"latency_ms": -1}, headers=headers)
     assert resp.status_code == 400
     assert resp.json()["error_description"]
-    unknown = sandbox.http.post(f"/admin{FAULTS}", json={"explode": True})
+    unknown = sandbox.http.post(f"/admin{FAULTS}", json={"explode": True}, headers=headers)
     assert unknown.status_code == 400
-    nobody = sandbox.http.post("/admin/clients/nobody/faults", json={})
+    nobody = sandbox.http.post("/admin/clients/nobody/faults", json={}, headers=headers)
     assert nobody.status_code == 404
 
 

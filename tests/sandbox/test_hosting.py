@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from backend.sandbox.app import create_sandbox_app
 from backend.sandbox.config import SandboxConfig
 from tests.sandbox.conftest import REDIRECT, Clock, query_of, start
+from tests.support import sandbox_admin
 from tests.support.browser import play_consent
 from tests.support.servers import serve
 
@@ -43,7 +44,8 @@ def test_mounted_at_sandbox_every_url_carries_the_mount_path() -> None:
         assert back["iss"] == base
         assert back["code"].startswith("demo_ac_")
         assert httpx.get(f"{server.url}/admin/stats").status_code == 404  # not at the root
-        assert httpx.get(f"{base}/admin/stats").json()["demo-desktop"]["codes_issued"] == 1
+        stats = httpx.get(f"{base}/admin/stats", headers=sandbox_admin.headers_for(base)).json()
+        assert stats["demo-desktop"]["codes_issued"] == 1
 
 
 def test_grants_survive_a_restart_with_a_state_file(tmp_path: Path) -> None:
@@ -80,7 +82,10 @@ def test_unreadable_state_file_starts_empty(tmp_path: Path, content: str) -> Non
 
 def test_sandbox_command_prints_ready_with_the_port_it_bound(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backend.cli", "sandbox", "--port", "0", "--admin-api"],
+        [
+            *(sys.executable, "-m", "backend.cli", "sandbox", "--port", "0", "--admin-api"),
+            *("--admin-token-file", str(tmp_path / "admin-token")),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -97,7 +102,11 @@ def test_sandbox_command_prints_ready_with_the_port_it_bound(tmp_path: Path) -> 
         assert int(url.rsplit(":", 1)[1]) > 0
         meta = httpx.get(f"{url}/.well-known/oauth-authorization-server", timeout=10).json()
         assert meta["issuer"] == url
-        assert httpx.get(f"{url}/admin/stats", timeout=10).status_code == 200
+        assert httpx.get(f"{url}/admin/stats", timeout=10).status_code == 401
+        assert (tmp_path / "admin-token").stat().st_mode & 0o777 == 0o600
+        sandbox_admin.remember_file(url, tmp_path / "admin-token")
+        headers = sandbox_admin.headers_for(url)
+        assert httpx.get(f"{url}/admin/stats", headers=headers, timeout=10).status_code == 200
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -23,6 +23,7 @@ import pytest
 from tests.backend.api.conftest import direct_grant, query_of
 from tests.backend.api.sandbox import demo_toml, start_sandbox
 from tests.backend.conftest import TEST_VAULT_KEY, new_device_key
+from tests.support import sandbox_admin
 from tests.support.browser import play_consent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,16 +140,18 @@ def test_no_secret_reaches_the_backend_process_output(process: dict[str, Any]) -
         assert c.post("/v1/connections/import",
                       json={"provider": "demo", "refresh_token": known["bogus import"]}
                       ).status_code >= 400  # fmt: skip
-        httpx.post(f"{sandbox}/admin/tokens/expire", timeout=10)
+        admin = sandbox_admin.headers_for(sandbox)
+        assert httpx.post(f"{sandbox}/admin/tokens/expire", headers=admin, timeout=10).is_success
         params = {"account": conn["accounts"][0]["id"], "since": "2026-11-01",
                   "until": "2026-11-02"}  # fmt: skip
         assert c.get(f"/v1/connections/{conn['id']}/reports", params=params).status_code == 200
-        httpx.post(f"{sandbox}/admin/clients/demo-desktop/faults",
-                   json={"fail_next_token": 5, "retry_after": 0}, timeout=10)  # fmt: skip
-        httpx.post(f"{sandbox}/admin/tokens/expire", timeout=10)
+        assert httpx.post(f"{sandbox}/admin/clients/demo-desktop/faults", headers=admin,
+                   json={"fail_next_token": 5, "retry_after": 0},
+                   timeout=10).is_success  # fmt: skip
+        assert httpx.post(f"{sandbox}/admin/tokens/expire", headers=admin, timeout=10).is_success
         c.get(f"/v1/connections/{conn['id']}/reports", params=params)
-        httpx.post(f"{sandbox}/admin/clients/demo-desktop/faults",
-                   json={"fail_next_token": 0}, timeout=10)  # fmt: skip
+        assert httpx.post(f"{sandbox}/admin/clients/demo-desktop/faults", headers=admin,
+                   json={"fail_next_token": 0}, timeout=10).is_success  # fmt: skip
         assert c.delete(f"/v1/connections/{imported.json()['id']}").status_code == 200
         c.delete(f"/v1/connections/{conn['id']}")
     proc = process["proc"]

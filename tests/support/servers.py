@@ -12,6 +12,8 @@ from typing import Any
 
 import uvicorn
 
+from tests.support import sandbox_admin
+
 
 def bind_loopback(host: str = "127.0.0.1") -> socket.socket:
     """A listening socket on a port the OS picks (bind first, so the URL is known up front)."""
@@ -38,6 +40,7 @@ class UvicornThread:
         self.host = host
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://{host}:{self.port}"
+        sandbox_admin.remember_app(self.url, app)  # Demo Ads admin token, if app has one
         config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name=f"uvicorn:{self.port}", daemon=True)

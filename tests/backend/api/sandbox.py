@@ -16,6 +16,7 @@ import httpx
 from backend.sandbox.app import create_sandbox_app
 from backend.sandbox.config import DEFAULT_CLIENT_ID, SandboxConfig
 from tests.backend.conftest import Backend
+from tests.support import sandbox_admin
 from tests.support.servers import UvicornThread
 
 
@@ -62,7 +63,13 @@ def start_sandbox() -> UvicornThread:
 
 
 def _admin(backend: Backend, method: str, path: str, body: Any = None) -> Any:
-    resp = httpx.request(method, f"{backend.sandbox_url}/admin{path}", json=body, timeout=10)
+    resp = httpx.request(
+        method,
+        f"{backend.sandbox_url}/admin{path}",
+        json=body,
+        headers=sandbox_admin.headers_for(backend.sandbox_url),
+        timeout=10,
+    )
     assert resp.status_code == 200, resp.text
     return resp.json()
 

@@ -24,6 +24,7 @@ from backend.sandbox.app import create_sandbox_app
 from backend.sandbox.config import SandboxConfig
 from backend.secret import Secret
 from tests.backend.providers.conftest import LOOPBACK, build, new_pkce, query_of
+from tests.support import sandbox_admin
 from tests.support.browser import play_consent
 from tests.support.servers import UvicornThread, serve
 
@@ -46,10 +47,11 @@ async def demo(sandbox: UvicornThread) -> AsyncIterator[Provider]:
 
 
 def admin(sandbox: UvicornThread, path: str, body: dict[str, Any] | None = None) -> Any:
+    headers = sandbox_admin.headers_for(sandbox.url)
     if body is None:
-        response = httpx.get(f"{sandbox.url}/admin{path}", timeout=10)
+        response = httpx.get(f"{sandbox.url}/admin{path}", headers=headers, timeout=10)
     else:
-        response = httpx.post(f"{sandbox.url}/admin{path}", json=body, timeout=10)
+        response = httpx.post(f"{sandbox.url}/admin{path}", json=body, headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 

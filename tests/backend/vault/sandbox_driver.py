@@ -9,10 +9,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
-
 from backend.sandbox.app import create_sandbox_app
 from backend.sandbox.config import SandboxConfig, UserConfig
+from tests.support import sandbox_admin
 from tests.support.servers import UvicornThread
 
 CLIENT = "demo-desktop"
@@ -31,7 +30,7 @@ class SandboxDriver:
         app = create_sandbox_app(config, clock=lambda: time.time() + self.clock_offset_s)
         self.server = UvicornThread(app).start()
         self.url = self.server.url
-        self.admin = httpx.Client(base_url=self.url, timeout=30)
+        self.admin = sandbox_admin.client(self.url)
         self._next_person = 0
 
     def close(self) -> None:

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from backend.sandbox.admin import admin_headers, read_token_file
 from tests.support.browser import play_consent
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -218,7 +219,12 @@ def test_revoked_at_the_provider_needs_reconnect_exit_4(signed_in: Env) -> None:
     code, out, err = connect_demo(signed_in)
     assert code == 0, err
     connection = json.loads(out)
-    revoked = httpx.post(f"{signed_in.backend_url}/sandbox/admin/grants/revoke", json={})
+    token = read_token_file(Path(signed_in.vars["CONNECTED_ACCOUNTS_DATA_DIR"]))
+    revoked = httpx.post(
+        f"{signed_in.backend_url}/sandbox/admin/grants/revoke",
+        json={},
+        headers=admin_headers(token),
+    )
     assert revoked.status_code == 200, revoked.text
     account = connection["accounts"][0]["id"]
     dates = ["--since", "2026-11-01", "--until", "2026-11-02"]

@@ -20,6 +20,7 @@ import pytest
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QDialogButtonBox
 
+from backend.sandbox.admin import admin_headers, read_token_file
 from desktop import localsvc
 from desktop.api.client import ApiClient
 from desktop.cache import Cache
@@ -153,10 +154,15 @@ def test_connect_in_the_browser_adds_the_connection_at_once(gui: Gui) -> None:
     gui.qtbot.waitUntil(lambda: connection_id in {c["id"] for c in gui.cache.load_connections()})
 
 
-def test_grant_revoked_at_the_provider_shows_needs_reconnect(gui: Gui, connected) -> None:
+def test_grant_revoked_at_the_provider_shows_needs_reconnect(
+    gui: Gui, connected, backend_env: dict[str, str]
+) -> None:
     gui.attach()
     assert gui.model.get(connected["id"]).status == "connected"  # type: ignore[union-attr]
-    answer = httpx.post(f"{gui.url}/sandbox/admin/grants/revoke", timeout=10)
+    token = read_token_file(Path(backend_env["CONNECTED_ACCOUNTS_DATA_DIR"]))
+    answer = httpx.post(
+        f"{gui.url}/sandbox/admin/grants/revoke", headers=admin_headers(token), timeout=10
+    )
     assert answer.status_code == 200
     with gui.qtbot.waitSignal(gui.notifier.shown, timeout=10_000) as blocker:
         gui.window.refresh_action.trigger()
