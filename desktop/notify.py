@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QIcon, Qt
 from PySide6.QtWidgets import QSystemTrayIcon
+
+from desktop.models.format import rich_safe
+
+
+def _literal(text: str) -> str:
+    """Escape only what Qt would take for markup, so ordinary words go out unchanged."""
+    return rich_safe(text) if Qt.mightBeRichText(text) else text
 
 
 class Notifier(QObject):
@@ -41,7 +48,10 @@ class Notifier(QObject):
     def notify(self, title: str, message: str) -> None:
         self.set_up()
         if self._tray is not None:
-            self._tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Warning, 10_000)
+            # The balloon and most notification servers read markup; provider words are text.
+            title_shown, message_shown = _literal(title), _literal(message)
+            warning = QSystemTrayIcon.MessageIcon.Warning
+            self._tray.showMessage(title_shown, message_shown, warning, 10_000)
         else:
             self.fallback_requested.emit(title, message)
         self.shown.emit(title, message)

@@ -15,6 +15,7 @@ from PySide6.QtCore import (
 )
 
 from desktop.models.connection import AdAccount, Connection
+from desktop.models.format import rich_safe
 
 __all__ = ["AdAccount", "Connection", "ConnectionRole", "ConnectionsModel"]
 
@@ -43,8 +44,8 @@ class ConnectionsModel(QAbstractListModel):
         item = self._items[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{item.display_name} — {item.provider_name}"
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return item.detail() or item.badge
+        if role == Qt.ItemDataRole.ToolTipRole:  # tooltips read markup: escape provider words
+            return rich_safe(item.detail() or item.badge)
         if role == ConnectionRole:
             return item
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -70,3 +71,12 @@ def to_decimal(value: object) -> Decimal | None:
         return Decimal(str(value))
     except InvalidOperation:
         return None
+
+
+def rich_safe(text: str) -> str:
+    """`text` for places Qt may read as HTML and that have no plain-text switch (tooltips, tray
+    balloons): escaped inside a paragraph, so Qt takes it as rich text and shows every
+    character literally — a provider's `<h1>x</h1>` stays those nine characters."""
+    if not text:
+        return text
+    return '<p style="white-space:pre-wrap">' + html.escape(text, quote=False) + "</p>"

@@ -9,7 +9,6 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QScrollArea,
     QStackedWidget,
@@ -18,8 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.models.connections import Connection, ConnectionRole, ConnectionsModel
-from desktop.models.format import relative_time
-from desktop.views.widgets import Badge, icon, icon_label, provider_icon
+from desktop.models.format import relative_time, rich_safe
+from desktop.views.widgets import Badge, PlainLabel, icon, icon_label, provider_icon
 
 
 class ConnectionRow(QFrame):
@@ -47,7 +46,7 @@ class ConnectionRow(QFrame):
         text.setSpacing(3)
         title_line = QHBoxLayout()
         title_line.setSpacing(10)
-        self.title = QLabel(item.display_name)
+        self.title = PlainLabel(item.display_name)
         self.title.setObjectName("rowTitle")
         title_line.addWidget(self.title)
         self.badge = Badge()
@@ -55,19 +54,19 @@ class ConnectionRow(QFrame):
         title_line.addWidget(self.badge)
         title_line.addStretch(1)
         text.addLayout(title_line)
-        self.subtitle = QLabel(f"{item.provider_name} · {item.accounts_text()}")
+        self.subtitle = PlainLabel(f"{item.provider_name} · {item.accounts_text()}")
         self.subtitle.setObjectName("rowSubtitle")
         self.subtitle.setWordWrap(True)
         text.addWidget(self.subtitle)
         if item.has_hierarchy():
             # Google Ads managers: clients indented under the manager that reaches them.
             self.subtitle.setText(item.provider_name)
-            self.tree = QLabel(_tree_text(item))
+            self.tree = PlainLabel(_tree_text(item))
             self.tree.setObjectName("rowSubtitle")
             self.tree.setTextFormat(Qt.TextFormat.PlainText)
             self.tree.setAccessibleName(f"Ad accounts of {item.display_name}")
             text.addWidget(self.tree)
-        self.detail = QLabel(item.detail())
+        self.detail = PlainLabel(item.detail())
         self.detail.setObjectName("rowDetail")
         self.detail.setProperty("kind", item.badge_kind)
         # The reason comes from the provider's own words: never read it as markup.
@@ -76,7 +75,7 @@ class ConnectionRow(QFrame):
         self.detail.setVisible(bool(item.detail()))
         text.addWidget(self.detail)
         warning = item.expiry_warning(now or datetime.now(UTC))
-        self.expiry = QLabel(warning or "")
+        self.expiry = PlainLabel(warning or "")
         self.expiry.setObjectName("rowDetail")
         self.expiry.setProperty("kind", "warning")
         self.expiry.setTextFormat(Qt.TextFormat.PlainText)
@@ -84,14 +83,15 @@ class ConnectionRow(QFrame):
         self.expiry.setVisible(warning is not None)
         text.addWidget(self.expiry)
         details = item.expiry_details()
-        self.expiry.setToolTip(details)
-        self.setToolTip(details)
+        # Tooltips read markup; the reason comes from the provider.
+        self.expiry.setToolTip(rich_safe(details) if details else "")
+        self.setToolTip(rich_safe(details) if details else "")
         meta = f"Last refreshed {relative_time(item.last_refreshed_at)}"
         usable = item.status in ("connected", "error") and not item.revocation_pending
         if item.expires_at is not None and warning is None and usable:
             # Always in sight, so a lapse is never a surprise (the reason is in the tooltip).
             meta += f" · Access ends {item.expires_at.astimezone():%d %b %Y}"
-        self.refreshed = QLabel(meta)
+        self.refreshed = PlainLabel(meta)
         self.refreshed.setObjectName("rowMeta")
         text.addWidget(self.refreshed)
         outer.addLayout(text, 1)
@@ -154,7 +154,7 @@ class AccountsView(QWidget):
         layout.setSpacing(12)
 
         header = QHBoxLayout()
-        title = QLabel("Connected accounts")
+        title = PlainLabel("Connected accounts")
         title.setObjectName("pageTitle")
         header.addWidget(title)
         header.addStretch(1)
@@ -169,7 +169,7 @@ class AccountsView(QWidget):
         header.addWidget(self.connect_button)
         layout.addLayout(header)
 
-        self.note = QLabel("")
+        self.note = PlainLabel("")
         self.note.setObjectName("rowMeta")
         self.note.setVisible(False)
         layout.addWidget(self.note)
@@ -207,10 +207,10 @@ class AccountsView(QWidget):
         box.addStretch(1)
         art = icon_label(icon("connected-accounts"), 72)
         box.addWidget(art, 0, Qt.AlignmentFlag.AlignHCenter)
-        heading = QLabel("Connect your first ad account")
+        heading = PlainLabel("Connect your first ad account")
         heading.setObjectName("emptyTitle")
         box.addWidget(heading, 0, Qt.AlignmentFlag.AlignHCenter)
-        words = QLabel(
+        words = PlainLabel(
             "Sign in at your ad platform in the browser. Your provider keys stay with the\n"
             "companion service; this app only sees status and reports."
         )

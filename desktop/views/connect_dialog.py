@@ -21,9 +21,10 @@ from PySide6.QtWidgets import (
 
 from desktop.api.answers import Provider
 from desktop.models.connection import Connection
+from desktop.models.format import rich_safe
 from desktop.tasks import Task, run_in_background
 from desktop.views.errors import describe_error
-from desktop.views.widgets import Pages, provider_icon
+from desktop.views.widgets import Pages, PlainLabel, provider_icon
 
 ConnectOp = Callable[[str, Callable[[str], object], threading.Event], Connection]
 """Runs the whole flow for (provider id, open_browser, cancel) and returns the connection."""
@@ -49,7 +50,7 @@ def _titled_page(title: str) -> tuple[QWidget, QVBoxLayout, QLabel]:
     page = QWidget()
     box = QVBoxLayout(page)
     box.setContentsMargins(0, 0, 0, 0)
-    heading = QLabel(title)
+    heading = PlainLabel(title)
     heading.setObjectName("dialogTitle")
     box.addWidget(heading)
     return page, box, heading
@@ -108,7 +109,7 @@ class ConnectDialog(QDialog):
 
     def _build_pick(self) -> QWidget:
         page, box, _heading = _titled_page("Which ad platform?")
-        self.pick_hint = QLabel("Loading providers…")
+        self.pick_hint = PlainLabel("Loading providers…")
         self.pick_hint.setObjectName("rowSubtitle")
         self.pick_hint.setWordWrap(True)
         box.addWidget(self.pick_hint)
@@ -142,7 +143,7 @@ class ConnectDialog(QDialog):
         page, box, self.wait_title = _titled_page("Continue in your browser")
         box.setSpacing(10)
         self.wait_title.setWordWrap(True)
-        self.wait_text = QLabel(
+        self.wait_text = PlainLabel(
             "Sign in and allow access in the browser window that just opened. "
             "This window updates by itself when you are done."
         )
@@ -176,7 +177,7 @@ class ConnectDialog(QDialog):
 
     def _build_failed(self) -> QWidget:
         page, box, _heading = _titled_page("Not connected")
-        self.error_text = QLabel("")
+        self.error_text = PlainLabel("")
         self.error_text.setWordWrap(True)
         self.error_text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.addWidget(self.error_text)
@@ -201,7 +202,7 @@ class ConnectDialog(QDialog):
         for p in providers:
             item = QListWidgetItem(provider_icon(p.id), p.display_name)
             item.setData(Qt.ItemDataRole.UserRole, p.id)
-            item.setToolTip(", ".join(p.scopes))
+            item.setToolTip(rich_safe(", ".join(p.scopes)))
             self.provider_list.addItem(item)
         self.pick_hint.setText(
             "You will sign in at the provider in your browser and allow read access to reports."

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from datetime import date
 
 from PySide6.QtCore import QDate
-from PySide6.QtWidgets import QComboBox, QDateEdit, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QDateEdit, QHBoxLayout, QWidget
 
 from desktop.models.dates import CUSTOM, PRESETS, preset_range
+from desktop.views.widgets import PlainLabel
 
 
 class DateRangePicker(QWidget):
@@ -32,12 +33,12 @@ class DateRangePicker(QWidget):
             edit.setDisplayFormat("yyyy-MM-dd")
             edit.setAccessibleName(name)
             edit.userDateChanged.connect(self._on_date_edit_changed)
-        caption = QLabel("Dates")
+        caption = PlainLabel("Dates")
         caption.setBuddy(self.preset_box)
         row.addWidget(caption)
         row.addWidget(self.preset_box)
         row.addWidget(self.since_edit)
-        row.addWidget(QLabel("to"))
+        row.addWidget(PlainLabel("to"))
         row.addWidget(self.until_edit)
         self._on_preset_box_changed()
 

@@ -8,7 +8,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -19,7 +18,7 @@ from desktop.api.answers import DisconnectOutcome
 from desktop.models.connections import Connection
 from desktop.tasks import run_in_background
 from desktop.views.errors import describe_error
-from desktop.views.widgets import icon_label, provider_icon
+from desktop.views.widgets import PlainLabel, icon_label, provider_icon
 
 DisconnectOp = Callable[[bool], DisconnectOutcome]
 """Disconnects; the flag is `forget` (drop a revocation-pending connection). Returns the outcome."""
@@ -73,10 +72,10 @@ class DisconnectDialog(QDialog):
             icon_label(provider_icon(connection.provider), 40), 0, Qt.AlignmentFlag.AlignTop
         )
         text = QVBoxLayout()
-        self.title = QLabel(f"Disconnect {connection.display_name}?")
+        self.title = PlainLabel(f"Disconnect {connection.display_name}?")
         self.title.setObjectName("dialogTitle")
         text.addWidget(self.title)
-        self.message = QLabel(
+        self.message = PlainLabel(
             f"Connected Accounts will ask {connection.provider_name} to revoke access and "
             "delete the stored keys. Reports for this account will stop. You can connect it "
             "again later."

@@ -8,7 +8,6 @@ from PySide6.QtCore import QByteArray, QSettings, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QListWidget,
     QListWidgetItem,
     QMainWindow,
@@ -20,7 +19,7 @@ from PySide6.QtWidgets import (
 
 from desktop.models.connections import ConnectionsModel
 from desktop.views.accounts import AccountsView
-from desktop.views.widgets import Banner, icon
+from desktop.views.widgets import Banner, PlainLabel, icon
 
 if TYPE_CHECKING:  # built on first use: QtCharts loads after the window has painted
     from desktop.cache import Cache
@@ -115,10 +114,10 @@ class MainWindow(QMainWindow):
         outer.addLayout(main, 1)
         self.setCentralWidget(central)
 
-        self.status_text = QLabel("Starting…")
+        self.status_text = PlainLabel("Starting…")
         self.status_text.setObjectName("statusText")
         self.statusBar().addWidget(self.status_text, 1)
-        self.backend_text = QLabel("")
+        self.backend_text = PlainLabel("")
         self.backend_text.setObjectName("statusText")
         self.statusBar().addPermanentWidget(self.backend_text)
         self.statusBar().setSizeGripEnabled(False)

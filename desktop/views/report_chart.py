@@ -15,11 +15,12 @@ from PySide6.QtCharts import (
 )
 from PySide6.QtCore import QDateTime, QEvent, QLocale, QMargins, QPointF, Qt
 from PySide6.QtGui import QPainter, QPalette
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from desktop.models.chart_top import NEEDS, axis_label, nice_ticks, top_series_steps
 from desktop.models.report_query import METRICS
 from desktop.tasks import Task, run_in_steps
+from desktop.views.widgets import PlainLabel
 
 CHARTABLE = {k: v for k, v in METRICS.items() if k in NEEDS}
 Plot = list[tuple[str, list[tuple[date, QPointF]]]]
@@ -35,7 +36,7 @@ class ReportChart(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         bar = QHBoxLayout()
-        label = QLabel("Chart")
+        label = PlainLabel("Chart")
         label.setObjectName("sectionTitle")
         bar.addWidget(label)
         bar.addStretch(1)

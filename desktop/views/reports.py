@@ -12,7 +12,6 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
-    QLabel,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -33,7 +32,7 @@ from desktop.views.report_pickers import ConnectionPicker, RangeRow
 from desktop.views.report_status import StatusRow, filter_edit, status_words
 from desktop.views.report_summary import ReportSummary
 from desktop.views.report_table import ReportTable
-from desktop.views.widgets import Banner
+from desktop.views.widgets import Banner, PlainLabel
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ class ReportsView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
         layout.setSpacing(10)
-        title = QLabel("Reports")
+        title = PlainLabel("Reports")
         title.setObjectName("pageTitle")
         layout.addWidget(title)
         self.pickers = ConnectionPicker(connections)

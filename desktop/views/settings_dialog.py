@@ -7,7 +7,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
     QDialogButtonBox,
-    QLabel,
     QLineEdit,
     QPushButton,
     QRadioButton,
@@ -16,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.config import BackendUrlRefused, check_backend_url
+from desktop.views.widgets import PlainLabel
 
 
 class SettingsDialog(QDialog):
@@ -32,10 +32,10 @@ class SettingsDialog(QDialog):
         self.setAccessibleName("Settings")
         self.setMinimumWidth(440)
         layout = QVBoxLayout(self)
-        heading = QLabel("Companion service")
+        heading = PlainLabel("Companion service")
         heading.setObjectName("dialogTitle")
         layout.addWidget(heading)
-        hint = QLabel(
+        hint = PlainLabel(
             "The companion service keeps your provider keys and fetches reports. "
             "It can run on this computer, or your team can run one for everyone."
         )
@@ -54,7 +54,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.local_radio)
         layout.addWidget(self.remote_radio)
         layout.addWidget(self.url_edit)
-        self.error_label = QLabel("")
+        self.error_label = PlainLabel("")
         self.error_label.setObjectName("errorText")
         self.error_label.hide()
         layout.addWidget(self.error_label)

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QLabel,
     QLineEdit,
     QProgressBar,
     QVBoxLayout,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
 
 from desktop.tasks import run_in_background
 from desktop.views.errors import describe_error
+from desktop.views.widgets import PlainLabel
 
 SignInOp = Callable[[str, str, str], object]
 """Signs in with (backend URL, email, password); returns the signed-in session."""
@@ -38,7 +38,7 @@ class SignInDialog(QDialog):
         self.setAccessibleName("Sign in")
         self.setMinimumWidth(420)
         layout = QVBoxLayout(self)
-        intro = QLabel(
+        intro = PlainLabel(
             "Your team's companion service keeps the provider keys. Sign in with the account "
             "its administrator gave you."
         )
@@ -54,11 +54,11 @@ class SignInDialog(QDialog):
         self.password_edit = QLineEdit()
         self.password_edit.setEchoMode(QLineEdit.EchoMode.Password)
         self.password_edit.setAccessibleName("Password")
-        form.addRow("Address", self.url_edit)
-        form.addRow("Email", self.email_edit)
-        form.addRow("Password", self.password_edit)
+        form.addRow(PlainLabel("Address"), self.url_edit)
+        form.addRow(PlainLabel("Email"), self.email_edit)
+        form.addRow(PlainLabel("Password"), self.password_edit)
         layout.addLayout(form)
-        self.error_label = QLabel("")
+        self.error_label = PlainLabel("")
         self.error_label.setObjectName("errorText")
         self.error_label.setWordWrap(True)
         self.error_label.hide()

@@ -41,6 +41,16 @@ def restyle(widget: QWidget) -> None:
     style.polish(widget)
 
 
+class PlainLabel(QLabel):
+    """A QLabel that never reads its text as HTML. QLabel's default (Qt.AutoText) renders
+    anything that looks like markup, so a provider's campaign called `<h1>x</h1>` would show
+    as a heading; every label in this app shows text from somewhere, so all of them are plain."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+
+
 class Banner(QFrame):
     """A plain one-line message across the window, with an optional action button."""
 
@@ -60,7 +70,7 @@ class Banner(QFrame):
         self.setProperty("kind", kind)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 8, 8, 8)
-        self._label = QLabel(text)
+        self._label = PlainLabel(text)
         self._label.setWordWrap(True)
         self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self._label, 1)
@@ -82,11 +92,11 @@ class Banner(QFrame):
             restyle(self)
 
 
-class Badge(QLabel):
+class Badge(PlainLabel):
     """A coloured status pill; `kind` is ok, warning, error or busy."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__("", parent)
         self.setObjectName("badge")
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
