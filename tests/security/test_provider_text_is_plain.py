@@ -14,6 +14,7 @@ import os
 import threading
 from typing import Any
 
+from PySide6 import QtGui
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel
@@ -69,7 +70,7 @@ def rendered_as_markup(label: QLabel) -> bool:
     text = label.text()
     if label.textFormat() == Qt.TextFormat.PlainText:
         return False
-    if label.textFormat() == Qt.TextFormat.RichText or Qt.mightBeRichText(text):
+    if label.textFormat() == Qt.TextFormat.RichText or QtGui.Qt.mightBeRichText(text):
         return EVIL in text  # rich text is fine only when the provider's tags are escaped
     return False
 
