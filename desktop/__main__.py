@@ -4,9 +4,34 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 # Sub-commands that talk to a backend; with none configured, to the local service.
 _BACKEND_COMMANDS = {"providers", "list", "connect", "report", "disconnect", "logout"}
+
+NO_DISPLAY = "No display found. Use `connected-accounts --help` for the command line."
+# Qt platform plugins that draw without a window system (tests, kiosks, remote frame buffers).
+HEADLESS_PLATFORMS = {
+    "offscreen",
+    "minimal",
+    "minimalegl",
+    "vnc",
+    "eglfs",
+    "linuxfb",
+    "vkkhrdisplay",
+}
+
+
+def display_missing(env: Mapping[str, str] = os.environ, platform: str = sys.platform) -> bool:
+    """True when the window cannot open: on Linux and the BSDs, neither an X11 nor a Wayland
+    display, and no headless Qt platform chosen. Checked before Qt loads, because Qt then
+    aborts the process (exit 134) with advice about xcb libraries that does not help."""
+    if not platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return False
+    chosen = {p.split(":", 1)[0].strip() for p in env.get("QT_QPA_PLATFORM", "").split(";")}
+    if chosen & HEADLESS_PLATFORMS:
+        return False
+    return not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(verbose=args.verbose)
     if args.command is None:
+        if display_missing():
+            print(NO_DISPLAY, file=sys.stderr)
+            return 2
         from desktop.app import run_gui
 
         return int(run_gui(args))
