@@ -256,7 +256,7 @@ ATTACK_PAGE = """<!doctype html><meta charset="utf-8"><title>cute cats</title>
 class _Page(BaseHTTPRequestHandler):
     page = b""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:  # http.server's name
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(self.page)))
