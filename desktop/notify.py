@@ -18,7 +18,8 @@ class Notifier(QObject):
     """Shows short messages outside the window when the desktop allows it."""
 
     fallback_requested = Signal(str, str)
-    """No system tray: show (title, message) inside the window instead."""
+    """No system tray: show (title, message) inside the window instead (the `in_window`
+    words when given: there the user is in the app already)."""
     shown = Signal(str, str)
     """A notification went out: (title, message); for the record and for tests."""
 
@@ -45,7 +46,7 @@ class Notifier(QObject):
         self.set_up()
         return self._tray is not None
 
-    def notify(self, title: str, message: str) -> None:
+    def notify(self, title: str, message: str, *, in_window: str | None = None) -> None:
         self.set_up()
         if self._tray is not None:
             # The balloon and most notification servers read markup; provider words are text.
@@ -53,7 +54,7 @@ class Notifier(QObject):
             warning = QSystemTrayIcon.MessageIcon.Warning
             self._tray.showMessage(title_shown, message_shown, warning, 10_000)
         else:
-            self.fallback_requested.emit(title, message)
+            self.fallback_requested.emit(title, in_window or message)
         self.shown.emit(title, message)
 
     def close(self) -> None:

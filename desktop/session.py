@@ -30,6 +30,15 @@ def sign_in_needed(detail: str = "Sign in to continue.") -> ApiError:
     return ApiError("unauthorized", detail, status=401)
 
 
+def _sign_in_again(detail: str) -> str:
+    """The backend's words plus "Sign in again." unless they already say so (the backend's
+    "This device was signed out; sign in again." must not get a second one)."""
+    detail = detail.strip()
+    if "sign in again" in detail.lower():
+        return detail
+    return f"{detail} Sign in again.".strip()
+
+
 class Session:
     """Implements the ApiClient's TokenSource; keeps the device key in the secure store."""
 
@@ -214,7 +223,7 @@ class Session:
             if exc.code in ("unauthorized", "not_found"):
                 # The backend no longer knows this device (signed out elsewhere, reset).
                 self._forget()
-                raise sign_in_needed(f"{exc.detail} Sign in again.".strip()) from None
+                raise sign_in_needed(_sign_in_again(exc.detail)) from None
             raise
         if not isinstance(answer, dict) or not answer.get("access_token"):
             raise ApiError(

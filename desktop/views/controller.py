@@ -64,6 +64,10 @@ class Controller(QObject):
         window.accounts.reconnect_requested.connect(self._on_accounts_reconnect_requested)
         window.accounts.disconnect_requested.connect(self._on_accounts_disconnect_requested)
         model.status_changed.connect(self._on_model_status_changed)
+        # The in-window reconnect notice goes when its connection is gone or fine again.
+        self._notice_for: str | None = None
+        model.rowsRemoved.connect(self._sync_notice)
+        model.modelReset.connect(self._sync_notice)
         notifier.fallback_requested.connect(window.show_notice)
         self.check_timer = QTimer(self)
         self.check_timer.setInterval(CHECK_INTERVAL_MS)
@@ -180,6 +184,11 @@ class Controller(QObject):
 
     def _on_backend_failed(self, error: Exception) -> None:
         message = describe_error(error)
+        if isinstance(error, ApiError) and error.code == "unauthorized":
+            self.window.set_signed_out(message)  # the cure is signing in, not "Try again"
+            self.window.set_status("Not signed in")
+            self.backend_failed.emit(message)
+            return
         self.window.set_offline(message)
         self.window.set_status("Not connected to the companion service")
         self.backend_failed.emit(message)
@@ -187,11 +196,21 @@ class Controller(QObject):
     def _on_model_status_changed(self, connection_id: str, _old: str, new: str) -> None:
         item = self.model.get(connection_id)
         if new != "needs_reconnect" or item is None:
+            self._sync_notice()
             return
+        self._notice_for = connection_id
+        said = f"{item.display_name}: {item.detail()}"
         self.notifier.notify(
             f"{item.provider_name} needs reconnecting",
-            f"{item.display_name}: {item.detail()} Open Connected Accounts and choose Reconnect.",
+            f"{said} Open Connected Accounts and choose Reconnect.",
+            in_window=f"{said} Choose Reconnect on its row.",  # the user is in the app already
         )
+
+    def _sync_notice(self, *_: object) -> None:
+        cause = self.model.get(self._notice_for) if self._notice_for else None
+        if self._notice_for is not None and (cause is None or cause.status != "needs_reconnect"):
+            self._notice_for = None
+            self.window.notice_banner.hide()
 
     # -- connect and disconnect ----------------------------------------------------------------
     def _on_window_connect_requested(self) -> None:
@@ -224,7 +243,8 @@ class Controller(QObject):
         return dialog
 
     def _on_dialog_connection_added(self, connection: Connection) -> None:
-        self.model.upsert(connection)
+        item = self.model.upsert(connection)
+        self.window.set_status(f"Connected {item.display_name} ({item.provider_name}).")
         self.window.accounts.set_note("")
         self._save_list()
 

@@ -21,6 +21,8 @@ from desktop.models.connections import ConnectionsModel
 from desktop.views.accounts import AccountsView
 from desktop.views.widgets import Banner, PlainLabel, icon
 
+NO_KEYRING = "No system keyring is available"
+
 if TYPE_CHECKING:  # built on first use: QtCharts loads after the window has painted
     from desktop.cache import Cache
     from desktop.views.reports import ReportOp, ReportsView
@@ -38,6 +40,15 @@ VAULT_KEY_IN_FILE = (
     "unlock a keyring (such as GNOME Keyring) to keep the key out of files; the service "
     "moves it there the next time it starts."
 )
+
+
+def keyring_lead(reason: str | None) -> str:
+    """ "No system keyring is available", with the store's reason once, never twice (the
+    reason often says the same words itself)."""
+    why = (reason or "").strip().rstrip(".")
+    if why.lower().startswith(NO_KEYRING.lower()):
+        return NO_KEYRING + why[len(NO_KEYRING) :]
+    return f"{NO_KEYRING} ({why})" if why else NO_KEYRING
 
 
 class MainWindow(QMainWindow):
@@ -254,16 +265,16 @@ class MainWindow(QMainWindow):
         if not memory_only:
             self.memory_banner.hide()
             return
-        why = f" ({reason.rstrip('.')})" if reason else ""
+        lead = keyring_lead(reason)
         if remote:
             text = (
-                f"No system keyring is available{why}, so your sign-in is kept in memory only. "
+                f"{lead}, so your sign-in is kept in memory only. "
                 "You will need to sign in again after you quit."
             )
         else:
             text = (
-                f"No system keyring is available{why}, so this computer's sign-in is kept in "
-                "memory only. It is renewed automatically each time the app starts."
+                f"{lead}, so this computer's sign-in is kept in memory only. "
+                "It is renewed automatically each time the app starts."
             )
         self.memory_banner.set_text(text)
         self.memory_banner.show()
@@ -278,7 +289,17 @@ class MainWindow(QMainWindow):
             return
         kept = " Showing what was saved last time." if self.model.rowCount() else ""
         self.offline_banner.set_text(message + kept)
+        self.session_banner.hide()  # one cause, one banner: unreachable comes before sign-in
         self.offline_banner.show()
+
+    def set_signed_out(self, message: str | None) -> None:
+        """The backend answers but does not know this device (any more): ask to sign in."""
+        if message is None:
+            self.session_banner.hide()
+            return
+        self.session_banner.set_text(message)
+        self.offline_banner.hide()
+        self.session_banner.show()
 
     def set_status(self, text: str) -> None:
         self.status_text.setText(text)

@@ -73,6 +73,7 @@ class BackendLink(QObject):
     # -- the local service --------------------------------------------------------------------
     def _start_local(self) -> None:
         self.window.set_remote(False, signed_in=True)
+        self.window.set_backend_text("Companion service on this computer")
         self.window.set_status("Starting the companion service on this computer…")
         local = self._local_factory()  # cheap: the service is found or started on the worker
         self.local = local
@@ -92,6 +93,7 @@ class BackendLink(QObject):
     # -- remote -------------------------------------------------------------------------------
     def _restore_remote(self, url: str) -> None:
         self.window.set_remote(True, signed_in=False)
+        self.window.set_backend_text(f"Companion service at {url} · not signed in")
         self.window.set_status(f"Signing in to {url}…")
         store_factory = self._store_factory
 
@@ -110,8 +112,7 @@ class BackendLink(QObject):
 
     def _on_restored(self, url: str, session: Session | None) -> None:
         if session is None:
-            self.window.session_banner.set_text(f"Sign in to {url} to see your connections.")
-            self.window.session_banner.show()
+            self.window.set_signed_out(f"Sign in to {url} to see your connections.")
             self.window.set_status("Not signed in")
             self.ask_sign_in()
             return
@@ -152,8 +153,9 @@ class BackendLink(QObject):
         self.controller.attach(None)
         self.controller.model.set_connections([])
         self.window.set_remote(True, signed_in=False)
-        self.window.session_banner.set_text("You are signed out. Sign in to see your connections.")
-        self.window.session_banner.show()
+        self.window.set_backend_text(f"Companion service at {session.base_url} · signed out")
+        self.window.set_status("Signed out")
+        self.window.set_signed_out("You are signed out. Sign in to see your connections.")
         run_in_background(self, session.logout, success=lambda _: None)
 
     # -- common -------------------------------------------------------------------------------
@@ -196,6 +198,7 @@ class BackendLink(QObject):
         self.controller.model.set_connections([])
         self.window.set_offline(None)
         self.window.session_banner.hide()
+        self.window.set_memory_only(False, None, remote=backend_url is not None)  # its session's
         self.backend_url = backend_url
         if local is not None:
             run_in_background(self, local.stop, success=lambda _: None)

@@ -1,0 +1,225 @@
+"""Issue 18 "Polish": banners, the status bar and the words a new user meets in the first hour.
+
+Each test is the one that would have caught the surprise the issue reports.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from keyrings.alt.file import PlaintextKeyring
+from PySide6.QtGui import QIcon
+
+from desktop.api.errors import ApiError
+from desktop.cache import Cache
+from desktop.models.connections import ConnectionsModel
+from desktop.notify import Notifier
+from desktop.secure_store import MemoryStore, open_store
+from desktop.views.controller import Controller
+from desktop.views.main_window import MainWindow
+from desktop.views.startup import BackendLink
+from desktop.views.widgets import Banner
+from tests.desktop.gui import data
+from tests.desktop.gui.fakes import FakeApi
+
+
+def dead_url() -> str:
+    """A loopback URL whose port was just closed: connecting is refused at once."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}"
+
+
+class Parts:
+    def __init__(self, qtbot: Any, tmp_path: Path) -> None:
+        self.qtbot = qtbot
+        self.model = ConnectionsModel()
+        self.window = MainWindow(self.model)
+        qtbot.addWidget(self.window)
+        self.window.show()
+        self.notifier = Notifier(QIcon(), self.window)
+        self.cache = Cache(tmp_path / "cache.sqlite3", "x")
+        self.controller = Controller(self.window, self.model, self.cache, self.notifier)
+
+    def visible_banners(self) -> list[str]:
+        return [b.text() for b in self.window.findChildren(Banner) if b.isVisibleTo(self.window)]
+
+    def attach(self, api: FakeApi) -> None:
+        with self.qtbot.waitSignal(self.controller.connections_loaded, timeout=10_000):
+            self.controller.attach(api)  # type: ignore[arg-type]
+        self.qtbot.waitUntil(lambda: not any(c.checking for c in self.model.items()))
+
+
+def _needs_reconnect(parts: Parts, api: FakeApi) -> None:
+    api.items["a"] = data.connection("a", status="needs_reconnect", reason="Revoked at Demo Ads.")
+    with parts.qtbot.waitSignal(parts.notifier.shown, timeout=10_000):
+        parts.controller.check_all()
+    assert not parts.notifier.uses_tray  # Xvfb has no tray: the notice is the in-window banner
+    assert parts.window.notice_banner.isVisibleTo(parts.window)
+
+
+def test_reconnect_banner_fits_the_window_and_goes_when_the_connection_is_disconnected(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    parts = Parts(qtbot, tmp_path)
+    api = FakeApi([data.connection("a")])
+    parts.attach(api)
+    _needs_reconnect(parts, api)
+    words = parts.window.notice_banner.text()
+    assert "Demo Ads needs reconnecting" in words
+    assert "Open Connected Accounts" not in words  # the user is in it already
+    assert "Reconnect" in words
+    parts.controller._on_dialog_disconnected("a", False)  # the disconnect dialog's outcome
+    assert not parts.window.notice_banner.isVisibleTo(parts.window)
+    assert parts.visible_banners() == [parts.window.vault_banner.text()] or (
+        parts.visible_banners() == []
+    )
+
+
+def test_reconnect_banner_goes_when_the_connection_is_fine_again(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    parts = Parts(qtbot, tmp_path)
+    api = FakeApi([data.connection("a")])
+    parts.attach(api)
+    _needs_reconnect(parts, api)
+    api.items["a"] = data.connection("a")  # reconnected
+    with qtbot.waitSignal(parts.controller.check_finished, timeout=10_000):
+        parts.controller.check_all()
+    assert not parts.window.notice_banner.isVisibleTo(parts.window)
+
+
+def test_reconnect_notice_outside_the_app_still_says_where_to_go(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    parts = Parts(qtbot, tmp_path)
+    api = FakeApi([data.connection("a")])
+    parts.attach(api)
+    api.items["a"] = data.connection("a", status="needs_reconnect", reason="Revoked.")
+    with qtbot.waitSignal(parts.notifier.shown, timeout=10_000) as shown:
+        parts.controller.check_all()
+    assert "Open Connected Accounts" in shown.args[1]  # the tray's words, outside the window
+
+
+def test_keyring_banner_says_it_once(qtbot: Any, tmp_path: Path, monkeypatch: Any) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    store = open_store(PlaintextKeyring())  # refused: a plaintext file is no keyring
+    assert isinstance(store, MemoryStore)
+    parts = Parts(qtbot, tmp_path)
+    for remote in (False, True):
+        parts.window.set_memory_only(True, store.reason, remote=remote)
+        text = parts.window.memory_banner.text()
+        assert text.lower().count("no system keyring is available") == 1, text
+        assert "PlaintextKeyring" in text
+        assert "((" not in text
+        assert "))" not in text
+
+
+def test_signed_out_device_gets_one_sign_in_banner_saying_it_once(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    parts = Parts(qtbot, tmp_path)
+    api = FakeApi([data.connection("a")])
+    parts.attach(api)
+
+    def refused() -> list[dict[str, Any]]:  # what desktop.session raises for a gone device
+        from desktop.session import _sign_in_again, sign_in_needed
+
+        raise sign_in_needed(_sign_in_again("This device was signed out; sign in again."))
+
+    api.connections = refused  # type: ignore[method-assign]
+    with qtbot.waitSignal(parts.controller.backend_failed, timeout=10_000) as failed:
+        parts.controller.refresh()
+    assert failed.args[0].lower().count("sign in again") == 1
+    assert parts.window.session_banner.isVisibleTo(parts.window)
+    assert not parts.window.offline_banner.isVisibleTo(parts.window)
+    assert parts.window.status_text.text() == "Not signed in"
+
+
+def test_connect_ends_with_connected_in_the_status_bar(qtbot: Any, tmp_path: Path) -> None:
+    parts = Parts(qtbot, tmp_path)
+    api = FakeApi([])
+    parts.attach(api)
+    assert parts.window.status_text.text() == "No connections yet"
+    dialog = parts.controller.open_connect("demo")
+    assert dialog is not None
+    new = data.connection("new", name="Dana Demo")
+    api.items["new"] = new
+    dialog.connection_added.emit(new)  # what the dialog sends when the flow finished
+    assert parts.window.status_text.text() == "Connected Dana Demo (Demo Ads)."
+    with qtbot.waitSignal(parts.controller.check_finished, timeout=10_000):
+        parts.controller.check_all()
+    assert "No connections yet" not in parts.window.status_text.text()
+    dialog.reject()
+
+
+class FakeSession:
+    """What BackendLink reads of a session: the built-in backend signs in by itself."""
+
+    persistent = True
+    storage_reason = None
+    user_email = None
+
+    def access_token(self) -> str:
+        return "local-token"
+
+    def invalidate(self) -> None:
+        pass
+
+
+class FakeEmbedded:
+    """The built-in companion service, as BackendLink sees it; nothing listens at its URL."""
+
+    def __init__(self) -> None:
+        self.session = FakeSession()
+        self.url = dead_url()
+
+    def start(self) -> str:
+        return self.url
+
+    def stop(self) -> None:
+        pass
+
+
+def test_status_bar_follows_a_switch_to_a_remote_backend(qtbot: Any, tmp_path: Path) -> None:
+    parts = Parts(qtbot, tmp_path)
+    link = BackendLink(
+        parts.controller,
+        None,
+        embedded_factory=FakeEmbedded,  # type: ignore[arg-type]
+        store_factory=MemoryStore,
+    )
+    link.start()
+    qtbot.waitUntil(lambda: parts.controller.client is not None, timeout=10_000)
+    assert parts.window.backend_text.text() == "Companion service on this computer"
+    remote = "https://accounts.example.test"
+    link.switch(remote)
+    qtbot.waitUntil(lambda: link.sign_in_dialog is not None, timeout=10_000)
+    assert "on this computer" not in parts.window.backend_text.text()
+    assert remote in parts.window.backend_text.text()
+    assert parts.window.status_text.text() == "Not signed in"
+    assert link.sign_in_dialog is not None
+    link.sign_in_dialog.reject()
+
+
+def test_one_wrong_backend_address_shows_one_banner(qtbot: Any, tmp_path: Path) -> None:
+    """Before: offline, sign-in, keyring and a stale reconnect notice were stacked."""
+    parts = Parts(qtbot, tmp_path)
+    api = FakeApi([data.connection("a")])
+    parts.attach(api)
+    _needs_reconnect(parts, api)
+    parts.window.set_memory_only(True, "the keyring is locked", remote=False)
+    link = BackendLink(parts.controller, None, store_factory=MemoryStore)
+    link.switch(dead_url())
+    qtbot.waitUntil(lambda: link.sign_in_dialog is not None, timeout=10_000)
+    dialog = link.sign_in_dialog
+    assert dialog is not None
+    assert len(parts.visible_banners()) == 1, parts.visible_banners()
+    # Then the backend turns out to be unreachable: still one banner, the one that says so.
+    parts.controller._on_backend_failed(ApiError("network", "Cannot reach the backend."))
+    assert parts.visible_banners() == ["Cannot reach the backend."]
+    dialog.reject()
