@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -42,7 +42,9 @@ class _UrlRelay(QObject):
 
 
 def open_in_browser(url: str) -> object:
-    return QDesktopServices.openUrl(QUrl(url))
+    from desktop.browser import open_in_browser as launch
+
+    return launch(url)
 
 
 def _titled_page(title: str) -> tuple[QWidget, QVBoxLayout, QLabel]:
@@ -149,6 +151,17 @@ class ConnectDialog(QDialog):
         )
         self.wait_text.setWordWrap(True)
         box.addWidget(self.wait_text)
+        # Shown when the browser did not open: the link itself, to select or copy.
+        self.link_text = PlainLabel("")
+        self.link_text.setObjectName("linkText")
+        self.link_text.setWordWrap(True)
+        self.link_text.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.TextSelectableByKeyboard
+        )
+        self.link_text.setAccessibleName("Sign-in link")
+        self.link_text.hide()
+        box.addWidget(self.link_text)
         busy = QProgressBar()
         busy.setRange(0, 0)
         busy.setTextVisible(False)
@@ -235,6 +248,9 @@ class ConnectDialog(QDialog):
             "This window updates by itself when you are done."
         )
         self._url = ""
+        self.wait_title.setText("Continue in your browser")
+        self.link_text.hide()
+        self.copy_button.setText("Copy link")
         self.open_again_button.setEnabled(False)
         self.copy_button.setEnabled(False)
         self._show_page(WAIT)
@@ -258,7 +274,23 @@ class ConnectDialog(QDialog):
         self._url = url
         self.open_again_button.setEnabled(True)
         self.copy_button.setEnabled(True)
-        self._open_url(url)
+        outcome = self._open_url(url)
+        if outcome is False:
+            self.browser_did_not_open()
+        elif isinstance(outcome, QObject) and hasattr(outcome, "failed"):
+            outcome.setParent(self)  # a BrowserLaunch: it says so if the browser died at once
+            outcome.failed.connect(self.browser_did_not_open)
+
+    def browser_did_not_open(self) -> None:
+        """Nothing opened: say so, and put the link where it can be copied or selected."""
+        if not self._url or self.pages.currentIndex() != WAIT:
+            return
+        self.wait_title.setText("Your browser did not open")
+        self.wait_text.setText("Your browser did not open. Open this link yourself:")
+        self.link_text.setText(self._url)
+        self.link_text.show()
+        self.copy_button.setDefault(True)
+        self.copy_button.setFocus()
 
     def _on_copy_clicked(self) -> None:
         QGuiApplication.clipboard().setText(self._url)

@@ -223,3 +223,62 @@ def test_one_wrong_backend_address_shows_one_banner(qtbot: Any, tmp_path: Path) 
     parts.controller._on_backend_failed(ApiError("network", "Cannot reach the backend."))
     assert parts.visible_banners() == ["Cannot reach the backend."]
     dialog.reject()
+
+
+def _waiting_dialog(qtbot: Any, open_url: Any) -> Any:
+    import threading
+
+    from desktop.views.connect_dialog import ConnectDialog
+
+    def connect(provider: str, open_browser: Any, cancel: threading.Event) -> dict[str, Any]:
+        open_browser("https://demo.example/authorize?state=s&x=1")
+        cancel.wait(30)
+        raise ApiError("cancelled", "Cancelled.")
+
+    dialog = ConnectDialog(FakeApi().providers, connect, open_url=open_url)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.provider_list.count() == 2)
+    dialog.continue_button.click()
+    qtbot.waitUntil(lambda: dialog.copy_button.isEnabled())
+    return dialog
+
+
+def _assert_link_offered(qtbot: Any, dialog: Any) -> None:
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+
+    qtbot.waitUntil(lambda: dialog.link_text.isVisibleTo(dialog), timeout=10_000)
+    assert dialog.wait_text.text() == "Your browser did not open. Open this link yourself:"
+    assert "allow access in the browser window that just opened" not in dialog.wait_text.text()
+    assert dialog.link_text.text() == "https://demo.example/authorize?state=s&x=1"
+    flags = dialog.link_text.textInteractionFlags()
+    assert flags & Qt.TextInteractionFlag.TextSelectableByMouse
+    assert dialog.copy_button.isEnabled()
+    dialog.copy_button.click()
+    assert QGuiApplication.clipboard().text() == dialog.link_text.text()
+    dialog.reject()
+
+
+def test_browser_that_does_not_open_shows_the_link(qtbot: Any) -> None:
+    """QDesktopServices.openUrl answered False."""
+    _assert_link_offered(qtbot, _waiting_dialog(qtbot, lambda _url: False))
+
+
+def test_browser_that_dies_at_once_shows_the_link(qtbot: Any) -> None:
+    """The launcher started, then exited with an error straight away (a real process)."""
+    import sys
+
+    from desktop.browser import BrowserLaunch
+
+    def launch(url: str) -> BrowserLaunch:
+        return BrowserLaunch([sys.executable, "-c", "raise SystemExit(1)", url])
+
+    _assert_link_offered(qtbot, _waiting_dialog(qtbot, launch))
+
+
+def test_browser_that_opens_keeps_the_usual_words(qtbot: Any) -> None:
+    dialog = _waiting_dialog(qtbot, lambda _url: True)
+    assert dialog.wait_text.text().startswith("Sign in to Demo Ads and allow access")
+    assert not dialog.link_text.isVisibleTo(dialog)
+    dialog.reject()
