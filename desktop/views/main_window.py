@@ -193,6 +193,7 @@ class MainWindow(QMainWindow):
             from desktop.views.reports import ReportsView
 
             view = ReportsView(self.model, fetch=self._report_fetch, cache=self._report_cache)
+            view.connect_requested.connect(self.connect_requested)
             slot = self._reports_slot
             self.stack.insertWidget(REPORTS, view)
             if self.stack.currentWidget() is slot:

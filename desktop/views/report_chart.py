@@ -70,6 +70,7 @@ class ReportChart(QWidget):
         self.view.setMinimumHeight(180)
         layout.addWidget(self.view, 1)
         self._apply_palette()
+        self._draw([])  # nothing loaded yet: no axes
 
     def _add_series(self, name: str) -> QLineSeries:
         series = QLineSeries()
@@ -88,6 +89,7 @@ class ReportChart(QWidget):
         grid = palette.color(QPalette.ColorRole.Mid)
         self.chart.setBackgroundBrush(base)
         self.chart.legend().setLabelColor(text)
+        self.chart.setTitleBrush(text)
         for axis in (self.x_axis, self.y_axis):
             axis.setLabelsColor(text)
             axis.setGridLineColor(grid)
@@ -152,6 +154,10 @@ class ReportChart(QWidget):
         for label in self.y_axis.categoriesLabels():
             self.y_axis.remove(label)
         days = sorted({day for _, points in plot for day, _ in points})
+        # No points, no axes: empty ones show made-up ticks ("1 Jan" five times, "1, 1, 0").
+        self.x_axis.setVisible(bool(days))
+        self.y_axis.setVisible(bool(days))
+        self.chart.setTitle("" if days else "Load a report to see it here.")
         if not days:
             return
         first, last = days[0], days[-1]

@@ -282,3 +282,30 @@ def test_browser_that_opens_keeps_the_usual_words(qtbot: Any) -> None:
     assert dialog.wait_text.text().startswith("Sign in to Demo Ads and allow access")
     assert not dialog.link_text.isVisibleTo(dialog)
     dialog.reject()
+
+
+def test_empty_reports_page_offers_a_connect_and_draws_no_fake_axes(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    model = ConnectionsModel()
+    window = MainWindow(model)
+    qtbot.addWidget(window)
+    window.show()
+    window.reports_action.trigger()
+    reports = window.reports
+    assert reports.empty.isVisibleTo(window)
+    assert not reports.content.isVisibleTo(window)
+    assert not reports.chart.x_axis.isVisible()
+    assert not reports.chart.y_axis.isVisible()
+    with qtbot.waitSignal(window.connect_requested, timeout=5000):
+        reports.empty.button.click()
+    # A connection, but no report loaded yet: pickers and Load, still no made-up axes.
+    model.set_connections([data.connection("a")])
+    assert not reports.empty.isVisibleTo(window)
+    assert reports.content.isVisibleTo(window)
+    assert not reports.chart.x_axis.isVisible()
+    assert reports.chart.chart.title() == "Load a report to see it here."
+    reports.chart.set_report(data.report(4, level="account"))
+    qtbot.waitUntil(lambda: not reports.chart.busy)
+    assert reports.chart.x_axis.isVisible()
+    assert reports.chart.y_axis.isVisible()
