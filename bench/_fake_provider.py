@@ -25,7 +25,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 def _bodies() -> dict[str, bytes]:
-    accounts = data.accounts_for(USER)
+    accounts = data.accounts_for(USER, benchmark=True)  # as bench/_support.sandbox_toml asks
     day = date.today() - timedelta(days=1)
     rows = report_rows.rows_json(SEED, accounts[0], day, "account", 0, 1)
     insights = f'{{"data":[{",".join(rows)}],"paging":{{"next_cursor":null}}}}'

@@ -22,7 +22,9 @@ def report_bytes() -> bytes:
     from backend.sandbox import data, report_rows
     from backend.sandbox.config import SandboxConfig
 
-    account = next(a for a in data.accounts_for("user-1001") if a.id == "act_1099")
+    account = next(
+        a for a in data.accounts_for("user-1001", benchmark=True) if a.id == data.BENCHMARK_ACCOUNT
+    )
     until = date(2026, 11, 28)
     since = until - timedelta(days=DAYS - 1)
     total = report_rows.row_count(account, since, until, "campaign")

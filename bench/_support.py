@@ -100,8 +100,10 @@ def start_ready(
 
 
 def sandbox_toml(path: Path, people: Sequence[str] = (), max_report_days: int = 1100) -> Path:
-    """A [sandbox] table with the admin API on and, optionally, extra people."""
-    text = f"[sandbox]\nadmin_api = true\nmax_report_days = {max_report_days}\n"
+    """A [sandbox] table with the admin API and the benchmark account on and, optionally,
+    extra people."""
+    text = "[sandbox]\nadmin_api = true\nbenchmark_account = true\n"
+    text += f"max_report_days = {max_report_days}\n"
     if people:
         text += "users = [\n"
         text += '  {id = "user-1001", name = "Dana Demo", email = "dana@demo-ads.example"},\n'

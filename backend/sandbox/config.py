@@ -94,6 +94,8 @@ class SandboxConfig(BaseModel):
     code_lifetime: int = Field(default=60, ge=1)
     consent_lifetime: int = Field(default=600, ge=1)
     max_report_days: int = 731
+    # Dana's "Benchmark — 100 campaigns" account (act_1099): only for bench/ and its tests.
+    benchmark_account: bool = False
 
     def client(self, client_id: str) -> ClientConfig | None:
         return next((c for c in self.clients if c.client_id == client_id), None)

@@ -76,10 +76,15 @@ _THEMES = [
 ]  # fmt: skip
 
 
-def accounts_for(user_id: str) -> list[Account]:
-    """The ad accounts a person manages (stable for a given user id)."""
+BENCHMARK_ACCOUNT = "act_1099"
+
+
+def accounts_for(user_id: str, *, benchmark: bool = False) -> list[Account]:
+    """The ad accounts a person manages (stable for a given user id). The 100-campaign
+    benchmark account is there only when asked for (`benchmark_account`, set by bench/):
+    a person trying the app should not meet it among their shops."""
     if user_id in _PORTFOLIOS:
-        return _PORTFOLIOS[user_id]
+        return [a for a in _PORTFOLIOS[user_id] if benchmark or a.id != BENCHMARK_ACCOUNT]
     suffix = user_id.removeprefix("user-")
     return [
         Account(f"act_{suffix}_1", "Main account", "EUR", "Europe/Paris", 4),

@@ -138,7 +138,7 @@ def start(config: SandboxConfig, clock: Clock | None = None) -> Iterator[Sandbox
 
 @pytest.fixture(scope="session")
 def _shared_sandbox() -> Iterator[Sandbox]:
-    yield from start(SandboxConfig(admin_api=True))
+    yield from start(SandboxConfig(admin_api=True, benchmark_account=True))  # act_1099 tests
 
 
 @pytest.fixture

@@ -153,6 +153,8 @@ def test_connect_report_disconnect(signed_in: Env) -> None:
     assert connection["provider"] == "demo"
     assert connection["status"] == "connected"
     assert "refresh_token" not in out
+    # The built-in Demo Ads keeps its 100-campaign benchmark account for bench/ (issue 18).
+    assert not any("Benchmark" in a["name"] for a in connection["accounts"])
     table = cli(signed_in, "list")
     assert connection["id"][:8] in table.stdout
     assert "connected" in table.stdout
