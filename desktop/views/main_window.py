@@ -246,6 +246,7 @@ class MainWindow(QMainWindow):
     # -- state shown in the window ------------------------------------------------------------
     def set_remote(self, remote: bool, *, signed_in: bool) -> None:
         """Remote backends need sign-in; the built-in one signs in by itself."""
+        self.remote = remote
         self.sign_in_action.setVisible(remote and not signed_in)
         self.sign_out_action.setVisible(remote and signed_in)
         self.vault_banner.setVisible(not remote)
@@ -297,6 +298,9 @@ class MainWindow(QMainWindow):
         """The backend answers but does not know this device (any more): ask to sign in."""
         if message is None:
             self.session_banner.hide()
+            return
+        if not self.remote:  # the built-in service signs in by itself: nothing to sign in to
+            self.set_offline(message)
             return
         self.session_banner.set_text(message)
         self.offline_banner.hide()

@@ -123,6 +123,7 @@ def test_signed_out_device_gets_one_sign_in_banner_saying_it_once(
     qtbot: Any, tmp_path: Path
 ) -> None:
     parts = Parts(qtbot, tmp_path)
+    parts.window.set_remote(True, signed_in=True)  # a team backend; the built-in one signs in
     api = FakeApi([data.connection("a")])
     parts.attach(api)
 
