@@ -30,16 +30,26 @@ def remember_file(sandbox_url: str, path: Path) -> None:
     remember(sandbox_url, read_token_file(path))
 
 
+def _sandbox_in(app: Any) -> Any:
+    """The Sandbox of a sandbox app, also behind ASGI wrappers that keep it as `.app`."""
+    for _ in range(5):
+        sandbox = getattr(getattr(app, "state", None), "sandbox", None)
+        if sandbox is not None or not hasattr(app, "app"):
+            return sandbox
+        app = app.app
+    return None
+
+
 def remember_app(base_url: str, app: Any) -> None:
     """Register the sandbox in `app` (a sandbox app, or a backend app mounting one)."""
-    sandbox = getattr(getattr(app, "state", None), "sandbox", None)
+    sandbox = _sandbox_in(app)
     if sandbox is not None and sandbox.config.admin_token:
         remember(base_url, sandbox.config.admin_token)
     for route in getattr(app, "routes", []):
         inner = getattr(route, "app", None)
         path = getattr(route, "path", "")
         if inner is not None and path and path != "/" and inner is not app:
-            box = getattr(getattr(inner, "state", None), "sandbox", None)
+            box = _sandbox_in(inner)
             if box is not None and box.config.admin_token:
                 remember(f"{_key(base_url)}{path}", box.config.admin_token)
 
