@@ -211,11 +211,20 @@ def run_gui(args: argparse.Namespace) -> int:
     parts = build_main(app, backend_url)
     guard.activation_requested.connect(lambda: raise_window(parts.window))
     parts.start()
+    after_next_paint(parts.window, lambda: _install_browser_opener(app))
     try:
         return int(app.exec())
     finally:
         parts.stop()
         tasks.shutdown(cancel=True)
+
+
+def _install_browser_opener(app: QApplication) -> None:
+    """Open links with xdg-open ourselves, to notice a browser that dies at once
+    (desktop/browser.py); after the first paint, which does not need it."""
+    from desktop import browser
+
+    browser.install(app)
 
 
 def _open_settings(window: MainWindow, link: BackendLink) -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -42,9 +43,7 @@ class _UrlRelay(QObject):
 
 
 def open_in_browser(url: str) -> object:
-    from desktop.browser import open_in_browser as launch
-
-    return launch(url)
+    return QDesktopServices.openUrl(QUrl(url))
 
 
 def _titled_page(title: str) -> tuple[QWidget, QVBoxLayout, QLabel]:
@@ -84,6 +83,11 @@ class ConnectDialog(QDialog):
         self._url = ""
         self._relay = _UrlRelay(self)
         self._relay.url_ready.connect(self._on_relay_url_ready)
+        # The app's browser opener (desktop.browser) says when the browser died at once.
+        browser = sys.modules.get("desktop.browser")
+        opener = browser.installed() if browser is not None else None
+        if opener is not None:
+            opener.failed.connect(self._on_opener_failed)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(20, 18, 20, 16)
@@ -274,12 +278,12 @@ class ConnectDialog(QDialog):
         self._url = url
         self.open_again_button.setEnabled(True)
         self.copy_button.setEnabled(True)
-        outcome = self._open_url(url)
-        if outcome is False:
+        if self._open_url(url) is False:
             self.browser_did_not_open()
-        elif isinstance(outcome, QObject) and hasattr(outcome, "failed"):
-            outcome.setParent(self)  # a BrowserLaunch: it says so if the browser died at once
-            outcome.failed.connect(self.browser_did_not_open)
+
+    def _on_opener_failed(self, url: str) -> None:
+        if QUrl(url) == QUrl(self._url):
+            self.browser_did_not_open()
 
     def browser_did_not_open(self) -> None:
         """Nothing opened: say so, and put the link where it can be copied or selected."""

@@ -267,15 +267,49 @@ def test_browser_that_does_not_open_shows_the_link(qtbot: Any) -> None:
 
 
 def test_browser_that_dies_at_once_shows_the_link(qtbot: Any) -> None:
-    """The launcher started, then exited with an error straight away (a real process)."""
+    """The app's opener (desktop.browser, Qt's http(s) handler as in run_gui) starts the
+    launcher through QDesktopServices.openUrl; the launcher exits with an error straight
+    away, as Chromium run as root without --no-sandbox does (a real process)."""
     import sys
 
-    from desktop.browser import BrowserLaunch
+    from PySide6.QtWidgets import QApplication
 
-    def launch(url: str) -> BrowserLaunch:
-        return BrowserLaunch([sys.executable, "-c", "raise SystemExit(1)", url])
+    from desktop import browser
+    from desktop.views.connect_dialog import open_in_browser
 
-    _assert_link_offered(qtbot, _waiting_dialog(qtbot, launch))
+    launcher = [sys.executable, "-c", "raise SystemExit(1)"]
+    browser.install(QApplication.instance(), launcher)  # type: ignore[arg-type]
+    try:
+        _assert_link_offered(qtbot, _waiting_dialog(qtbot, open_in_browser))
+    finally:
+        browser.uninstall()
+
+
+def test_browser_that_starts_is_not_reported_as_failed(qtbot: Any, tmp_path: Path) -> None:
+    """A launcher that keeps running (a browser window open) leaves the usual words."""
+    import sys
+
+    from PySide6.QtWidgets import QApplication
+
+    from desktop import browser
+    from desktop.views.connect_dialog import open_in_browser
+
+    started = tmp_path / "started"
+    launcher = [sys.executable, "-c", f"open({str(started)!r}, 'w'); import time; time.sleep(8)"]
+    opener = browser.install(QApplication.instance(), launcher)  # type: ignore[arg-type]
+    assert opener is not None
+    opener.grace_s = 0.5  # still running after half a second: it opened
+    failures: list[str] = []
+    opener.failed.connect(failures.append)
+    try:
+        dialog = _waiting_dialog(qtbot, open_in_browser)
+        qtbot.waitUntil(started.exists, timeout=10_000)
+        assert failures == []
+        assert not dialog.link_text.isVisibleTo(dialog)
+        assert dialog.wait_text.text().startswith("Sign in to Demo Ads and allow access")
+        dialog.reject()
+    finally:
+        browser.uninstall()
 
 
 def test_browser_that_opens_keeps_the_usual_words(qtbot: Any) -> None:
