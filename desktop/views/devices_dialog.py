@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
-    QLabel,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 from desktop.models.expiry import local_time
 from desktop.tasks import run_in_background
 from desktop.views.errors import describe_error
+from desktop.views.widgets import PlainLabel
 
 
 class DevicesDialog(QDialog):
@@ -47,16 +47,16 @@ class DevicesDialog(QDialog):
         self.setAccessibleName("Signed-in devices")
         self.setMinimumWidth(520)
         layout = QVBoxLayout(self)
-        heading = QLabel("Signed-in devices")
+        heading = PlainLabel("Signed-in devices")
         heading.setObjectName("dialogTitle")
         layout.addWidget(heading)
-        hint = QLabel(
+        hint = PlainLabel(
             "Every computer and command line signed in to your account. Sign out one you "
             "no longer use, or every other one if a device was lost."
         )
         hint.setWordWrap(True)
         layout.addWidget(hint)
-        self.status = QLabel("Loading…")
+        self.status = PlainLabel("Loading…")
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
@@ -99,12 +99,12 @@ class DevicesDialog(QDialog):
         line = QHBoxLayout(row)
         line.setContentsMargins(0, 4, 0, 4)
         words = QVBoxLayout()
-        name = QLabel(str(device.get("name") or "Unnamed device"))
+        name = PlainLabel(str(device.get("name") or "Unnamed device"))
         name.setObjectName("rowTitle")
         name.setTextFormat(Qt.TextFormat.PlainText)  # names are whatever a device sent
         words.addWidget(name)
         mark = " · This device" if device.get("current") else ""
-        seen = QLabel(f"Last seen {local_time(device.get('last_seen_at'))}{mark}")
+        seen = PlainLabel(f"Last seen {local_time(device.get('last_seen_at'))}{mark}")
         seen.setObjectName("rowMeta")
         words.addWidget(seen)
         line.addLayout(words, 1)

@@ -58,7 +58,7 @@ class SettingsDialog(QDialog):
         self.error_label.setObjectName("errorText")
         self.error_label.hide()
         layout.addWidget(self.error_label)
-        devices_heading = QLabel("Signed-in devices")
+        devices_heading = PlainLabel("Signed-in devices")
         devices_heading.setObjectName("dialogTitle")
         layout.addWidget(devices_heading)
         self.devices_button = QPushButton("Signed-in devices…")
