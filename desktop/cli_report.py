@@ -107,7 +107,9 @@ def report_csv(report: dict[str, Any], *, totals: bool = False) -> str:
         keys[at:at] = ["account_id", "currency"]
     fixed = [account.get("id"), account.get("currency")] if add_account else []
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF rows (RFC 4180 §2.1): the writer quotes a cell holding any character of its line
+    # terminator, so with "\n" alone a bare CR in a name went out unquoted and split the row.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(safe_row(csv_header(columns)))
     for row in report.get("rows") or []:
         writer.writerow(safe_row([*row[:at], *fixed, *row[at:]]))
