@@ -8,11 +8,13 @@ from __future__ import annotations
 import json
 import platform
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from backend.sandbox.admin import admin_headers, read_token_file
 from tests.backend.conftest import new_device_key
 from tests.desktop.core.test_cli_backend import (  # noqa: F401 (module-scoped fixtures)
     EMAIL,
@@ -40,6 +42,11 @@ def direct_login(where: Env, name: str) -> httpx.Client:
     )
 
 
+def admin_of(where: Env) -> dict[str, str]:
+    """Demo Ads' admin headers: the token its backend wrote in its data folder this start."""
+    return admin_headers(read_token_file(Path(where.vars["CONNECTED_ACCOUNTS_DATA_DIR"])))
+
+
 @pytest.fixture
 def api(signed_in: Env) -> Iterator[httpx.Client]:  # noqa: F811
     client = direct_login(signed_in, "Test phone")
@@ -52,7 +59,11 @@ def grant_days(signed_in: Env) -> Iterator[Any]:  # noqa: F811
     """Set Demo Ads' grant lifetime for the next connects; back to 60 days afterwards."""
 
     def set_days(days: int) -> None:
-        done = httpx.post(signed_in.backend_url + FAULTS, json={"grant_lifetime": days * DAY})
+        done = httpx.post(
+            signed_in.backend_url + FAULTS,
+            json={"grant_lifetime": days * DAY},
+            headers=admin_of(signed_in),
+        )
         assert done.status_code == 200, done.text
 
     yield set_days
@@ -137,7 +148,11 @@ def test_check_accounts_list_and_the_expiry_warning(
     as_table = cli(signed_in, "accounts", later["id"][:8])
     assert all(a["name"] in as_table.stdout for a in later["accounts"])
 
-    revoked = httpx.post(f"{signed_in.backend_url}/sandbox/admin/grants/revoke", json={})
+    revoked = httpx.post(
+        f"{signed_in.backend_url}/sandbox/admin/grants/revoke",
+        json={},
+        headers=admin_of(signed_in),
+    )
     assert revoked.status_code == 200, revoked.text
     lapsed = cli(signed_in, "check", soon["id"])
     assert lapsed.returncode == 4, lapsed.stdout + lapsed.stderr
