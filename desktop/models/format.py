@@ -76,7 +76,8 @@ def to_decimal(value: object) -> Decimal | None:
 def rich_safe(text: str) -> str:
     """`text` for places Qt may read as HTML and that have no plain-text switch (tooltips, tray
     balloons): escaped inside a paragraph, so Qt takes it as rich text and shows every
-    character literally — a provider's `<h1>x</h1>` stays those nine characters."""
-    if not text:
+    character literally — a provider's `<h1>x</h1>` stays those nine characters. Text without
+    a `<` cannot hold a tag and is returned as it is."""
+    if "<" not in text:  # no tag, so Qt shows it as plain text already: leave it be
         return text
     return '<p style="white-space:pre-wrap">' + html.escape(text, quote=False) + "</p>"
