@@ -20,6 +20,7 @@ from desktop.models.report_query import (
     METRICS,
     TIMES,
 )
+from desktop.views.widgets import PlainLabel
 
 
 class ReportOptions(QWidget):
@@ -42,13 +43,13 @@ class ReportOptions(QWidget):
             "Metrics", "Choose the metrics", METRICS, DEFAULT_METRICS
         )
         for label, widget in (("Level", self.level_box), ("Time", self.time_box)):
-            caption = QLabel(label)
+            caption = PlainLabel(label)
             caption.setBuddy(widget)
             row.addWidget(caption)
             row.addWidget(widget)
         row.addWidget(self.breakdown_button)
         row.addWidget(self.metrics_button)
-        caption = QLabel("Compare")
+        caption = PlainLabel("Compare")
         caption.setBuddy(self.compare_box)
         row.addWidget(caption)
         row.addWidget(self.compare_box)

@@ -6,9 +6,10 @@ import html
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from desktop.models.report_summary import changes, compared_range, currency_totals
+from desktop.views.widgets import PlainLabel
 
 
 class ReportSummary(QWidget):
@@ -19,11 +20,11 @@ class ReportSummary(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        self.changes_label = QLabel()
+        self.changes_label = PlainLabel()
         self.changes_label.setTextFormat(Qt.TextFormat.RichText)
         self.changes_label.setWordWrap(True)
         self.changes_label.setAccessibleName("Change against the comparison period")
-        self.currencies_label = QLabel()
+        self.currencies_label = PlainLabel()
         self.currencies_label.setWordWrap(True)
         self.currencies_label.setAccessibleName("Totals per currency")
         layout.addWidget(self.changes_label)
