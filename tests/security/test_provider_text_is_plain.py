@@ -49,7 +49,8 @@ def evil_connection(status: str = "connected") -> dict[str, Any]:
 
 class EvilApi(FakeApi):
     def report(self, id: str, **kwargs: Any) -> dict[str, Any]:
-        report = super().report(id, **kwargs)
+        known = ("account", "since", "until", "level", "cancel")
+        report = super().report(id, **{k: v for k, v in kwargs.items() if k in known})
         report["account"] = {"id": "act_1000", "name": f"{EVIL} shop", "currency": "EUR"}
         keys = [c["key"] for c in report["columns"]]
         if "campaign_name" in keys:

@@ -6,9 +6,11 @@ the filter box, the top-N chart and the per-query cache."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PySide6.QtCore import QLocale
 
 from desktop.models.chart_top import OTHER, TOP_N
@@ -17,10 +19,23 @@ from desktop.views.reports import ReportsView
 from tests.desktop.gui.test_live_backend import (  # noqa: F401 - the fixtures
     Gui,
     backend,
-    backend_env,
     connected,
     gui,
 )
+from tests.desktop.gui.test_live_backend import backend_env as plain_backend_env
+
+
+@pytest.fixture(scope="module")
+def backend_env(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, str]]:
+    """test_live_backend's folders, plus a config that asks Demo Ads for its 100-campaign
+    benchmark account (act_1099): users never see it, this module's chart test needs it."""
+    config = tmp_path_factory.mktemp("sandbox-config") / "backend.toml"
+    config.write_text("[sandbox]\nbenchmark_account = true\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CONNECTED_ACCOUNTS_CONFIG", str(config))
+        yield from plain_backend_env.__wrapped__(tmp_path_factory)  # type: ignore[attr-defined]
 
 
 def _open(gui: Gui, connection: dict[str, Any]) -> ReportsView:
