@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QWidget
 
 from desktop.models.connections import Connection, ConnectionsModel
 from desktop.models.report_query import ALL_ACCOUNTS
 from desktop.views.date_range import DateRangePicker
 from desktop.views.report_status import button
+from desktop.views.widgets import PlainLabel
 
 
 class ConnectionPicker(QWidget):
@@ -32,7 +33,7 @@ class ConnectionPicker(QWidget):
             ("Connection", self.connection_box),
             ("Ad account", self.account_box),
         ):
-            caption = QLabel(label)
+            caption = PlainLabel(label)
             caption.setBuddy(widget)
             row.addWidget(caption)
             row.addWidget(widget)

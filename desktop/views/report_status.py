@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import (
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from desktop.models.format import relative_time
 from desktop.views.report_table import ReportTable
+from desktop.views.widgets import PlainLabel
 
 
 class StatusRow(QWidget):
@@ -24,7 +24,7 @@ class StatusRow(QWidget):
         super().__init__(parent)
         status = QHBoxLayout(self)
         status.setContentsMargins(0, 0, 0, 0)
-        self.label = QLabel("Choose a connection and a date range, then Load.")
+        self.label = PlainLabel("Choose a connection and a date range, then Load.")
         self.label.setObjectName("rowMeta")
         status.addWidget(self.label, 1)
         self.progress = QProgressBar()
