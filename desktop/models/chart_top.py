@@ -16,7 +16,8 @@ from PySide6.QtCore import QLocale
 
 TOP_N = 5
 OTHER = "Other"
-ROWS_PER_STEP = 2000
+ROWS_PER_STEP = 1000
+"""About 3 ms of summing per step on the UI thread (bench/ui_stall.py)."""
 ENTITY_KEYS = ("ad_name", "adset_name", "campaign_name", "account_id")
 """The deepest entity name present names a series (several accounts: the account)."""
 
@@ -61,36 +62,51 @@ def top_series_steps(
     rank_at = at.get("spend", at.get("impressions"))
     day_at = at["date"]
     sums: dict[str, dict[str, list[Any]]] = {}
-    rank: dict[str, Decimal] = {}
+    rank: dict[str, float] = {}  # only orders the series: floats are exact enough for that
     for count, row in enumerate(report.get("rows", []), 1):
         who = "Total" if who_at is None else str(row[who_at])
-        per_day = sums.setdefault(who, {})
-        acc = per_day.setdefault(str(row[day_at]), [0] * len(needed))
+        per_day = sums.get(who)
+        if per_day is None:
+            per_day = sums[who] = {}
+            rank[who] = 0.0
+        day = str(row[day_at])
+        acc = per_day.get(day)
+        if acc is None:
+            acc = per_day[day] = [0] * len(needed)
         for n, i in enumerate(needed):
             value = row[i]
             if value is not None:
                 acc[n] += value if type(value) is int else Decimal(str(value))
         if rank_at is not None and row[rank_at] is not None:
-            rank[who] = rank.get(who, Decimal(0)) + Decimal(str(row[rank_at]))
+            rank[who] += float(row[rank_at])
         if count % ROWS_PER_STEP == 0:
             yield
-    order = sorted(sums, key=lambda w: (-rank.get(w, Decimal(0)), w))
+    order = sorted(sums, key=lambda w: (-rank[w], w))
     top, rest = order[:top_n], order[top_n:]
-    out: list[Series] = [(who, _points(sums[who], metric)) for who in top]
+    yield
+    out: list[Series] = []
+    for who in top:
+        out.append((who, (yield from _points(sums[who], metric))))
     if rest and metric not in _NOT_ADDITIVE:
         other: dict[str, list[Any]] = {}
-        for who in rest:
+        for count, who in enumerate(rest, 1):
             for day, parts in sums[who].items():
                 acc = other.setdefault(day, [0] * len(needed))
                 for n, value in enumerate(parts):
                     acc[n] += value
-        out.append((OTHER, _points(other, metric)))
+            if count % 20 == 0:
+                yield
+        out.append((OTHER, (yield from _points(other, metric))))
     return out
 
 
-def _points(per_day: dict[str, list[Any]], metric: str) -> list[tuple[date, Decimal]]:
+def _points(
+    per_day: dict[str, list[Any]], metric: str
+) -> Generator[None, None, list[tuple[date, Decimal]]]:
     points = []
-    for day in sorted(per_day):
+    for count, day in enumerate(sorted(per_day), 1):
+        if count % 500 == 0:
+            yield
         parts = [Decimal(v) for v in per_day[day]]
         value = _value(metric, parts)
         if value is not None:
