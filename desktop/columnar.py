@@ -17,8 +17,11 @@ of decimals, or beyond 2**53 units) falls back to text for the whole column, exa
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Generator
+import threading
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,7 +177,41 @@ def decode(data: bytes) -> tuple[dict[str, Any], ColumnarRows]:
 
 
 def decode_steps(data: bytes) -> Generator[None, None, tuple[dict[str, Any], ColumnarRows]]:
-    """`decode`, yielding after each window (a worker lets the GIL go between them)."""
+    """`decode`, yielding after each window (a worker lets the GIL go between them).
+
+    The cyclic collector is off meanwhile: every window's row lists survive a young collection
+    or two, and the million-row report then set off 16 full collections of 12-56 ms each (one
+    C call holding the GIL: the UI thread froze that long). Nothing decoded here forms a cycle.
+    """
+    with _no_cyclic_gc():
+        return (yield from _decode_steps(data))
+
+
+_gc_lock = threading.Lock()
+_gc_holders = 0
+_gc_was_enabled = True
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """gc disabled while any decode runs (a count: decodes on several workers may overlap);
+    afterwards enabled again if it was before the first one."""
+    global _gc_holders, _gc_was_enabled
+    with _gc_lock:
+        if _gc_holders == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_holders += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_holders -= 1
+            if _gc_holders == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def _decode_steps(data: bytes) -> Generator[None, None, tuple[dict[str, Any], ColumnarRows]]:
     at = data.find(b'"rows":[')
     if at < 0:
         report = json.loads(data)

@@ -4,6 +4,7 @@ nulls, numbers that do not fit falling back to text, Qt's model contract, sortin
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -68,9 +69,28 @@ def test_a_report_without_rows_and_one_with_no_rows_key() -> None:
     assert head == bare
 
 
-def test_not_a_report_raises_value_error() -> None:
+def test_not_a_report_raises_value_error_and_the_collector_is_on_again() -> None:
+    assert gc.isenabled()
     with pytest.raises(ValueError, match="Expecting"):
         columnar.decode(b'{"columns":[],"rows":[[1,2],')
+    assert gc.isenabled()
+    columnar.decode(_encoded(data.report(5)))
+    assert gc.isenabled()
+
+
+def test_the_collector_is_off_while_decoding_and_stays_off_if_it_was(monkeypatch) -> None:
+    monkeypatch.setattr(columnar, "WINDOW", 64)
+    steps = columnar.decode_steps(_encoded(data.report(20)))
+    next(steps)
+    assert not gc.isenabled()
+    steps.close()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        columnar.decode(_encoded(data.report(5)))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_columnar_model_passes_the_qt_model_tester(qtmodeltester) -> None:
