@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.security.relay_world import browser_leg, relay_world
+from tests.support import sandbox_admin
 
 OWNER = "owner@example.test"
 
@@ -28,7 +29,10 @@ def test_a_failed_revocation_of_an_unclaimed_grant_is_kept_and_retried(tmp_path:
         # Two sweeps' worth of 503s (each revocation tries 3 times), then the provider is back.
         knobs = {"fail_next_token": 6, "retry_after": 0}
         resp = httpx.post(
-            f"{world.sandbox.url}/admin/clients/demo-desktop/faults", json=knobs, timeout=10
+            f"{world.sandbox.url}/admin/clients/demo-desktop/faults",
+            json=knobs,
+            headers=sandbox_admin.headers_for(world.sandbox.url),
+            timeout=10,
         )
         assert resp.status_code == 200, resp.text
         world.expire_ticket(flow["flow_id"])

@@ -26,6 +26,7 @@ from sqlalchemy import create_engine, select, update
 from backend.db.models import Connection, Flow
 from tests.backend.api.sandbox import demo_toml, start_sandbox
 from tests.backend.conftest import TEST_VAULT_KEY, new_device_key
+from tests.support import sandbox_admin
 from tests.support.browser import play_consent
 from tests.support.servers import UvicornThread
 
@@ -181,13 +182,15 @@ class World:
     # -- the provider --------------------------------------------------------------------
 
     def sandbox_stats(self) -> dict[str, int]:
-        resp = httpx.get(f"{self.sandbox.url}/admin/stats", timeout=10)
+        admin = sandbox_admin.headers_for(self.sandbox.url)
+        resp = httpx.get(f"{self.sandbox.url}/admin/stats", headers=admin, timeout=10)
         assert resp.status_code == 200, resp.text
         stats: dict[str, int] = resp.json()["demo-desktop"]
         return stats
 
     def sandbox_grants(self) -> list[dict[str, Any]]:
-        resp = httpx.get(f"{self.sandbox.url}/admin/grants", timeout=10)
+        admin = sandbox_admin.headers_for(self.sandbox.url)
+        resp = httpx.get(f"{self.sandbox.url}/admin/grants", headers=admin, timeout=10)
         assert resp.status_code == 200, resp.text
         return list(resp.json()["data"])
 
