@@ -42,3 +42,27 @@ class EmptyState(QWidget):
         box.addSpacing(8)
         box.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
         box.addStretch(2)
+
+
+NO_REPORTS_YET = (
+    "No ad account to report on yet",
+    "Connect an ad account, and its figures show up here as a table and a chart.",
+    "Connect an ad account",
+    "reports",
+)
+
+
+def empty_or_content(
+    outer: QVBoxLayout, words: tuple[str, str, str, str]
+) -> tuple[EmptyState, QWidget, QVBoxLayout]:
+    """An empty state and a content widget, both in `outer`; the page shows one of them.
+    Returns the empty state, the content widget and the layout to fill it through."""
+    heading, text, action, art = words
+    empty = EmptyState(heading, text, action, art=art)
+    outer.addWidget(empty, 1)
+    content = QWidget()
+    layout = QVBoxLayout(content)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(outer.spacing())
+    outer.addWidget(content, 1)
+    return empty, content, layout

@@ -23,7 +23,7 @@ from desktop.cli_report import default_file_name
 from desktop.models.connections import Connection, ConnectionsModel
 from desktop.models.report_query import ReportQuery
 from desktop.tasks import Task, run_in_background, run_in_steps
-from desktop.views.empty_state import EmptyState
+from desktop.views.empty_state import NO_REPORTS_YET, empty_or_content
 from desktop.views.errors import describe_error
 from desktop.views.paint import after_next_paint
 from desktop.views.report_chart import ReportChart
@@ -80,19 +80,8 @@ class ReportsView(QWidget):
         title.setObjectName("pageTitle")
         layout.addWidget(title)
         # No connection yet: no pickers, no empty axes; one way forward instead.
-        self.empty = EmptyState(
-            "No ad account to report on yet",
-            "Connect an ad account, and its figures show up here as a table and a chart.",
-            "Connect an ad account",
-            art="reports",
-        )
+        self.empty, self.content, layout = empty_or_content(layout, NO_REPORTS_YET)
         self.empty.action_requested.connect(self.connect_requested)
-        layout.addWidget(self.empty, 1)
-        self.content = QWidget()
-        outer, layout = layout, QVBoxLayout(self.content)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(10)
-        outer.addWidget(self.content, 1)
         self.pickers = ConnectionPicker(connections)
         self.connection_box = self.pickers.connection_box
         self.account_box = self.pickers.account_box
@@ -148,8 +137,8 @@ class ReportsView(QWidget):
     # -- pickers ----------------------------------------------------------------------------
     def _fill_connections(self, *_: object) -> None:
         changed = self.pickers.fill_connections()
-        self.empty.setVisible(self.connection_box.count() == 0)
-        self.content.setVisible(self.connection_box.count() > 0)
+        self.empty.setVisible(not self.connection_box.count())
+        self.content.setVisible(not self.empty.isVisibleTo(self))
         if changed:
             self._on_connection_box_changed()
         else:
