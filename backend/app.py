@@ -64,6 +64,7 @@ def create_app(
     from backend.auth.endpoints import router as auth_router
     from backend.auth.keys import load_signing_key
     from backend.connections.endpoints import router as connections_router
+    from backend.events.endpoints import router as events_router
     from backend.flows.endpoints import router as flows_router
     from backend.flows.sweeper import sweeping
     from backend.meta_endpoints import router as meta_router
@@ -102,6 +103,7 @@ def create_app(
             async with sweeping(state):
                 yield
         finally:
+            state.events.close()
             for provider in state.providers.values():
                 await provider.aclose()
             engine.dispose()
@@ -118,6 +120,9 @@ def create_app(
     app.state.vault_place = vault_place
     # Every request counts as activity while in flight (the local service's idle stop).
     app.add_middleware(ActivityMiddleware, activity=state.activity)
+    # Servers call this before draining connections: open event streams never end by
+    # themselves, so without it a shutdown would wait for them for ever.
+    app.state.before_shutdown = state.events.close
     install_error_handlers(app)
     # Outside the error middleware: a refused body never reaches a route (backend/limits.py).
     app.add_middleware(
@@ -133,6 +138,7 @@ def create_app(
     app.include_router(flows_router, responses=problems)
     app.include_router(connections_router, responses=problems)
     app.include_router(reports_router, responses=problems)
+    app.include_router(events_router, responses=problems)
     if settings.local_service:
         from backend.localsvc.endpoints import router as local_router
 

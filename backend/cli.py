@@ -175,6 +175,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
                     settings.resolved_database_url().split("://", 1)[0],
                 )
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            app.state.before_shutdown()  # ends open event streams (backend.app)
+            await super().shutdown(sockets=sockets)
+
     server = _Server(config)
     asyncio.run(server.serve(sockets=[sock]))
     return 0

@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # Connect attempts one user may have in progress at once (each holds a verifier and,
     # relayed, perhaps a live grant); past it POST /v1/flows answers 429.
     max_pending_flows: int = Field(default=20, ge=1)
+    # GET /v1/events: a comment line this often keeps idle streams open through proxies.
+    events_keepalive_s: float = 15.0
+    # SQLite: how often a process with open event streams looks for new events.
+    events_poll_s: float = 0.25
 
     def resolved_database_url(self) -> str:
         if self.database_url:

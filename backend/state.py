@@ -15,6 +15,7 @@ from backend.config import Settings
 
 if TYPE_CHECKING:
     from backend.auth.keys import SigningKey
+    from backend.events.hub import EventHub
     from backend.providers.base import Provider
     from backend.vault.crypto import KeyRing
 
@@ -34,6 +35,13 @@ class AppState:
     """Single-row reads may run on the event loop (db.engine.reads_never_wait)."""
     activity: Activity = field(default_factory=Activity)
     """Requests and event streams in flight; the local service stops when idle."""
+    events: EventHub = field(init=False)
+    """This process's open `GET /v1/events` streams and the feed that serves them."""
+
+    def __post_init__(self) -> None:
+        from backend.events.hub import EventHub
+
+        self.events = EventHub(self.engine, poll_interval_s=self.settings.events_poll_s)
 
     def provider(self, provider_id: str) -> Provider:
         from backend.errors import InvalidRequest

@@ -31,6 +31,9 @@ M = TypeVar("M")
 class Principal:
     user_id: str
     device_id: str
+    expires_at: int = 0
+    """When the access token presented expires (Unix time): a long-lived event stream ends
+    then, and its client comes back with a renewed token."""
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,23 @@ async def current_principal(request: Request, state: StateDep) -> Principal:
         raise Unauthorized("The access token is not valid. Sign in again.")
     if status.refusal is not None:
         raise Unauthorized(status.refusal)
-    return Principal(user_id=claims.user_id, device_id=claims.device_id)
+    return Principal(
+        user_id=claims.user_id, device_id=claims.device_id, expires_at=claims.expires_at
+    )
+
+
+async def still_signed_in(request: Request, state: StateDep, principal: Principal) -> bool:
+    """False once the principal's device was signed out or expired (checked again for open
+    event streams, which outlive the request that authenticated them)."""
+    cache = device_status_cache(request)
+    status = cache.get(principal.device_id)
+    if status is None:
+        lifetime = DeviceLifetime.of(state.settings)
+        loaded = await state.run_db(lambda s: _load_status(s, principal.device_id, lifetime))
+        if loaded is None:
+            return False
+        status = cache.put(principal.device_id, *loaded)
+    return status.user_id == principal.user_id and status.refusal is None
 
 
 CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -28,6 +28,7 @@ from backend.connections.schemas import (
 from backend.connections.service import get_owned, list_visible
 from backend.deps import StateDep
 from backend.errors import ApiError, NotFound
+from backend.events.record import record_change
 from backend.state import AppState
 from backend.vault.tokens import call_with_token
 
@@ -111,7 +112,9 @@ async def get_connection(
 
                 def _save(session: Session) -> None:
                     fresh = get_owned(session, user.user_id, connection_id)
-                    fresh.accounts = rows
+                    if list(fresh.accounts or []) != rows:
+                        fresh.accounts = rows
+                        record_change(session, state, fresh, "updated")
 
                 await state.run_db(_save)
 

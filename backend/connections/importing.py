@@ -19,6 +19,7 @@ from backend.connections.locking import run_locked
 from backend.connections.schemas import ImportRequest, connection_json
 from backend.connections.service import upsert_connection
 from backend.errors import InvalidRequest, ProviderUnavailableError, RateLimitedError
+from backend.events.record import record_change
 from backend.providers.base import InvalidGrant, ProviderError, ProviderUnavailable, RateLimited
 from backend.secret import Secret
 from backend.state import AppState
@@ -66,6 +67,7 @@ async def import_refresh_token(
             now=now,
             label=body.label,
         )
+        record_change(session, state, conn, "connected")
         return connection_json(state, conn)
 
     try:

@@ -23,6 +23,7 @@ from backend.connections.locking import run_locked
 from backend.connections.schemas import provider_display_name
 from backend.connections.service import get_owned_for_update
 from backend.db.models import Connection
+from backend.events.record import record_change
 from backend.providers.base import (
     ProviderError,
     ProviderUnavailable,
@@ -166,6 +167,7 @@ async def disconnect(
             return {**body, "message": "This connection was already disconnected."}
         if conn.revocation_pending and forget:
             _shred(conn, now, "Forgotten before the provider confirmed the revocation.")
+            record_change(session, state, conn, "disconnected")
             body["not_revoked"] = ["refresh_token"]
             body["message"] = (
                 f"Forgotten. {name} may still hold access: remove this app's access on "
@@ -186,6 +188,7 @@ async def disconnect(
         conn.access_ct = None
         conn.access_expires_at = None
         conn.token_version += 1
+        record_change(session, state, conn, "disconnected")
         return _Held(conn.id, conn.provider, refresh, access)
 
     delay = 0.05
@@ -208,6 +211,7 @@ async def disconnect(
             conn.updated_at = later
         else:
             _shred(conn, later, "Disconnected.")
+            record_change(session, state, conn, "revocation_settled")
 
     await run_locked(state, _settle)
     log.info("connection %s disconnected (revocation pending: %s)", held.connection_id, out.pending)
@@ -267,6 +271,7 @@ async def _retry_one(state: AppState, connection_id: str) -> int:
         conn = session.get(Connection, connection_id)
         if conn is not None and conn.revocation_pending:
             _shred(conn, datetime.now(UTC), "Disconnected.")
+            record_change(session, state, conn, "revocation_settled")
 
     await run_locked(state, _done)
     log.info("pending revocation of connection %s settled", connection_id)

@@ -174,3 +174,26 @@ class UsageSlot(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConnectionEvent(Base):
+    """One change of a connection, as `GET /v1/events` announces it to the owner's streams.
+
+    Rows are how every backend process learns of changes made by the others (DESIGN: nothing
+    only one process knows): SQLite streams poll for ids above the last one seen; on
+    PostgreSQL a NOTIFY carrying the id is sent in the same transaction. `payload` is the
+    connection as `GET /v1/connections/{id}` shows it: status and accounts, never a token.
+    """
+
+    __tablename__ = "connection_events"
+    # AUTOINCREMENT: ids are never reused after old rows are pruned, so "above the last id
+    # seen" stays a complete answer.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    connection_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -23,6 +23,7 @@ from backend.connections.locking import run_locked
 from backend.connections.schemas import connection_json
 from backend.db.models import Connection, Flow
 from backend.errors import Conflict, InvalidRequest
+from backend.events.record import record_change
 from backend.flows import outcomes
 from backend.flows.parking import UNCLAIMED, claim_parked
 from backend.flows.schemas import FlowComplete
@@ -116,6 +117,7 @@ async def complete_flow(
                 now=now,
                 ttl=relay_ticket_ttl(state),
             )
+            record_change(session, state, conn, "connected")
             return Settled(connection=connection_json(state, conn))
         if flow.status in ("failed", "revoking"):
             return Settled(failure=_failure_of(flow, provider))
@@ -207,6 +209,7 @@ async def store_grant(state: AppState, ref: FlowRef, grant: Grant) -> dict[str, 
             tokens=grant.tokens,
             now=now,
         )
+        record_change(session, state, conn, "connected")
         return connection_json(state, conn)
 
     try:

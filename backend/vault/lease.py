@@ -22,11 +22,13 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from backend.db.engine import locked_transaction
 from backend.db.models import Connection
+from backend.events.record import record_change, record_for
 from backend.state import AppState
 from backend.vault.refresh import Token, cached_token, ensure_usable, lock_row, provider_name
 
@@ -103,14 +105,30 @@ def release(state: AppState, connection_id: str, owner: str, error: str | None =
                 .values(**values)
             )
             if error is not None:
-                db.execute(
+                now = datetime.now(UTC)
+                # Announced only when the status or the words changed: an outage failing every
+                # refresh must not become one event per attempt.
+                changed = db.execute(
                     update(Connection)
                     .where(
                         Connection.id == connection_id,
                         Connection.status.in_(("connected", "error")),
+                        or_(
+                            Connection.status != "error",
+                            Connection.last_error.is_distinct_from(error),
+                        ),
                     )
-                    .values(status="error", last_error=error, last_error_at=datetime.now(UTC))
+                    .values(status="error", last_error=error, last_error_at=now)
                 )
+                if changed.rowcount == 1:
+                    with Session(bind=db) as session:
+                        record_for(session, state, connection_id, "error")
+                else:
+                    db.execute(
+                        update(Connection)
+                        .where(Connection.id == connection_id, Connection.status == "error")
+                        .values(last_error_at=now)
+                    )
     except DBAPIError as exc:  # the lease lapses by itself at its expiry
         log.warning("could not release the refresh lease of %s: %s", connection_id, type(exc))
 
@@ -131,11 +149,26 @@ def write_rotation(
     while True:
         try:
             with state.engine.begin() as db:
+                # Tried first on a row in `error`: then the refresh also ends a provider error,
+                # which is announced (the values set status connected either way).
                 written = db.execute(
                     update(Connection)
-                    .where(Connection.id == connection_id, Connection.token_version == version)
+                    .where(
+                        Connection.id == connection_id,
+                        Connection.token_version == version,
+                        Connection.status == "error",
+                    )
                     .values(**values)
                 )
+                if written.rowcount == 1:
+                    with Session(bind=db) as session:
+                        record_for(session, state, connection_id, "connected")
+                else:
+                    written = db.execute(
+                        update(Connection)
+                        .where(Connection.id == connection_id, Connection.token_version == version)
+                        .values(**values)
+                    )
                 if written.rowcount == 1:
                     if failed:
                         log.warning("wrote the rotated tokens of %s after a database error",
@@ -191,6 +224,7 @@ def mark_needs_reconnect(
             # The access token dies with the grant; the refresh token stays only for revocation.
             conn.access_ct, conn.access_expires_at = None, None
             conn.token_version += 1
+            record_change(session, state, conn, "needs_reconnect")
         return None, reason
 
 

@@ -16,6 +16,7 @@ import anyio.to_thread
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from backend.db.engine import locked_transaction
 from backend.db.models import Connection, new_id
 from backend.errors import (
     ApiError,
@@ -24,6 +25,7 @@ from backend.errors import (
     ProviderUnavailableError,
     RateLimitedError,
 )
+from backend.events.record import record_change, record_for
 from backend.providers.base import (
     AccessTokenRejected,
     InvalidGrant,
@@ -38,7 +40,7 @@ from backend.state import AppState
 from backend.vault import flight, lease
 from backend.vault.crypto import KeyRing, VaultDecryptError, VaultKeyMissing
 from backend.vault.keys import ENV_VAR
-from backend.vault.refresh import Token, read_token, token_values
+from backend.vault.refresh import Token, lock_row, read_token, token_values
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -188,20 +190,25 @@ def _mark_needs_reconnect(
 
 
 def _record_error(state: AppState, connection_id: str, message: str) -> None:
-    with state.sessions.begin() as session:
-        session.execute(
-            update(Connection)
-            .where(Connection.id == connection_id, Connection.status.in_(("connected", "error")))
-            .values(status="error", last_error=message, last_error_at=datetime.now(UTC))
-            .execution_options(synchronize_session=False)
-        )
+    """Status `error` with the message and when; announced when either changed (a provider
+    outage failing every request must not become one event per request)."""
+    with locked_transaction(state.engine) as session:
+        conn = lock_row(session, connection_id)
+        if conn is None or conn.status not in ("connected", "error"):
+            return
+        changed = conn.status != "error" or conn.last_error != message
+        conn.status, conn.last_error, conn.last_error_at = "error", message, datetime.now(UTC)
+        if changed:
+            record_change(session, state, conn, "error")
 
 
 def _mark_connected(state: AppState, connection_id: str) -> None:
     with state.sessions.begin() as session:
-        session.execute(
+        moved = session.execute(
             update(Connection)
             .where(Connection.id == connection_id, Connection.status == "error")
             .values(status="connected", last_error=None, last_error_at=None)
             .execution_options(synchronize_session=False)
         )
+        if moved.rowcount == 1:  # type: ignore[attr-defined]
+            record_for(session, state, connection_id, "connected")

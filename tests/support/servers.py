@@ -23,6 +23,15 @@ def bind_loopback(host: str = "127.0.0.1") -> socket.socket:
     return sock
 
 
+class _Server(uvicorn.Server):
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # The backend ends its open event streams here; they would hold the shutdown up.
+        before = getattr(getattr(self.config.app, "state", None), "before_shutdown", None)
+        if callable(before):
+            before()
+        await super().shutdown(sockets=sockets)
+
+
 class UvicornThread:
     """A real uvicorn server on 127.0.0.1:<free port>; `url` is its base URL."""
 
@@ -42,7 +51,7 @@ class UvicornThread:
         self.url = f"http://{host}:{self.port}"
         sandbox_admin.remember_app(self.url, app)  # Demo Ads admin token, if app has one
         config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False)
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
         self._thread = threading.Thread(target=self._run, name=f"uvicorn:{self.port}", daemon=True)
 
     def _run(self) -> None:

@@ -1,0 +1,1 @@
+"""Live connection changes: recorded with each change, announced by `GET /v1/events` (SSE)."""
