@@ -53,7 +53,9 @@ def api_schema(backend: ApiBackend) -> Any:
     return schemathesis.openapi.from_url(f"{backend.url}/openapi.json")
 
 
-schema = schemathesis.pytest.from_fixture("api_schema")
+# GET /v1/events answers an endless stream, which a fuzzer would wait on for ever; its refusals
+# are checked against the schema below, and its stream in tests/backend/events.
+schema = schemathesis.pytest.from_fixture("api_schema").exclude(path="/v1/events")
 
 
 @schema.parametrize()
@@ -226,3 +228,17 @@ def test_schema_conformance_catches_a_field_removed_from_an_answer(
         mutant.stop()
     found = [e for e in caught.value.exceptions if isinstance(e, JsonSchemaError)]
     assert [e.validation_message for e in found] == ['"status" is a required property']
+
+
+def test_event_stream_refusals_are_documented(
+    api_schema: Any, signed_in_headers: dict[str, str]
+) -> None:
+    """DESIGN "HTTP API": the event stream's refusals (no sign-in, a malformed Last-Event-ID)
+    are problem+json answers its route documents."""
+    events = api_schema["/v1/events"]["GET"]
+    unsigned = events.Case().call_and_validate(checks=[not_a_server_error, *CONFORMANCE])
+    assert unsigned.status_code == 401
+    bad = events.Case(headers={**signed_in_headers, "last-event-id": "x"})
+    malformed = bad.call_and_validate(checks=[not_a_server_error, *CONFORMANCE])
+    assert malformed.status_code == 422
+    assert malformed.json()["code"] == "invalid_request"
