@@ -108,6 +108,11 @@ def _bind(host: str, port: int) -> socket.socket:
     # IPPROTO_TCP explicitly: asyncio then sets TCP_NODELAY on every accepted connection;
     # without it each keep-alive response waits ~40 ms for the peer's delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    if sys.platform != "win32":
+        # A restart on the same port works at once: connections the old process closed (its
+        # event streams, at shutdown) linger in TIME_WAIT for a minute, and bind() would refuse
+        # the port meanwhile. On POSIX this never lets two processes listen on one port.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal
 from sqlalchemy import Engine, Row, delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from backend.connections.schemas import connection_json, iso
+from backend.connections.schemas import ConnectionOut, connection_json, iso
 from backend.db.models import Connection, ConnectionEvent
 from backend.state import AppState
 
@@ -57,7 +57,7 @@ def record_change(session: Session, state: AppState, conn: Connection, kind: Kin
             connection_id=conn.id,
             kind=kind,
             status=conn.status,
-            payload=connection_json(state, conn),
+            payload=snapshot(state, conn),
             created_at=now,
         )
         .returning(ConnectionEvent.id)
@@ -70,6 +70,11 @@ def record_change(session: Session, state: AppState, conn: Connection, kind: Kin
         )
     if session.get_bind().dialect.name == "postgresql":
         session.execute(select(func.pg_notify(CHANNEL, str(event_id))))
+
+
+def snapshot(state: AppState, conn: Connection) -> dict[str, Any]:
+    """The connection exactly as GET /v1/connections/{id} answers it (through its model)."""
+    return ConnectionOut.model_validate(connection_json(state, conn)).model_dump(mode="json")
 
 
 def record_for(session: Session, state: AppState, connection_id: str, kind: Kind) -> None:

@@ -6,7 +6,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
@@ -178,6 +179,50 @@ class ApiClient:
         """Signs out every device but this one; how many were signed out."""
         answer = self._dict(self.request_json("DELETE", "/v1/auth/devices"))
         return int(answer.get("signed_out") or 0)
+
+    @contextmanager
+    def open_stream(
+        self, path: str, *, headers: Mapping[str, str] | None = None, read_timeout: float
+    ) -> Iterator[httpx.Response]:
+        """A long-lived signed-in GET (the event stream), open while the block runs.
+
+        Raises ApiError unless the backend answers 200. As for every call: on 401 the access
+        token is renewed once through the session (RFC 7523 assertion), and a local service
+        that moved (refused connection) is found or started again once."""
+        timeout = httpx.Timeout(self._timeout, read=read_timeout)
+        renewed = rebased = False
+        while True:
+            sent = dict(headers or {})
+            if self.auth is not None:
+                sent["Authorization"] = f"Bearer {self.auth.access_token()}"
+            try:
+                request = self._http.build_request("GET", path, headers=sent, timeout=timeout)
+                response = self._http.send(request, stream=True)
+            except httpx.ConnectError:
+                if self._rebase is None or rebased:
+                    raise Unreachable(self.base_url) from None
+                rebased = True
+                self._move_to(self._rebase())
+                continue
+            except httpx.HTTPError as exc:
+                log.info("cannot reach %s: %s", self.base_url, type(exc).__name__)
+                raise ApiError("network", f"Cannot reach the backend at {self.base_url}.") from None
+            try:
+                if response.status_code == 401 and not renewed and self.auth is not None:
+                    renewed = True
+                    self.auth.invalidate()
+                    continue
+                if response.status_code != 200:
+                    try:
+                        raw = response.read()
+                    except httpx.HTTPError:
+                        raw = b""
+                    _decode(response.status_code, raw, response.headers)
+                    raise ApiError("bad_response", "The backend sent no event stream.")
+                yield response
+                return
+            finally:
+                response.close()
 
     def close(self) -> None:
         self._http.close()

@@ -55,6 +55,10 @@ class LoopbackTransport(httpx.BaseTransport):
                 conn.putheader(name, value)
             conn.endheaders(request.read() or None)
             response = conn.getresponse()
+            read_timeout = request.extensions.get("timeout", {}).get("read")
+            if read_timeout is not None and conn.sock is not None:
+                # A longer wait per read for a stream that asks for one (the event stream).
+                conn.sock.settimeout(max(self._timeout, float(read_timeout)))
         except ConnectionRefusedError:
             conn.close()
             raise httpx.ConnectError("connection refused") from None
@@ -69,4 +73,6 @@ class LoopbackTransport(httpx.BaseTransport):
             headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.getheaders()],
             stream=_Body(conn, response),
             request=request,
+            # So a reader blocked on a long stream can be woken from another thread.
+            extensions={"socket": conn.sock},
         )

@@ -15,7 +15,7 @@ from PySide6.QtCore import (
 )
 
 from desktop.models.connection import AdAccount, Connection
-from desktop.models.format import rich_safe
+from desktop.models.format import parse_time, rich_safe
 
 __all__ = ["AdAccount", "Connection", "ConnectionRole", "ConnectionsModel"]
 
@@ -86,6 +86,23 @@ class ConnectionsModel(QAbstractListModel):
     def raw_items(self) -> list[dict[str, Any]]:
         """The connections as the API sent them, in list order (what the cache stores)."""
         return [c.body for c in self._items]
+
+    def apply_change(self, item: Connection) -> str | None:
+        """A connection as a live update announced it: "removed", "updated", or None when
+        what the list holds is newer (`updated_at`), e.g. a list read after the change."""
+        held = self.get(item.id)
+        if held is not None:
+            ours = parse_time(held.body.get("updated_at"))
+            theirs = parse_time(item.body.get("updated_at"))
+            if ours is not None and theirs is not None and theirs < ours:
+                return None
+        if item.status == "disconnected" and not item.revocation_pending:
+            if held is None:
+                return None
+            self.remove(item.id)
+            return "removed"
+        self.upsert(item)
+        return "updated"
 
     def remove(self, connection_id: str) -> None:
         for row, existing in enumerate(self._items):

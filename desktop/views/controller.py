@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.api.errors import ApiError
+from desktop.live import LiveUpdates
 from desktop.models.connections import Connection, ConnectionsModel
 from desktop.notify import Notifier
 from desktop.tasks import run_in_background
@@ -38,6 +39,10 @@ class Controller(QObject):
     """A status check of one connection finished: (connection id)."""
     backend_failed = Signal(str)
     """The backend could not be reached or refused: (message in words)."""
+    live_change_applied = Signal(str, str)
+    """A live update changed the list, with no user action: (event kind, connection id)."""
+    list_reloaded = Signal()
+    """The list was re-read because the live updates (re)opened."""
 
     def __init__(
         self,
@@ -72,6 +77,12 @@ class Controller(QObject):
         self.check_timer = QTimer(self)
         self.check_timer.setInterval(CHECK_INTERVAL_MS)
         self.check_timer.timeout.connect(self.check_all)
+        # Not parented: it lives while its reader thread runs (desktop.live).
+        self.live = LiveUpdates(lambda: self.client)
+        self.live.opened.connect(self._on_live_opened)
+        self.live.event_received.connect(self._on_live_event_received)
+        self.live.lost.connect(self._on_live_lost)
+        self._changes_while_reloading: list[Connection] | None = None
 
     # -- start-up -----------------------------------------------------------------------------
     def load_cached(self, then: Callable[[], None] | None = None) -> None:
@@ -114,9 +125,11 @@ class Controller(QObject):
         self.window.set_report_fetch(self._fetch_report if client is not None else None)
         if client is None:
             self.check_timer.stop()
+            self.live.stop()
             return
         self.check_timer.start()
         self.refresh()
+        self.live.start()
 
     # -- list and checks ------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -211,6 +224,56 @@ class Controller(QObject):
         if self._notice_for is not None and (cause is None or cause.status != "needs_reconnect"):
             self._notice_for = None
             self.window.notice_banner.hide()
+
+    # -- live updates ---------------------------------------------------------------------------
+    def _on_live_opened(self) -> None:
+        """Re-read the list: what changed while the stream was closed was never announced."""
+        client = self.client
+        if client is None:
+            return
+        self._changes_while_reloading = []
+        run_in_background(
+            self,
+            client.connections,
+            success=self._on_live_list_loaded,
+            failure=self._on_reload_failed,
+        )
+
+    def _on_live_list_loaded(self, items: list[Connection]) -> None:
+        changes, self._changes_while_reloading = self._changes_while_reloading or [], None
+        self._listed = True
+        self.window.set_offline(None)
+        self.model.set_connections(items)
+        for change in changes:  # announced while the list was read: whichever is newer wins
+            self.model.apply_change(change)
+        self.window.accounts.set_note("")
+        self._save_list()
+        self.list_reloaded.emit()
+
+    def _on_reload_failed(self, error: Exception) -> None:
+        self._changes_while_reloading = None
+        self._on_backend_failed(error)
+
+    def _on_live_event_received(self, event: dict[str, Any]) -> None:
+        connection = Connection.from_api(event["connection"])
+        if self._changes_while_reloading is not None:
+            self._changes_while_reloading.append(connection)
+        outcome = self.model.apply_change(connection)
+        if outcome is None:
+            return
+        connection_id = connection.id
+        if outcome == "removed" and self.cache is not None:
+            cache = self.cache
+            run_in_background(self, lambda: cache.forget(connection_id), success=lambda _: None)
+        self.window.accounts.set_note("")
+        self._save_list()
+        self.live_change_applied.emit(str(event.get("kind", "")), connection_id)
+
+    def _on_live_lost(self, why: str, retry_in: float, failures: int) -> None:
+        if failures >= 2:  # one drop is routine (a token renewal, a service restart)
+            self.window.set_status(
+                f"Live updates paused: {why} Trying again in {max(1, round(retry_in))} s."
+            )
 
     # -- connect and disconnect ----------------------------------------------------------------
     def _on_window_connect_requested(self) -> None:

@@ -56,7 +56,7 @@ class World:
         self.procs: list[subprocess.Popen[str]] = []
 
     def cli(self, *args: str, stdin: str = "") -> None:
-        done = subprocess.run(  # noqa: S603
+        done = subprocess.run(
             [sys.executable, "-m", "backend.cli", *args, *self.common],
             input=stdin, capture_output=True, text=True, env=self.env, cwd=ROOT,
             timeout=60, check=False,
@@ -64,7 +64,7 @@ class World:
         assert done.returncode == 0, done.stderr
 
     def serve(self) -> tuple[subprocess.Popen[str], str]:
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [sys.executable, "-m", "backend.cli", "serve", "--port", "0", *self.common],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=self.env, cwd=ROOT,
         )  # fmt: skip

@@ -5,7 +5,10 @@ Integration tests (test_live_backend.py) use the real ApiClient against a real b
 
 from __future__ import annotations
 
+import queue
 import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -24,6 +27,24 @@ class FakeApi:
         self.report_gate: threading.Event | None = None  # reports wait on it when set
         self.disconnect_outcome: dict[str, Any] | None = None
         self.closed = False
+        self.streams: list[FakeStream] = []
+
+    @contextmanager
+    def open_stream(
+        self, path: str, *, headers: Mapping[str, str] | None = None, read_timeout: float
+    ) -> Iterator[FakeStream]:
+        """GET /v1/events: opens (a comment line), then whatever `push` sends, until closed."""
+        self._up()
+        stream = FakeStream()
+        self.streams.append(stream)
+        try:
+            yield stream
+        finally:
+            stream.close()
+
+    def push(self, line: str) -> None:
+        for stream in self.streams:
+            stream.lines.put(line)
 
     def _up(self) -> None:
         if self.down:
@@ -85,3 +106,19 @@ class FakeApi:
 
     def close(self) -> None:
         self.closed = True
+
+
+class FakeStream:
+    """The response object `open_stream` yields: `iter_lines()` until `close()`."""
+
+    def __init__(self) -> None:
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.lines.put(": connected")
+        self.lines.put("")
+
+    def iter_lines(self) -> Iterator[str]:
+        while (line := self.lines.get()) is not None:
+            yield line
+
+    def close(self) -> None:
+        self.lines.put(None)

@@ -1,0 +1,111 @@
+"""The controller follows the event stream: each kind of change reaches the list with no user
+action, an older snapshot never overwrites a newer one, and the list is re-read on (re)open.
+
+The stream here is the fake API's; tests/desktop/gui/test_live_service.py runs a real backend.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from PySide6.QtGui import QIcon
+
+from desktop.cache import Cache
+from desktop.models.connections import ConnectionsModel
+from desktop.notify import Notifier
+from desktop.views.controller import Controller
+from desktop.views.main_window import MainWindow
+from tests.desktop.gui import data
+from tests.desktop.gui.fakes import FakeApi
+
+
+class Live:
+    def __init__(self, qtbot: Any, cache: Cache, api: FakeApi) -> None:
+        self.qtbot = qtbot
+        self.api = api
+        self.model = ConnectionsModel()
+        self.window = MainWindow(self.model)
+        qtbot.addWidget(self.window)
+        self.notifier = Notifier(QIcon(), self.window)
+        self.controller = Controller(self.window, self.model, cache, self.notifier)
+        self.next_id = 1
+
+    def attach(self) -> None:
+        with self.qtbot.waitSignal(self.controller.list_reloaded, timeout=10_000):
+            self.controller.attach(self.api)  # type: ignore[arg-type]
+
+    def announce(self, kind: str, connection: dict[str, Any]) -> None:
+        event = {
+            "id": self.next_id,
+            "kind": kind,
+            "connection_id": connection["id"],
+            "status": connection["status"],
+            "reason": connection.get("status_reason"),
+            "connection": connection,
+        }
+        self.next_id += 1
+        self.api.push(f"id: {event['id']}")
+        self.api.push(f"data: {json.dumps(event)}")
+        self.api.push("")
+
+
+@pytest.fixture
+def live(qtbot: Any, tmp_cache_path: Any) -> Live:
+    return Live(qtbot, Cache(tmp_cache_path, "embedded"), FakeApi([data.connection("a")]))
+
+
+def test_the_list_is_read_again_each_time_the_stream_opens(live: Live) -> None:
+    live.attach()
+    assert [c.id for c in live.model.items()] == ["a"]
+    live.api.items["b"] = data.connection("b", name="Made elsewhere")
+    with live.qtbot.waitSignal(live.controller.list_reloaded, timeout=10_000):
+        live.api.streams[-1].close()  # the stream drops; it reopens and re-reads the list
+    assert [c.id for c in live.model.items()] == ["a", "b"]
+
+
+def test_each_kind_of_change_reaches_the_list_without_user_action(live: Live) -> None:
+    live.attach()
+    added = data.connection("b", name="From the command line")
+    with live.qtbot.waitSignal(live.controller.live_change_applied, timeout=10_000) as got:
+        live.announce("connected", added)
+    assert got.args == ["connected", "b"]
+    assert live.window.accounts.row_for("b") is not None
+
+    revoked = {**added, "status": "needs_reconnect", "status_reason": "Demo Ads says no."}
+    revoked["updated_at"] = "2099-01-01T00:00:00Z"
+    with live.qtbot.waitSignal(live.notifier.shown, timeout=10_000) as shown:
+        live.announce("needs_reconnect", revoked)
+    assert shown.args[0] == "Demo Ads needs reconnecting"
+    row = live.window.accounts.row_for("b")
+    assert row is not None
+    assert row.badge.text() == "Needs reconnect"
+    assert "Demo Ads says no." in row.detail.text()
+
+    older = {**added, "status": "connected", "updated_at": "2098-01-01T00:00:00Z"}
+    live.announce("connected", older)  # a snapshot older than what the list holds
+    gone = {**revoked, "status": "disconnected", "updated_at": "2099-01-02T00:00:00Z"}
+    with live.qtbot.waitSignal(live.controller.live_change_applied, timeout=10_000) as last:
+        live.announce("revocation_settled", gone)
+    assert last.args == ["revocation_settled", "b"]  # the older one changed nothing
+    assert live.window.accounts.row_for("b") is None
+    assert [c.id for c in live.model.items()] == ["a"]
+
+
+def test_a_revocation_still_pending_stays_listed_as_pending(live: Live) -> None:
+    live.attach()
+    pending = {**data.connection("a"), "status": "disconnected", "revocation_pending": True}
+    with live.qtbot.waitSignal(live.controller.live_change_applied, timeout=10_000):
+        live.announce("disconnected", pending)
+    row = live.window.accounts.row_for("a")
+    assert row is not None
+    assert row.badge.text() == "Revocation pending"
+
+
+def test_detaching_stops_the_stream(live: Live) -> None:
+    live.attach()
+    live.controller.attach(None)
+    assert not live.controller.live.running
+    with live.qtbot.assertNotEmitted(live.controller.live_change_applied, wait=300):
+        live.announce("connected", data.connection("z"))
