@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,24 @@ def backoff(failures: int, *, start: float = BACKOFF_START_S, cap: float = BACKO
     ±20 % jitter so a restarted service is not met by every client at the same instant."""
     delay = min(cap, start * 2.0 ** max(0, failures - 1))
     return delay * random.uniform(0.8, 1.2)  # noqa: S311 - not crypto
+
+
+def _hang_up(response: Any) -> None:
+    """Wake a reader blocked on this response from another thread: closing a socket does not
+    interrupt a recv() in progress on Linux, shutting it down does."""
+    try:
+        sock = response.extensions.get("socket")  # desktop/api/loopback.py
+        stream = response.extensions.get("network_stream")  # httpx's own transport
+        if sock is None and stream is not None:
+            sock = stream.get_extra_info("socket")
+        if sock is not None:
+            sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, AttributeError) as exc:
+        log.debug("shutting the event stream down: %s", type(exc).__name__)
+    try:
+        response.close()
+    except Exception as exc:  # noqa: BLE001 - closing is best effort; the reader times out
+        log.debug("closing the event stream: %s", type(exc).__name__)
 
 
 class LiveUpdates(QObject):
@@ -89,10 +108,7 @@ class LiveUpdates(QObject):
         with self._response_lock:
             response, self._response = self._response, None
         if response is not None:
-            try:
-                response.close()  # wakes the reader if the network allows; else it times out
-            except Exception as exc:
-                log.debug("closing the event stream: %s", type(exc).__name__)
+            _hang_up(response)
 
     # -- the reader thread ------------------------------------------------------------------
     def _read(self, generation: int, stop: threading.Event) -> None:
