@@ -52,7 +52,7 @@ def _hang_up(response: Any) -> None:
         log.debug("shutting the event stream down: %s", type(exc).__name__)
     try:
         response.close()
-    except Exception as exc:  # noqa: BLE001 - closing is best effort; the reader times out
+    except Exception as exc:
         log.debug("closing the event stream: %s", type(exc).__name__)
 
 
