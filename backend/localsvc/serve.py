@@ -220,6 +220,10 @@ def _serve(folder: Path) -> int:
                 log.info("local service listening on %s (pid %d)", url, info.pid)
                 self._idle_task = asyncio.create_task(self._watch_idle())
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            app.state.before_shutdown()  # ends open event streams (backend.app)
+            await super().shutdown(sockets=sockets)
+
         async def _watch_idle(self) -> None:
             timeout = settings.idle_timeout
             step = max(0.05, min(1.0, timeout / 10))

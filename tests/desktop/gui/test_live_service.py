@@ -20,7 +20,7 @@ from PySide6.QtGui import QIcon
 from desktop.api.client import ApiClient
 from desktop.cache import Cache
 from desktop.connect import run_connect
-from desktop.models.connections import ConnectionsModel
+from desktop.models.connections import Connection, ConnectionsModel
 from desktop.notify import Notifier
 from desktop.secure_store import MemoryStore
 from desktop.session import Session
@@ -72,15 +72,17 @@ class Service:
             assert proc.stdout is not None
             proc.stdout.close()
 
-    def sign_in(self) -> Session:
-        """A device of the one test user, signed in the way the desktop signs in."""
+    def create_user(self) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "backend.cli", "create-user", EMAIL, "--password-stdin",
-             "--update", "--embedded"],
+             "--embedded"],
             input=PASSWORD + "\n", capture_output=True, text=True, env=self.env, cwd=ROOT,
             timeout=60, check=False,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
+
+    def sign_in(self) -> Session:
+        """Another device of the test user, signed in the way the desktop signs in."""
         session = Session(self.url, MemoryStore())
         session.login(EMAIL, PASSWORD, device_name="pytest")
         return session
@@ -90,6 +92,7 @@ class Service:
 def service(tmp_path: Path) -> Iterator[Service]:
     svc = Service(tmp_path)
     svc.start()
+    svc.create_user()
     yield svc
     svc.stop()
 
@@ -135,7 +138,7 @@ def gui(qtbot: Any, service: Service, tmp_cache_path: Path) -> Iterator[Window]:
     w.cache.close()
 
 
-def connect_elsewhere(client: ApiClient) -> dict[str, Any]:
+def connect_elsewhere(client: ApiClient) -> Connection:
     browser = Browser()
     connection = run_connect(client, "demo", open_browser=browser, timeout=30)
     browser.join()
@@ -149,21 +152,21 @@ def test_changes_made_elsewhere_reach_the_list_with_no_user_action(
     reloads = gui.reloads
     with ApiClient(service.url, auth=service.sign_in()) as elsewhere:  # another device
         made = connect_elsewhere(elsewhere)
-        gui.qtbot.waitUntil(lambda: gui.status_of(made["id"]) == "connected", timeout=DEADLINE_MS)
-        assert ("connected", made["id"]) in gui.applied  # it came by the event stream
+        gui.qtbot.waitUntil(lambda: gui.status_of(made.id) == "connected", timeout=DEADLINE_MS)
+        assert ("connected", made.id) in gui.applied  # it came by the event stream
 
         revoked = httpx.post(f"{service.url}/sandbox/admin/grants/revoke", timeout=10)
         assert revoked.status_code == 200
         with gui.qtbot.waitSignal(gui.notifier.shown, timeout=DEADLINE_MS) as shown:
-            assert elsewhere.connection(made["id"], check=True)["status"] == "needs_reconnect"
+            assert elsewhere.connection(made.id, check=True).status == "needs_reconnect"
         assert shown.args[0] == "Demo Ads needs reconnecting"
-        row = gui.window.accounts.row_for(made["id"])
+        row = gui.window.accounts.row_for(made.id)
         assert row is not None
         assert row.badge.text() == "Needs reconnect"
         assert "Reconnect" in row.detail.text()
 
-        elsewhere.disconnect(made["id"])
-        gui.qtbot.waitUntil(lambda: gui.model.get(made["id"]) is None, timeout=DEADLINE_MS)
+        elsewhere.disconnect(made.id)
+        gui.qtbot.waitUntil(lambda: gui.model.get(made.id) is None, timeout=DEADLINE_MS)
     assert gui.reloads == reloads  # no re-read of the list ...
     assert gui.refreshes == 0  # ... and nobody pressed Refresh
 
@@ -179,8 +182,8 @@ def test_after_the_backend_restarts_the_window_reconnects_and_follows_again(
     gui.qtbot.waitUntil(lambda: gui.reloads > reloads, timeout=60_000)
     with ApiClient(service.url, auth=service.sign_in()) as elsewhere:
         made = connect_elsewhere(elsewhere)
-    gui.qtbot.waitUntil(lambda: gui.status_of(made["id"]) == "connected", timeout=DEADLINE_MS)
-    assert ("connected", made["id"]) in gui.applied
+    gui.qtbot.waitUntil(lambda: gui.status_of(made.id) == "connected", timeout=DEADLINE_MS)
+    assert ("connected", made.id) in gui.applied
     assert gui.refreshes == 0
 
 
@@ -191,8 +194,8 @@ def test_a_change_made_while_the_stream_was_closed_is_read_when_it_reopens(
     gui.controller.live.stop()
     with ApiClient(service.url, auth=service.sign_in()) as elsewhere:
         made = connect_elsewhere(elsewhere)
-    assert gui.model.get(made["id"]) is None
+    assert gui.model.get(made.id) is None
     with gui.qtbot.waitSignal(gui.controller.list_reloaded, timeout=DEADLINE_MS):
         gui.controller.live.start()
-    assert gui.status_of(made["id"]) == "connected"
-    assert ("connected", made["id"]) not in gui.applied  # the re-read brought it
+    assert gui.status_of(made.id) == "connected"
+    assert ("connected", made.id) not in gui.applied  # the re-read brought it
