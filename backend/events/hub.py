@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections import deque
 from typing import Any, Final, Protocol
 
@@ -32,6 +34,8 @@ class Subscription:
     def __init__(self, user_id: str) -> None:
         self.user_id = user_id
         self.after = 0
+        self.joined = math.inf
+        """When it was subscribed (monotonic): a NOTIFY received before that is not for it."""
         """Events with ids up to this one committed before the stream opened (SQLite)."""
         self.ended = False
         self._items: deque[dict[str, Any]] = deque()
@@ -64,6 +68,9 @@ class Subscription:
 
 
 class _Feed(Protocol):
+    received_at: float
+    """When the last batch's notifications arrived (monotonic; inf: not known, see cutoff)."""
+
     async def start(self) -> None:
         """Return once every change committed from now on will be seen."""
 
@@ -80,6 +87,7 @@ class _Poller:
     """SQLite: poll for ids above the cursor. One writer at a time commits ids in order."""
 
     def __init__(self, engine: Engine, interval_s: float) -> None:
+        self.received_at = math.inf  # the id cutoff sorts out what predates a stream
         self._engine = engine
         self._interval = interval_s
         self._cursor = 0
@@ -117,6 +125,7 @@ class _Listener:
         self._conninfo = url.render_as_string(hide_password=False)
         self._conn: psycopg.AsyncConnection[Any] | None = None
         self._seen = 0
+        self.received_at = 0.0
 
     async def _connect(self) -> None:
         conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
@@ -150,6 +159,9 @@ class _Listener:
             return await self._reconnect()
         if not ids:
             return []
+        # Stamped before the rows are fetched: a stream that subscribes meanwhile must not get
+        # changes announced before it opened (its client reads the list after that).
+        self.received_at = time.monotonic()
         rows = await anyio.to_thread.run_sync(events_by_ids, self._engine, ids)
         if rows:
             self._seen = max(self._seen, rows[-1].id)
@@ -164,6 +176,7 @@ class _Listener:
             except psycopg.Error:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RECONNECT_MAX_S)
+        self.received_at = time.monotonic()
         rows = await anyio.to_thread.run_sync(events_after, self._engine, self._seen)
         if rows:
             self._seen = rows[-1].id
@@ -212,6 +225,7 @@ class EventHub:
                 feed = self._current = self._feed()
                 await feed.start()
                 self._task = asyncio.create_task(self._run(feed), name="live-events")
+            sub.joined = time.monotonic()
             self._subs.add(sub)
             return sub
 
@@ -238,7 +252,7 @@ class EventHub:
                     continue
                 delay = 0.25
                 for row in rows:
-                    self._dispatch(row)
+                    self._dispatch(row, feed.received_at)
             # No await between the check above and this: a subscriber arriving now starts
             # a fresh feed instead of joining one that is ending.
             if self._current is feed:
@@ -246,11 +260,11 @@ class EventHub:
         finally:
             await feed.close()
 
-    def _dispatch(self, row: Row[Any]) -> None:
+    def _dispatch(self, row: Row[Any], received_at: float) -> None:
         event = None
         for sub in list(self._subs):
             # Per-user isolation: only the owner's streams.
-            if sub.user_id == row.user_id and row.id > sub.after:
+            if sub.user_id == row.user_id and row.id > sub.after and sub.joined < received_at:
                 event = event or event_json(row)
                 sub.push(event)
 
