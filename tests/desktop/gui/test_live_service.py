@@ -17,6 +17,7 @@ import httpx
 import pytest
 from PySide6.QtGui import QIcon
 
+from backend.sandbox.admin import admin_headers, read_token_file
 from desktop.api.client import ApiClient
 from desktop.cache import Cache
 from desktop.connect import run_connect
@@ -155,7 +156,10 @@ def test_changes_made_elsewhere_reach_the_list_with_no_user_action(
         gui.qtbot.waitUntil(lambda: gui.status_of(made.id) == "connected", timeout=DEADLINE_MS)
         assert ("connected", made.id) in gui.applied  # it came by the event stream
 
-        revoked = httpx.post(f"{service.url}/sandbox/admin/grants/revoke", timeout=10)
+        token = read_token_file(Path(service.env["CONNECTED_ACCOUNTS_DATA_DIR"]))
+        revoked = httpx.post(
+            f"{service.url}/sandbox/admin/grants/revoke", headers=admin_headers(token), timeout=10
+        )
         assert revoked.status_code == 200
         with gui.qtbot.waitSignal(gui.notifier.shown, timeout=DEADLINE_MS) as shown:
             assert elsewhere.connection(made.id, check=True).status == "needs_reconnect"
