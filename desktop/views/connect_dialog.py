@@ -42,6 +42,14 @@ class _UrlRelay(QObject):
     """The flow wants the browser opened at this URL."""
 
 
+ONLY_DEMO_NOTE = (
+    "Only Demo Ads, the built-in sandbox, is set up on this backend. To connect Meta Ads, "
+    "Google Ads, LinkedIn Ads or Microsoft Advertising, the backend needs that platform in its "
+    "provider file: docs/PROVIDERS.md explains it step by step, and "
+    "`connected-accounts-backend presets` lists what each platform needs."
+)
+
+
 def open_in_browser(url: str) -> object:
     return QDesktopServices.openUrl(QUrl(url))
 
@@ -125,6 +133,12 @@ class ConnectDialog(QDialog):
         self.provider_list.setIconSize(QSize(28, 28))
         self.provider_list.itemDoubleClicked.connect(lambda _item: self._on_continue_clicked())
         box.addWidget(self.provider_list)
+        self.only_demo_note = PlainLabel(ONLY_DEMO_NOTE)
+        self.only_demo_note.setObjectName("onlyDemoNote")
+        self.only_demo_note.setWordWrap(True)
+        self.only_demo_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.only_demo_note.hide()
+        box.addWidget(self.only_demo_note)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         cancel = QPushButton("Cancel")
@@ -226,6 +240,8 @@ class ConnectDialog(QDialog):
             if providers
             else "This backend has no providers enabled. Ask its administrator to add one."
         )
+        # A backend with the sandbox alone: say why the list is so short and how to grow it.
+        self.only_demo_note.setVisible(bool(providers) and all(p.kind == "demo" for p in providers))
         if providers:
             row = 0
             for i, p in enumerate(providers):

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import cli_report
+from desktop.api.answers import Provider
 from desktop.api.errors import ApiError
 from desktop.cache import Cache
 from desktop.connect import ConnectRefused
@@ -435,3 +436,26 @@ def test_settings_dialog_chooses_built_in_or_a_remote_url(qtbot) -> None:
     with qtbot.waitSignal(dialog.backend_chosen) as blocker:
         dialog._on_buttons_accepted()
     assert blocker.args == ["https://accounts.example.com"]
+
+
+def _dialog_with(qtbot, providers: list[dict[str, Any]]) -> ConnectDialog:
+    listed = [Provider.from_api(p) for p in providers]
+    dialog = ConnectDialog(lambda: listed, lambda *_a: None, open_url=lambda _u: None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.provider_list.count() == len(providers))
+    return dialog
+
+
+def test_connect_dialog_says_when_only_demo_ads_is_set_up_and_how_to_add_a_platform(qtbot) -> None:
+    demo = {"id": "demo", "display_name": "Demo Ads", "kind": "demo", "scopes": ["ads_read"]}
+    dialog = _dialog_with(qtbot, [demo])
+    assert dialog.only_demo_note.isVisible()
+    words = dialog.only_demo_note.text()
+    assert "Only Demo Ads" in words
+    assert "docs/PROVIDERS.md" in words
+    assert "connected-accounts-backend presets" in words
+
+    meta = {"id": "meta", "display_name": "Meta Ads", "kind": "meta", "scopes": ["ads_read"]}
+    dialog = _dialog_with(qtbot, [demo, meta])
+    assert not dialog.only_demo_note.isVisible()
