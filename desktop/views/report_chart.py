@@ -191,7 +191,7 @@ def _plot_steps(report: dict[str, Any], metric: str) -> Generator[None, None, Pl
 
 
 def _stamp(day: date) -> QDateTime:
-    return QDateTime(datetime.combine(day, time(12)))
+    return QDateTime(day.year, day.month, day.day, 12, 0, 0)  # local time, as _point's
 
 
 def _point(day: date, value: float) -> QPointF:
