@@ -71,7 +71,10 @@ def normalize_report(
     campaign = query.level == "campaign"
     money_exp = Decimal(1).scaleb(-minor_units(account.currency))
     keys = ["date", *(["campaign_id", "campaign_name"] if campaign else []), *metrics]
-    columns = [{"key": k, "label": _LABELS[k][0], "type": _LABELS[k][1]} for k in keys]
+    # Google Ads counts modelled conversions in fractions: those stay decimals (issue 16).
+    exact = any(r.conversions_exact is not None for r in rows)
+    labels = {**_LABELS, "conversions": ("Conversions", "decimal")} if exact else _LABELS
+    columns = [{"key": k, "label": labels[k][0], "type": labels[k][1]} for k in keys]
     # Building 100k row lists would trigger dozens of cyclic-GC passes over every live
     # object; none of these lists can form a cycle, so the collector pauses meanwhile.
     gc_was_enabled = gc.isenabled()
@@ -81,8 +84,8 @@ def normalize_report(
             # Context-wide HALF_UP: quantize() then rounds the way the report promises.
             ctx.prec = 34
             ctx.rounding = ROUND_HALF_UP
-            out_rows = _rows(_sorted(rows, campaign), metrics, campaign, money_exp)
-            totals = _totals(rows, metrics, money_exp)
+            out_rows = _rows(_sorted(rows, campaign), metrics, campaign, money_exp, exact)
+            totals = _totals(rows, metrics, money_exp, exact)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -108,7 +111,7 @@ def _sorted(rows: Sequence[RawRow], campaign: bool) -> list[RawRow]:
 
 
 def _rows(
-    rows: list[RawRow], metrics: list[str], campaign: bool, money_exp: Decimal
+    rows: list[RawRow], metrics: list[str], campaign: bool, money_exp: Decimal, exact: bool
 ) -> list[list[Any]]:
     """Every metric of every row, then the selected columns picked out.
 
@@ -137,11 +140,13 @@ def _rows(
             ctr = cpm = None
         cpc = str(quantize(spend / clicks, money_exp)) if clicks else None
         spent = str(quantize(spend, money_exp))
+        conv: int | str = r.conversions
+        if exact:
+            conv = f"{_exact(r):f}"
         if campaign:
-            cid, name, conv = r.campaign_id, r.campaign_name, r.conversions
-            append([iso, cid, name, imp, clicks, spent, conv, ctr, cpc, cpm])
+            append([iso, r.campaign_id, r.campaign_name, imp, clicks, spent, conv, ctr, cpc, cpm])
         else:
-            append([iso, imp, clicks, spent, r.conversions, ctr, cpc, cpm])
+            append([iso, imp, clicks, spent, conv, ctr, cpc, cpm])
     if len(metrics) == len(METRICS):
         return out
     # Positions in the rows above: the dimension columns, then METRICS in order.
@@ -150,12 +155,20 @@ def _rows(
     return [[row[i] for i in picks] for row in out]
 
 
-def _totals(rows: Sequence[RawRow], metrics: list[str], money_exp: Decimal) -> dict[str, Any]:
+def _exact(r: RawRow) -> Decimal:
+    return r.conversions_exact if r.conversions_exact is not None else Decimal(r.conversions)
+
+
+def _totals(
+    rows: Sequence[RawRow], metrics: list[str], money_exp: Decimal, exact: bool
+) -> dict[str, Any]:
     """Sums, and the ratios computed from the sums (never an average of row ratios)."""
     imp = sum(r.impressions for r in rows)
     clicks = sum(r.clicks for r in rows)
     spend = sum((r.spend for r in rows), Decimal(0))
-    conv = sum(r.conversions for r in rows)
+    conv: int | str = sum(r.conversions for r in rows)
+    if exact:
+        conv = f"{sum((_exact(r) for r in rows), Decimal(0)):f}"
     values: dict[str, Any] = {
         "impressions": imp,
         "clicks": clicks,

@@ -9,7 +9,9 @@ import pytest
 
 from backend.providers.base import (
     AccessTokenRejected,
+    AdAccount,
     InvalidGrant,
+    Level,
     Provider,
     ProviderRequestError,
     RateLimited,
@@ -17,6 +19,7 @@ from backend.providers.base import (
     TokenSet,
 )
 from backend.providers.registry import build_provider
+from backend.reports.normalize import normalize_report
 from backend.secret import Secret
 from tests.backend.providers.conftest import (
     FAST_RETRIES,
@@ -149,12 +152,39 @@ async def test_report_turns_cost_micros_into_money_across_batches(
     assert {r.campaign_id for r in rows} == {"900", "901"}
     # zero metrics are absent from Google's JSON and read as 0
     assert any(r.clicks == 0 for r in rows)
-    # 1.5 conversions round half up to 2; 0.5 to 1
+    # metrics.conversions is a double (modelled conversions): kept exact as a decimal
     by_key = {(r.date, r.campaign_id): r for r in rows}
     for e in expected:
         conv = e["metrics"].get("conversions", 0)
         row = by_key[(date.fromisoformat(e["segments"]["date"]), e["campaign"]["id"])]
-        assert row.conversions == int(Decimal(str(conv)) + Decimal("0.5"))
+        assert row.conversions_exact == Decimal(str(conv))
+
+
+async def test_daily_campaign_report_keeps_fractional_conversions_as_decimals(
+    google: Google, google_provider: Provider
+) -> None:
+    """The classic daily account/campaign report (issue 16: metrics.conversions stays decimal).
+
+    Google Ads API reference, Metrics: `conversions` and `conversions_value` are doubles.
+    """
+    _, state = google
+    tokens, _ = await connect(google_provider)
+    account = AdAccount("1112223333", "Search", "USD", "UTC")
+    levels: tuple[tuple[Level, bool], ...] = (("campaign", True), ("account", False))
+    for level, campaign in levels:
+        query = ReportQuery("1112223333", date(2026, 10, 1), date(2026, 10, 31), level)
+        rows = await google_provider.fetch_report(tokens.access_token, query)
+        report = normalize_report(rows, query=query, account=account)
+        conv = next(c for c in report["columns"] if c["key"] == "conversions")
+        assert conv["type"] == "decimal"
+        at = [c["key"] for c in report["columns"]].index("conversions")
+        values = [Decimal(r[at]) for r in report["rows"]]
+        assert all(isinstance(r[at], str) for r in report["rows"])
+        expected = state.rows("1112223333", query.since, query.until, campaign)
+        want = sorted(Decimal(str(e["metrics"].get("conversions", 0))) for e in expected)
+        assert sorted(values) == want
+        assert any(v != v.to_integral_value() for v in values)  # halves survive
+        assert Decimal(report["totals"]["conversions"]) == sum(want, Decimal(0))
 
 
 async def test_expired_access_token_is_access_token_rejected(
