@@ -1,7 +1,8 @@
 """UI stalls: the longest gap seen by a 5 ms heartbeat QTimer on the UI thread (offscreen Qt)
 1. during a connect flow: desktop.connect.run_connect through desktop.tasks.run_in_background,
    the browser played by play_consent in another thread, a backend with Demo Ads mounted;
-2. during the 100,000-row report load through the real ReportsView (desktop/views/reports.py):
+2. during the 100,000-row ad-level daily report load (bench/_report.py) through the real
+   ReportsView (desktop/views/reports.py):
    `load()` with a fetch that decodes the backend's JSON bytes as ApiClient does after reading
    them (desktop.sliced_json.loads), a real desktop Cache in a temp folder; until every
    background task (fetch, chart sums, cache write) is done and the view has painted.
