@@ -1,5 +1,6 @@
 """Child process for bench/cold_start.py: `python -m bench._cold_child app BACKEND_URL` builds
-the main window with desktop/app.py build_main, as run_gui does (the parent fills the cache);
+the main window with desktop/app/bootstrap.py
+build_main, as run_gui does (the parent fills the cache);
 `python -m bench._cold_child bare` shows a bare QTableView. Prints, as JSON, the monotonic time
 of the first paint event (app: the first paint once the cached connections are in the model)
 and the peak resident memory up to that paint (VmHWM), besides the parent's whole-process
@@ -52,10 +53,10 @@ def bare() -> None:
 
 
 def full(backend_url: str) -> None:
-    """run_gui's own wiring (desktop.app.build_main + MainParts.start), minus the single-instance
-    guard and signal handlers."""
-    from desktop import tasks
-    from desktop.app import build_app, build_main
+    """run_gui's own wiring (desktop.app.bootstrap.build_main + MainParts.start), minus the
+    single-instance guard and signal handlers."""
+    from desktop.app.bootstrap import build_app, build_main
+    from desktop.concurrency import tasks
 
     app = build_app()
     parts = build_main(app, backend_url)

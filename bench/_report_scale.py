@@ -19,13 +19,8 @@ CACHE = Path(tempfile.gettempdir()) / f"connected-accounts-bench-report-{_NAME}-
 
 
 def report_bytes() -> bytes:
-    return ad_level_bytes(ROWS, CACHE)
-
-
-def ad_level_bytes(count: int, cache: Path) -> bytes:
-    """The first `count` rows of act_1099's ad-level daily report, cached in `cache`."""
-    if cache.exists():
-        return cache.read_bytes()
+    if CACHE.exists():
+        return CACHE.read_bytes()
     from backend.providers.base import AdAccount, ReportQuery
     from backend.providers.demo import _row
     from backend.reports.normalize import minor_units
@@ -33,19 +28,17 @@ def ad_level_bytes(count: int, cache: Path) -> bytes:
     from backend.sandbox import data, hierarchy
     from backend.sandbox.config import SandboxConfig
 
-    account = next(
-        a for a in data.accounts_for("user-1001", benchmark=True) if a.id == data.BENCHMARK_ACCOUNT
-    )
+    account = next(a for a in data.accounts_for("user-1001") if a.id == "act_1099")
     seed = SandboxConfig().seed
     # Not every ad has a row every day: a tenth more days, then the first ROWS rows.
-    days = -(-count * 11 // (10 * len(hierarchy.units_of(seed, account))))
+    days = -(-ROWS * 11 // (10 * len(hierarchy.units_of(seed, account))))
     until = date(2026, 11, 28)
     since = until - timedelta(days=days - 1)
     query = ReportQuery(
         account_id=account.id, since=since, until=until, level="ad", metrics=METRICS
     )
     items, _summary = hierarchy.report(seed, account, since, until, "ad", [], True)
-    rows = [_row(item, query) for item in items[:count]]
+    rows = [_row(item, query) for item in items[:ROWS]]
     del items
     ad = AdAccount(account.id, account.name, account.currency, account.time_zone)
     part = Part(ad, rows, None, Decimal(1).scaleb(-minor_units(ad.currency)))
@@ -58,5 +51,5 @@ def ad_level_bytes(count: int, cache: Path) -> bytes:
         "fetched_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"), "cached": False,
     }  # fmt: skip
     payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    cache.write_bytes(payload)
+    CACHE.write_bytes(payload)
     return payload

@@ -75,7 +75,7 @@ def main() -> None:
         # Pre-populate the desktop's cache in the child's XDG_CACHE_HOME.
         subprocess.run(
             [sys.executable, "-c",
-             "import json,sys; from desktop.cache import CACHE_FILE, Cache;"
+             "import json,sys; from desktop.models.cache import CACHE_FILE, Cache;"
              "from desktop.config import cache_dir;"
              "c = Cache(cache_dir() / CACHE_FILE, sys.argv[1]);"
              "c.save_connections(json.loads(sys.argv[2])); c.close()",

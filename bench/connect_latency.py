@@ -1,5 +1,5 @@
 """Connect latency: from the browser's redirect reaching the desktop's loopback receiver to the
-connect call returning the connection (desktop.connect.run_connect with the real ApiClient and
+connect call returning the connection (desktop.connect.flow.run_connect with the real ApiClient and
 LoopbackReceiver, a backend on SQLite, the real Demo Ads sandbox in its own process).
 
 The browser is played by play_consent in another thread; the clock starts just before it sends
@@ -31,7 +31,7 @@ from bench._support import (
     tempdir,
 )
 from desktop.api.client import ApiClient
-from desktop.connect import run_connect
+from desktop.connect.flow import run_connect
 from tests.support.browser import play_consent, tls_context
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))

@@ -1,5 +1,5 @@
-"""Report scale: a 1,000,000-row ad-level daily report (bench/_report_scale.py), fetched over
-HTTP from another process and decoded into typed columns (desktop/columnar.py) on a worker
+"""Report scale: a 1,000,000-row ad-level daily report (bench/_report_scale.py), fetched over HTTP
+from another process and decoded into typed columns (desktop/concurrency/columnar.py) on a worker
 thread, into the columnar table model (desktop/models/columnar_report.py) shown by a QTableView,
 then scrolled to its end; each run in a fresh child process (offscreen Qt).
 
@@ -44,7 +44,7 @@ def child(url: str) -> dict[str, Any]:
     from PySide6.QtWidgets import QApplication, QHeaderView, QTableView
 
     from bench.ui_stall import Heartbeat
-    from desktop import columnar
+    from desktop.concurrency import columnar
     from desktop.models.columnar_report import ColumnarReportModel
 
     app = QApplication.instance() or QApplication([])

@@ -1,10 +1,10 @@
 """UI stalls: the longest gap seen by a 5 ms heartbeat QTimer on the UI thread (offscreen Qt)
-1. during a connect flow: desktop.connect.run_connect through desktop.tasks.run_in_background,
+1. during a connect flow: desktop.connect.flow.run_connect through
+   desktop.concurrency.tasks.run_in_background,
    the browser played by play_consent in another thread, a backend with Demo Ads mounted;
-2. during the 100,000-row ad-level daily report load (bench/_report.py) through the real
-   ReportsView (desktop/views/reports.py):
+2. during the 100,000-row report load through the real ReportsView (desktop/views/reports.py):
    `load()` with a fetch that decodes the backend's JSON bytes as ApiClient does after reading
-   them (desktop.sliced_json.loads), a real desktop Cache in a temp folder; until every
+   them (desktop.concurrency.sliced_json.loads), a real desktop Cache in a temp folder; until every
    background task (fetch, chart sums, cache write) is done and the view has painted.
 Target: longest stall <= 16 ms (one frame; issue 18) in each (median over runs).
 """
@@ -26,12 +26,12 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from bench._report import report_bytes
 from bench._support import backend_env, emit, login, median, start_ready, tempdir
-from desktop import sliced_json, tasks
 from desktop.api.client import ApiClient
-from desktop.cache import Cache
-from desktop.connect import run_connect
+from desktop.concurrency import sliced_json, tasks
+from desktop.concurrency.tasks import run_in_background
+from desktop.connect.flow import run_connect
+from desktop.models.cache import Cache
 from desktop.models.connections import Connection, ConnectionsModel
-from desktop.tasks import run_in_background
 from desktop.views.reports import ReportsView
 from tests.support.browser import play_consent, tls_context
 
@@ -93,7 +93,8 @@ def run_until(done: Callable[[], bool], timeout: float = 120) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the benchmarked operation never finished")
         # As app.exec() runs: wait for events (the 5 ms heartbeat wakes it), so the event
-        # dispatcher's aboutToBlock comes as in the app (desktop/views/paint.py uses it).
+        # dispatcher's aboutToBlock comes as in the app (desktop/concurrency/after_paint.py
+        # uses it).
         loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
 
 

@@ -37,7 +37,7 @@ def display_missing(env: Mapping[str, str] = os.environ, platform: str = sys.pla
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments; no sub-command opens the window (Qt is imported only then)."""
     _start_local_service_early(sys.argv[1:] if argv is None else argv)
-    from desktop.cli import build_parser, run_command
+    from desktop.cli.main import build_parser, run_command
     from desktop.log import setup_logging
 
     parser = build_parser()
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         if display_missing():
             print(NO_DISPLAY, file=sys.stderr)
             return 2
-        from desktop.app import run_gui
+        from desktop.app.bootstrap import run_gui
 
         return int(run_gui(args))
     return run_command(args)
@@ -69,7 +69,7 @@ def _start_local_service_early(argv: list[str]) -> None:
 
     if load_settings().backend_url:
         return
-    from desktop import localsvc
+    from desktop.account import localsvc
 
     localsvc.start_early()
 

@@ -39,16 +39,16 @@ from PySide6.QtGui import QColor, QPainter, QPixmap  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
 
 from backend.sandbox.admin import admin_headers, read_token_file  # noqa: E402
-from desktop.app import build_app  # noqa: E402
-from desktop.cache import CACHE_FILE, Cache  # noqa: E402
+from desktop.account.local_backend import LocalBackend  # noqa: E402
+from desktop.app.backend_link import BackendLink  # noqa: E402
+from desktop.app.bootstrap import build_app  # noqa: E402
+from desktop.app.controller import Controller  # noqa: E402
+from desktop.app.notify import Notifier  # noqa: E402
 from desktop.config import cache_dir  # noqa: E402
-from desktop.local_backend import LocalBackend  # noqa: E402
+from desktop.models.cache import CACHE_FILE, Cache  # noqa: E402
 from desktop.models.connections import ConnectionsModel  # noqa: E402
-from desktop.notify import Notifier  # noqa: E402
 from desktop.views.connect_dialog import ConnectDialog  # noqa: E402
-from desktop.views.controller import Controller  # noqa: E402
 from desktop.views.main_window import MainWindow  # noqa: E402
-from desktop.views.startup import BackendLink  # noqa: E402
 from tests.support.browser import play_consent  # noqa: E402
 
 
@@ -129,7 +129,7 @@ def main() -> int:
     finally:
         window.close()
         link.stop()
-        from desktop import localsvc
+        from desktop.account import localsvc
 
         localsvc.stop()  # never leave the service process behind, even when a step failed
     print(f"Saved screenshots to {args.out}")

@@ -1,6 +1,6 @@
 """The local companion service process: `python -m backend.localsvc.serve`.
 
-Started detached by a client (desktop/localsvc.py) under the start lock; holds the instance
+Started detached by a client (desktop/account/localsvc.py) under the start lock; holds the instance
 lock for its whole life, so there is never a second one for this user. Prints `READY <url>`
 once the runtime file names it, then lets go of the client's pipe. Stops by itself after
 `idle_timeout` seconds with no request in flight and no open event stream, and on SIGTERM;

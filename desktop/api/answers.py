@@ -93,7 +93,7 @@ class ReportAccount:
 @dataclass(frozen=True)
 class ReportHeader:
     """Everything of a report but its rows, which stay plain lists on the fast path
-    (desktop/sliced_json.py, desktop/models/report.py)."""
+    (desktop/concurrency/sliced_json.py, desktop/models/report.py)."""
 
     account: ReportAccount
     since: date | None

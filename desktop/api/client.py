@@ -15,9 +15,10 @@ from urllib.parse import quote
 
 import httpx
 
-from desktop import __version__, sliced_json
+from desktop import __version__
 from desktop.api.answers import DisconnectOutcome, Provider
 from desktop.api.errors import ApiError, cancelled_error
+from desktop.concurrency import sliced_json
 from desktop.models.connection import Connection
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from desktop.steps import drain
+from desktop.concurrency.steps import drain
 
 SUMMED = ("impressions", "clicks", "spend", "conversions")
 CHARTABLE = {
@@ -50,7 +50,7 @@ ROWS_PER_STEP = 2000
 def series_by_date_steps(
     report: dict[str, Any], metric: str
 ) -> Generator[None, None, list[tuple[date, Decimal]]]:
-    """`series_by_date` as steps for `desktop.tasks.run_in_steps` (the UI thread sums a
+    """`series_by_date` as steps for `desktop.concurrency.tasks.run_in_steps` (the UI thread sums a
     100,000-row report between paints)."""
     keys = [c["key"] for c in report.get("columns", [])]
     if "date" not in keys or metric not in _NEEDS:

@@ -1,5 +1,5 @@
-"""The report table over typed column arrays (desktop/columnar.py): a million rows in less
-memory than their JSON. A cell is formatted when a view asks for it (only the visible ones);
+"""The report table over typed column arrays (desktop/concurrency/columnar.py): a million rows in
+less memory than their JSON. A cell is formatted when a view asks for it (only the visible ones);
 sorting is one numpy argsort over the column (text columns by the rank of their strings)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 from PySide6.QtCore import QModelIndex, Qt
 
-from desktop.columnar import ColumnarRows
+from desktop.concurrency.columnar import ColumnarRows
 from desktop.models.report import (
     _LEFT,
     _RIGHT,
@@ -32,7 +32,8 @@ class ColumnarReportModel(_OneCallPerCell):
         self._order: npt.NDArray[np.int64] | None = None  # view row -> source row
 
     def set_rows(self, report: dict[str, Any] | None, rows: ColumnarRows | None) -> None:
-        """`report` without its rows (desktop.columnar.decode's first half) and the columns."""
+        """`report` without its rows (desktop.concurrency.columnar.decode's first half) and the
+        columns."""
         self.beginResetModel()
         self.report, self._rows, self._order = report, rows, None
         self.endResetModel()

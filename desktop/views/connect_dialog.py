@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.api.answers import Provider
+from desktop.concurrency.tasks import Task, run_in_background
 from desktop.models.connection import Connection
 from desktop.models.format import rich_safe
-from desktop.tasks import Task, run_in_background
 from desktop.views.errors import describe_error
 from desktop.views.widgets import Pages, PlainLabel, provider_icon
 
@@ -91,8 +91,8 @@ class ConnectDialog(QDialog):
         self._url = ""
         self._relay = _UrlRelay(self)
         self._relay.url_ready.connect(self._on_relay_url_ready)
-        # The app's browser opener (desktop.browser) says when the browser died at once.
-        browser = sys.modules.get("desktop.browser")
+        # The app's browser opener (desktop.connect.browser) says when the browser died at once.
+        browser = sys.modules.get("desktop.connect.browser")
         opener = browser.installed() if browser is not None else None
         if opener is not None:
             opener.failed.connect(self._on_opener_failed)

@@ -1,7 +1,8 @@
 """Settings → Signed-in devices: every device signed in to this account, its name, when it
 was last seen (local time) and which one this is; sign one out, or every other one.
 
-Every backend call runs on a worker (desktop/tasks.py); the dialog only shows the answers."""
+Every backend call runs on a worker (desktop/concurrency/tasks.py); the dialog only shows the
+answers."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.concurrency.tasks import run_in_background
 from desktop.models.expiry import local_time
-from desktop.tasks import run_in_background
 from desktop.views.errors import describe_error
 from desktop.views.widgets import PlainLabel
 

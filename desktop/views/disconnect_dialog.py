@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.api.answers import DisconnectOutcome
+from desktop.concurrency.tasks import run_in_background
 from desktop.models.connections import Connection
-from desktop.tasks import run_in_background
 from desktop.views.errors import describe_error
 from desktop.views.widgets import PlainLabel, icon_label, provider_icon
 

@@ -15,10 +15,11 @@ _BY_CODE = {
 
 def describe_error(error: BaseException) -> str:
     """What went wrong and what to do, in words."""
-    # The connect flow's errors come from desktop.connect and desktop.loopback, which load with
-    # the first connect (socket, html, ipaddress: ~20 ms the first paint does not need). Until
-    # they are loaded no such error can exist, so they are looked up, not imported.
-    connect, loopback = sys.modules.get("desktop.connect"), sys.modules.get("desktop.loopback")
+    # The connect flow's errors come from desktop.connect.flow and desktop.connect.loopback, which
+    # load with the first connect (socket, html, ipaddress: ~20 ms the first paint does not need).
+    # Until they are loaded no such error can exist, so they are looked up, not imported.
+    connect = sys.modules.get("desktop.connect.flow")
+    loopback = sys.modules.get("desktop.connect.loopback")
     if connect is not None and isinstance(error, connect.ConnectRefused):
         if error.error == "access_denied":
             return (

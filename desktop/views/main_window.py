@@ -24,7 +24,7 @@ from desktop.views.widgets import Banner, PlainLabel, icon
 NO_KEYRING = "No system keyring is available"
 
 if TYPE_CHECKING:  # built on first use: QtCharts loads after the window has painted
-    from desktop.cache import Cache
+    from desktop.models.cache import Cache
     from desktop.views.reports import ReportOp, ReportsView
 
 ACCOUNTS, REPORTS = 0, 1
@@ -52,7 +52,7 @@ def keyring_lead(reason: str | None) -> str:
 
 
 class MainWindow(QMainWindow):
-    """Layout and commands only; `desktop.app` wires the commands to the backend."""
+    """Layout and commands only; `desktop.app.bootstrap` wires the commands to the backend."""
 
     connect_requested = Signal()
     """Connect a new ad account."""

@@ -17,9 +17,9 @@ from PySide6.QtCore import QDateTime, QEvent, QLocale, QMargins, QPointF, Qt
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from desktop.concurrency.tasks import Task, run_in_steps
 from desktop.models.chart_top import NEEDS, axis_label, nice_ticks, top_series_steps
 from desktop.models.report_query import METRICS
-from desktop.tasks import Task, run_in_steps
 from desktop.views.widgets import PlainLabel
 
 CHARTABLE = {k: v for k, v in METRICS.items() if k in NEEDS}

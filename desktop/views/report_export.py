@@ -7,7 +7,7 @@ from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
-from desktop.cli_report import report_csv
+from desktop.cli.report import report_csv
 from desktop.views.report_table import ReportTable
 
 RELEASE_ROWS_PER_STEP = 5000
@@ -15,7 +15,7 @@ RELEASE_ROWS_PER_STEP = 5000
 
 def csv_job(table: ReportTable, report: dict[str, Any], path: Path) -> Callable[[], int]:
     """A job writing the rows the filter shows, in the view's order, in the one CSV format the
-    command line writes (desktop/cli_report.py); it returns the number of rows written."""
+    command line writes (desktop/cli/report.py); it returns the number of rows written."""
     # A copy of the row list (not of the rows): a replaced report's list is emptied.
     source, order = table.model.snapshot()
     picked = [source[order[r] if order is not None else r] for r in table.source_rows()]

@@ -17,15 +17,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import sliced_json
-from desktop.cache import Cache
-from desktop.cli_report import default_file_name
+from desktop.cli.report import default_file_name
+from desktop.concurrency import sliced_json
+from desktop.concurrency.after_paint import after_next_paint
+from desktop.concurrency.tasks import Task, run_in_background, run_in_steps
+from desktop.models.cache import Cache
 from desktop.models.connections import Connection, ConnectionsModel
 from desktop.models.report_query import ReportQuery
-from desktop.tasks import Task, run_in_background, run_in_steps
 from desktop.views.empty_state import NO_REPORTS_YET, empty_or_content
 from desktop.views.errors import describe_error
-from desktop.views.paint import after_next_paint
 from desktop.views.report_chart import ReportChart
 from desktop.views.report_export import csv_job, release_steps
 from desktop.views.report_options import ReportOptions
@@ -383,7 +383,7 @@ class ReportsView(QWidget):
 
     def export_to(self, path: Path) -> None:
         """Write the rows the filter shows, in the view's order, in the one CSV format the
-        command line writes (desktop/cli_report.py), off the UI thread."""
+        command line writes (desktop/cli/report.py), off the UI thread."""
         report = self.table.model.report
         if report is None:
             return

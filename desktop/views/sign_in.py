@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.tasks import run_in_background
+from desktop.concurrency.tasks import run_in_background
 from desktop.views.errors import describe_error
 from desktop.views.widgets import PlainLabel
 

@@ -40,7 +40,7 @@ def real_desktop(qapp) -> None:  # type: ignore[no-untyped-def]
             "No D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is unset): run the tests inside "
             "`dbus-run-session` with an unlocked gnome-keyring-daemon (see ./dev test)."
         )
-    from desktop.secure_store import KeyringStore, open_store
+    from desktop.account.secure_store import KeyringStore, open_store
 
     store = open_store(timeout=15)
     if not isinstance(store, KeyringStore) or store.description != "keyring (SecretService)":

@@ -1,6 +1,7 @@
 """The product the way a person meets it, with nothing faked.
 
-- the window is built the way `desktop.app.run_gui` builds it, on a real X server (Xvfb, xcb);
+- the window is built the way `desktop.app.bootstrap.run_gui` builds it, on a real X server
+  (Xvfb, xcb);
 - the backend is a real `backend.cli serve --sandbox` process on a fresh PostgreSQL database,
   with a vault key this test chose (so it can open the vault and learn the provider's tokens);
 - the sign-in is kept by the real gnome-keyring-daemon (Secret Service over D-Bus);
@@ -289,12 +290,12 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 # -- one launch of the app -----------------------------------------------------------------------
 class App:
-    """The window, controller, cache and backend link from `desktop.app.build_main`, as
+    """The window, controller, cache and backend link from `desktop.app.bootstrap.build_main`, as
     `run_gui` runs them (minus the single-instance socket and `app.exec()`, which pytest-qt's
     loop replaces)."""
 
     def __init__(self, backend_url: str) -> None:
-        from desktop.app import build_app, build_main
+        from desktop.app.bootstrap import build_app, build_main
 
         self.parts = build_main(build_app(), backend_url)
         self.model = self.parts.model
@@ -324,7 +325,7 @@ class App:
     def quit(self) -> None:
         if self.closed:
             return
-        from desktop import tasks
+        from desktop.concurrency import tasks
 
         self.closed = True
         self.window.close()
@@ -397,7 +398,7 @@ def start_connect(qtbot: Any, app: App) -> Any:
 def test_sign_in_then_deny_in_chromium_stores_nothing(
     qtbot: Any, backend: Backend, browser: Chromium, journey: Journey
 ) -> None:
-    from desktop.secure_store import KeyringStore, open_store
+    from desktop.account.secure_store import KeyringStore, open_store
     from desktop.views.connect_dialog import FAILED
 
     store = open_store()

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = """
 import json, sys, time
 from desktop.api.secret import Secret
-from desktop.secure_store import DeviceRecord, open_store
+from desktop.account.secure_store import DeviceRecord, open_store
 started = time.monotonic()
 store = open_store(timeout=3)
 record = DeviceRecord("dev-9", Secret("PEM-KEY-SECRET"), Secret("jwt-SECRET"), "d@example.com")

@@ -1,11 +1,11 @@
 """Rule (issue 14 point 10): no CSV this app writes can run as a spreadsheet formula.
 
 Both writers — the window's export (desktop/models/export.py, through the real ReportsView)
-and the command line's `report --format csv` (desktop/cli_output.py) — are fed provider
+and the command line's `report --format csv` (desktop/cli/output.py) — are fed provider
 names that start with `=`, `+`, `-`, `@`, tab or CR, or hold CR/LF anywhere. Read back with
 the stdlib csv reader, every such cell must come back with a leading `'` and on its own row;
 plain decimal numbers (a negative amount) stay numbers (the choice is explained in
-desktop/csv_cells.py).
+desktop/models/csv_cells.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from desktop.cli_report import report_csv
-from desktop.csv_cells import FORMULA_STARTS
+from desktop.cli.report import report_csv
+from desktop.models.csv_cells import FORMULA_STARTS
 from desktop.models.export import write_csv
 from tests.desktop.gui import data
 

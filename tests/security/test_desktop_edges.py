@@ -8,7 +8,7 @@ import time
 import pytest
 
 from desktop.api.client import ApiClient, ApiError
-from desktop.loopback import LoopbackReceiver
+from desktop.connect.loopback import LoopbackReceiver
 from tests.faults.test_desktop_client_faults import Misbehaving, answer
 
 STATE = "s-pending-state-0123456789abcdef"

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from desktop.loopback import (
+from desktop.connect.loopback import (
     CallbackResult,
     LoopbackReceiver,
     ReceiverCancelled,

@@ -20,11 +20,11 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QLabel
 
 from desktop.api.errors import ApiError
-from desktop.cache import Cache
+from desktop.app.controller import Controller
+from desktop.app.notify import Notifier, _literal
+from desktop.models.cache import Cache
 from desktop.models.connections import ConnectionsModel
-from desktop.notify import Notifier, _literal
 from desktop.views.connect_dialog import ConnectDialog
-from desktop.views.controller import Controller
 from desktop.views.main_window import MainWindow
 from tests.desktop.gui import data
 from tests.desktop.gui.fakes import FakeApi

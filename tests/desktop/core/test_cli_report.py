@@ -1,7 +1,7 @@
 """`connected-accounts report` end to end: the real backend, Demo Ads, the command line.
 
 Follows the command line in docs (README "Command line") and the one CSV format
-(desktop/cli_report.py): ISO dates, account_id and currency columns, units in ratio headers,
+(desktop/cli/report.py): ISO dates, account_id and currency columns, units in ratio headers,
 formula-safe cells (OWASP "CSV Injection"), no total row unless --totals.
 """
 
@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from desktop.cli_output import report_table
-from desktop.cli_report import report_csv
+from desktop.cli.output import report_table
+from desktop.cli.report import report_csv
 from tests.desktop.core.test_cli_backend import (  # noqa: F401 - module-scoped fixtures
     Env,
     cli,

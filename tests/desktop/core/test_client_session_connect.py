@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from desktop.account.secure_store import MemoryStore
+from desktop.account.session import Session
 from desktop.api.client import ApiClient, ApiError
-from desktop.connect import ConnectRefused, run_connect
-from desktop.loopback import ReceiverCancelled, ReceiverTimeout
-from desktop.secure_store import MemoryStore
-from desktop.session import Session
+from desktop.connect.flow import ConnectRefused, run_connect
+from desktop.connect.loopback import ReceiverCancelled, ReceiverTimeout
 from tests.desktop.core.fake_backend import FakeState, create_fake_backend
 from tests.support.servers import serve
 

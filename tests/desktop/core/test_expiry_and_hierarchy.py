@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from desktop.cli_output import connections_table
-from desktop.cli_twins import account_tree, accounts_table
+from desktop.cli.output import connections_table
+from desktop.cli.twins import account_tree, accounts_table
 from desktop.models.expiry import expiry_warning, lapse_key
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)

@@ -328,10 +328,10 @@ def test_a_client_follows_the_service_to_its_new_address_after_it_stopped(
     home: LocalHome, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A window outlives the service (idle stop, `service stop`): its next call starts it again."""
-    from desktop import localsvc
+    from desktop.account import localsvc
+    from desktop.account.local_backend import LocalBackend
+    from desktop.account.secure_store import MemoryStore
     from desktop.api.client import ApiClient
-    from desktop.local_backend import LocalBackend
-    from desktop.secure_store import MemoryStore
 
     for name in ("XDG_RUNTIME_DIR", "CONNECTED_ACCOUNTS_DATA_DIR"):
         monkeypatch.setenv(name, home.env[name])

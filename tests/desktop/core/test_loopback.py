@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from desktop import loopback
-from desktop.loopback import (
+from desktop.connect import loopback
+from desktop.connect.loopback import (
     CallbackResult,
     LoopbackReceiver,
     ReceiverCancelled,

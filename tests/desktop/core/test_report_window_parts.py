@@ -7,10 +7,10 @@ from decimal import Decimal
 
 from PySide6.QtCore import QLocale
 
+from desktop.concurrency.steps import drain
 from desktop.models.chart_top import OTHER, axis_label, nice_ticks, top_series_steps
 from desktop.models.report_query import ReportQuery
 from desktop.models.report_summary import change_text, currency_totals
-from desktop.steps import drain
 
 
 def test_a_change_reads_without_colour() -> None:

@@ -14,8 +14,8 @@ from typing import Any
 from keyring.backends import fail
 from keyrings.alt.file import EncryptedKeyring, PlaintextKeyring
 
+from desktop.account.secure_store import DeviceRecord, MemoryStore, open_store
 from desktop.api.secret import Secret
-from desktop.secure_store import DeviceRecord, MemoryStore, open_store
 
 URL = "http://127.0.0.1:8765"
 RECORD = DeviceRecord(
@@ -122,7 +122,7 @@ def test_memory_store_delete_forgets() -> None:
 SCRIPT = """
 import json, sys
 from desktop.api.secret import Secret
-from desktop.secure_store import DeviceRecord, open_store
+from desktop.account.secure_store import DeviceRecord, open_store
 store = open_store()
 record = DeviceRecord("dev-9", Secret("PEM-KEY"), Secret("jwt-token"), "dana@example.com")
 store.save("http://127.0.0.1:1/", record)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from desktop.account.secure_store import MemoryStore
+from desktop.account.session import Session
 from desktop.api.client import ApiClient
 from desktop.api.errors import ApiError
-from desktop.secure_store import MemoryStore
-from desktop.session import Session
 from desktop.views.errors import describe_error
 from tests.backend.conftest import (  # noqa: F401  (fixtures)
     Backend,

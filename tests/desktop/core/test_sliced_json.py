@@ -1,4 +1,5 @@
-"""desktop/sliced_json.py decodes and encodes exactly as the json module does, element by element.
+"""desktop/concurrency/sliced_json.py decodes and encodes exactly as the json module does, element
+by element.
 
 Rule: the UI thread never waits more than a frame (the brief's standards), and a garbled answer
 from the backend is a clear error, never a crash (DESIGN "HTTP API"; tests/faults covers the
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from desktop import sliced_json
+from desktop.concurrency import sliced_json
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
 values = st.recursive(

@@ -42,7 +42,8 @@ def tmp_cache_path(tmp_path: Path) -> Path:
 def _wait_for_background_tasks() -> Iterator[None]:
     """No worker from one test may call back into the next."""
     yield
-    from desktop import live, tasks
+    from desktop.app import live
+    from desktop.concurrency import tasks
 
     for updates in list(live._running):  # a live-update reader would outlive its window
         updates.stop()

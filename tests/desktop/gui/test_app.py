@@ -9,8 +9,8 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication
 
 from desktop import __version__
-from desktop.app import apply_color_scheme, build_app
-from desktop.single_instance import SingleInstance, server_name
+from desktop.app.bootstrap import apply_color_scheme, build_app
+from desktop.app.single_instance import SingleInstance, server_name
 from desktop.views.about import about_text
 
 

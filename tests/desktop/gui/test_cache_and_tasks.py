@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QObject, QThread
 
-from desktop.cache import Cache
-from desktop.tasks import run_in_background
+from desktop.concurrency.tasks import run_in_background
+from desktop.models.cache import Cache
 from tests.desktop.gui import data
 
 OLD_LAYOUT = """
@@ -54,7 +54,7 @@ def test_cache_drops_reports_of_removed_connections(tmp_cache_path: Path) -> Non
 
 
 def test_a_cache_file_written_by_the_sqlalchemy_version_still_loads(tmp_cache_path: Path) -> None:
-    """The layout and text (`json.dumps` with spaces) that desktop/cache.py wrote through
+    """The layout and text (`json.dumps` with spaces) that desktop/models/cache.py wrote through
     SQLAlchemy until the cold-start fix: an upgrade must not lose last run's view."""
     tmp_cache_path.parent.mkdir(parents=True)
     db = sqlite3.connect(tmp_cache_path)
@@ -154,7 +154,7 @@ def test_callbacks_are_dropped_when_parent_is_gone_or_task_cancelled(qtbot, how:
 
 
 def test_shutdown_with_cancel_stops_waiting_operations(qtbot) -> None:
-    from desktop import tasks
+    from desktop.concurrency import tasks
 
     parent = QObject()
     cancel = threading.Event()
@@ -196,7 +196,7 @@ def test_a_preload_of_an_unreadable_file_fails_the_load(tmp_cache_path: Path) ->
 def test_cache_keeps_several_reports_per_connection_keyed_by_query(tmp_cache_path: Path) -> None:
     from datetime import date
 
-    from desktop.cache import REPORTS_KEPT
+    from desktop.models.cache import REPORTS_KEPT
     from desktop.models.report_query import ReportQuery
 
     cache = Cache(tmp_cache_path, "embedded")

@@ -12,13 +12,13 @@ import pytest
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication, QWidget
 
-from desktop import app as desktop_app
-from desktop.cache import CACHE_FILE, Cache
+from desktop.app import bootstrap as desktop_app
+from desktop.app.controller import Controller
+from desktop.app.notify import Notifier
+from desktop.concurrency import after_paint
 from desktop.config import cache_dir
+from desktop.models.cache import CACHE_FILE, Cache
 from desktop.models.connections import ConnectionsModel
-from desktop.notify import Notifier
-from desktop.views import paint
-from desktop.views.controller import Controller
 from desktop.views.main_window import REPORTS, MainWindow
 from tests.desktop.gui import data
 from tests.desktop.gui.fakes import FakeApi
@@ -46,7 +46,7 @@ def test_the_first_paint_shows_the_saved_list_and_the_backend_link_starts_after_
     """The promise: a saved list read by the time the window is shown is in its first paint
     (the preload runs while the window is built, bench/cold_start.py)."""
     # The window is shown: its paint comes, however busy the machine; never the fallback.
-    monkeypatch.setattr(paint, "PAINT_WAIT_MS", 600_000)
+    monkeypatch.setattr(after_paint, "PAINT_WAIT_MS", 600_000)
     saved = Cache(cache_dir() / CACHE_FILE, BACKEND)
     saved.save_connections([data.connection("a"), data.connection("b"), data.connection("c")])
     saved.close()
@@ -77,11 +77,11 @@ def test_the_first_paint_shows_the_saved_list_and_the_backend_link_starts_after_
 def test_after_next_paint_does_not_wait_forever_for_a_hidden_window(
     qtbot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(paint, "PAINT_WAIT_MS", 50)
+    monkeypatch.setattr(after_paint, "PAINT_WAIT_MS", 50)
     hidden = QWidget()
     qtbot.addWidget(hidden)
     calls: list[str] = []
-    paint.after_next_paint(hidden, lambda: calls.append("ran"))
+    after_paint.after_next_paint(hidden, lambda: calls.append("ran"))
     qtbot.waitUntil(lambda: calls == ["ran"], timeout=2000)
     qtbot.wait(100)
     assert calls == ["ran"]  # once, not once per paint or timer
@@ -96,7 +96,7 @@ def test_after_next_paint_runs_once_after_the_paint(qtbot, qapp: QApplication) -
     paints = _Paints(window, ConnectionsModel())
     qapp.installEventFilter(paints)
     try:
-        paint.after_next_paint(window, lambda: painted.append(len(paints.rows)))
+        after_paint.after_next_paint(window, lambda: painted.append(len(paints.rows)))
         qtbot.waitUntil(lambda: bool(painted), timeout=2000)
         window.update()
         qtbot.wait(50)

@@ -1,6 +1,6 @@
-"""Reports as typed columns (desktop/columnar.py) and their table model: the same cells as the
-JSON, windows cut anywhere (multi-byte text, "],[" inside strings, rows longer than a window),
-nulls, numbers that do not fit falling back to text, Qt's model contract, sorting."""
+"""Reports as typed columns (desktop/concurrency/columnar.py) and their table model: the same cells
+as the JSON, windows cut anywhere (multi-byte text, "],[" inside strings, rows longer than a
+window), nulls, numbers that do not fit falling back to text, Qt's model contract, sorting."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from desktop import columnar
+from desktop.concurrency import columnar
 from desktop.models.columnar_report import ColumnarReportModel
 from desktop.models.report import RawValueRole, ReportTableModel
 from tests.desktop.gui import data

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from PySide6.QtWidgets import QLabel, QPushButton
 
-from desktop import localsvc
+from desktop.account import localsvc
+from desktop.account.local_backend import LocalBackend
+from desktop.account.secure_store import MemoryStore
 from desktop.api.client import ApiClient
 from desktop.api.errors import ApiError
-from desktop.app import open_devices
+from desktop.app.bootstrap import open_devices
 from desktop.config import COMMAND_LINE, DESKTOP_APP
-from desktop.local_backend import LocalBackend
 from desktop.models.connections import ConnectionsModel
 from desktop.models.expiry import local_time
-from desktop.secure_store import MemoryStore
 from desktop.views.main_window import MainWindow
 from desktop.views.settings_dialog import SettingsDialog
 

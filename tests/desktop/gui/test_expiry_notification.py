@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from PySide6.QtGui import QIcon
 
-from desktop.cache import Cache
-from desktop.expiry_watch import ExpiryWatcher
+from desktop.app.expiry_watch import ExpiryWatcher
+from desktop.app.notify import Notifier
+from desktop.models.cache import Cache
 from desktop.models.connections import Connection, ConnectionsModel
-from desktop.notify import Notifier
 from desktop.views.main_window import MainWindow
 from tests.desktop.gui import data
 
@@ -140,7 +140,7 @@ def test_without_a_notification_service_the_window_shows_a_banner(qtbot, tmp_cac
 
 
 def test_the_window_checks_whenever_its_list_changes(qtbot, stub: Stub, tmp_cache_path) -> None:
-    from desktop.app import watch_expiry
+    from desktop.app.bootstrap import watch_expiry
 
     model = ConnectionsModel()
     window = MainWindow(model)

@@ -21,17 +21,17 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QDialogButtonBox
 
 from backend.sandbox.admin import admin_headers, read_token_file
-from desktop import localsvc
+from desktop.account import localsvc
+from desktop.account.local_backend import LocalBackend
+from desktop.account.secure_store import MemoryStore
 from desktop.api.client import ApiClient
-from desktop.cache import Cache
-from desktop.connect import run_connect
-from desktop.local_backend import LocalBackend
+from desktop.app.backend_link import BackendLink
+from desktop.app.controller import Controller
+from desktop.app.notify import Notifier
+from desktop.connect.flow import run_connect
+from desktop.models.cache import Cache
 from desktop.models.connections import ConnectionsModel
-from desktop.notify import Notifier
-from desktop.secure_store import MemoryStore
-from desktop.views.controller import Controller
 from desktop.views.main_window import MainWindow
-from desktop.views.startup import BackendLink
 from tests.support.browser import play_consent
 
 

@@ -18,14 +18,14 @@ import pytest
 from PySide6.QtGui import QIcon
 
 from backend.sandbox.admin import admin_headers, read_token_file
+from desktop.account.secure_store import MemoryStore
+from desktop.account.session import Session
 from desktop.api.client import ApiClient
-from desktop.cache import Cache
-from desktop.connect import run_connect
+from desktop.app.controller import Controller
+from desktop.app.notify import Notifier
+from desktop.connect.flow import run_connect
+from desktop.models.cache import Cache
 from desktop.models.connections import Connection, ConnectionsModel
-from desktop.notify import Notifier
-from desktop.secure_store import MemoryStore
-from desktop.session import Session
-from desktop.views.controller import Controller
 from desktop.views.main_window import MainWindow
 from tests.desktop.gui.test_live_backend import Browser
 from tests.support.servers import bind_loopback

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from PySide6.QtGui import QIcon
 
-from desktop.cache import Cache
+from desktop.app.controller import Controller
+from desktop.app.notify import Notifier
+from desktop.models.cache import Cache
 from desktop.models.connections import ConnectionsModel
-from desktop.notify import Notifier
-from desktop.views.controller import Controller
 from desktop.views.main_window import MainWindow
 from tests.desktop.gui import data
 from tests.desktop.gui.fakes import FakeApi

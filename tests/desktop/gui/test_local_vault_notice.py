@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 from PySide6.QtGui import QIcon
 
-from desktop.cache import Cache
-from desktop.local_backend import LocalBackend
+from desktop.account.local_backend import LocalBackend
+from desktop.account.secure_store import MemoryStore
+from desktop.app.backend_link import BackendLink
+from desktop.app.controller import Controller
+from desktop.app.notify import Notifier
+from desktop.models.cache import Cache
 from desktop.models.connections import ConnectionsModel
-from desktop.notify import Notifier
-from desktop.secure_store import MemoryStore
-from desktop.views.controller import Controller
 from desktop.views.main_window import MainWindow
-from desktop.views.startup import BackendLink
 from tests.support.localsvc import LocalHome
 
 

@@ -12,15 +12,15 @@ from typing import Any
 from keyrings.alt.file import PlaintextKeyring
 from PySide6.QtGui import QIcon
 
+from desktop.account.secure_store import MemoryStore, open_store
 from desktop.api.errors import ApiError
-from desktop.cache import Cache
+from desktop.app.backend_link import BackendLink
+from desktop.app.controller import Controller
+from desktop.app.notify import Notifier
+from desktop.models.cache import Cache
 from desktop.models.connection import Connection
 from desktop.models.connections import ConnectionsModel
-from desktop.notify import Notifier
-from desktop.secure_store import MemoryStore, open_store
-from desktop.views.controller import Controller
 from desktop.views.main_window import MainWindow
-from desktop.views.startup import BackendLink
 from desktop.views.widgets import Banner
 from tests.desktop.gui import data
 from tests.desktop.gui.fakes import FakeApi
@@ -128,8 +128,8 @@ def test_signed_out_device_gets_one_sign_in_banner_saying_it_once(
     api = FakeApi([data.connection("a")])
     parts.attach(api)
 
-    def refused() -> list[dict[str, Any]]:  # what desktop.session raises for a gone device
-        from desktop.session import _sign_in_again, sign_in_needed
+    def refused() -> list[dict[str, Any]]:  # what desktop.account.session raises for a gone device
+        from desktop.account.session import _sign_in_again, sign_in_needed
 
         raise sign_in_needed(_sign_in_again("This device was signed out; sign in again."))
 
@@ -274,14 +274,14 @@ def test_browser_that_does_not_open_shows_the_link(qtbot: Any) -> None:
 
 
 def test_browser_that_dies_at_once_shows_the_link(qtbot: Any) -> None:
-    """The app's opener (desktop.browser, Qt's http(s) handler as in run_gui) starts the
+    """The app's opener (desktop.connect.browser, Qt's http(s) handler as in run_gui) starts the
     launcher through QDesktopServices.openUrl; the launcher exits with an error straight
     away, as Chromium run as root without --no-sandbox does (a real process)."""
     import sys
 
     from PySide6.QtWidgets import QApplication
 
-    from desktop import browser
+    from desktop.connect import browser
     from desktop.views.connect_dialog import open_in_browser
 
     launcher = [sys.executable, "-c", "raise SystemExit(1)"]
@@ -298,7 +298,7 @@ def test_browser_that_starts_is_not_reported_as_failed(qtbot: Any, tmp_path: Pat
 
     from PySide6.QtWidgets import QApplication
 
-    from desktop import browser
+    from desktop.connect import browser
     from desktop.views.connect_dialog import open_in_browser
 
     started = tmp_path / "started"

@@ -17,14 +17,14 @@ import httpx
 import pytest
 from PySide6.QtGui import QIcon
 
-from desktop import localsvc
+from desktop.account import localsvc
+from desktop.account.local_backend import LocalBackend
+from desktop.account.secure_store import MemoryStore
 from desktop.api.client import ApiClient
-from desktop.cache import Cache
-from desktop.local_backend import LocalBackend
+from desktop.app.controller import Controller
+from desktop.app.notify import Notifier
+from desktop.models.cache import Cache
 from desktop.models.connections import ConnectionsModel
-from desktop.notify import Notifier
-from desktop.secure_store import MemoryStore
-from desktop.views.controller import Controller
 from desktop.views.main_window import MainWindow
 from tests.support.browser import play_consent
 

@@ -1,8 +1,9 @@
-"""CPU work over a loaded report runs in steps on the UI thread (desktop.tasks.run_in_steps):
-bench/ui_stall.py showed that on a worker it shares the GIL with the UI thread and stretches
-every paint meanwhile. These check the steps' own rules and what the Reports view builds on them:
-results and errors delivered, cancellation, a shared per-pass budget, a replaced report freed in
-slices without touching anything still in use, and a reload keeping the column widths."""
+"""CPU work over a loaded report runs in steps on the UI thread
+(desktop.concurrency.tasks.run_in_steps): bench/ui_stall.py showed that on a worker it shares the
+GIL with the UI thread and stretches every paint meanwhile. These check the steps' own rules and
+what the Reports view builds on them: results and errors delivered, cancellation, a shared per-pass
+budget, a replaced report freed in slices without touching anything still in use, and a reload
+keeping the column widths."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QModelRoleData, QObject, Qt
 
-from desktop import tasks
+from desktop.concurrency import tasks
+from desktop.concurrency.tasks import run_in_steps
 from desktop.models.connections import ConnectionsModel
 from desktop.models.report import RawValueRole, ReportTableModel
-from desktop.tasks import run_in_steps
 from desktop.views.reports import ReportsView
 from tests.desktop.gui import data
 from tests.desktop.gui.fakes import FakeApi

@@ -20,17 +20,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import cli_report
 from desktop.api.answers import Provider
 from desktop.api.errors import ApiError
-from desktop.cache import Cache
-from desktop.connect import ConnectRefused
-from desktop.loopback import ReceiverTimeout
+from desktop.app.controller import Controller
+from desktop.app.notify import Notifier
+from desktop.cli import report as cli_report
+from desktop.connect.flow import ConnectRefused
+from desktop.connect.loopback import ReceiverTimeout
+from desktop.models.cache import Cache
 from desktop.models.connections import Connection, ConnectionsModel
-from desktop.notify import Notifier
 from desktop.views.accounts import AccountsView
 from desktop.views.connect_dialog import ConnectDialog
-from desktop.views.controller import Controller
 from desktop.views.disconnect_dialog import DisconnectDialog
 from desktop.views.main_window import MainWindow
 from desktop.views.reports import ReportsView
@@ -197,7 +197,7 @@ def test_export_writes_visible_columns_rows_and_totals(qtbot, model, tmp_path) -
     target = tmp_path / "report.csv"
     with qtbot.waitSignal(view.export_finished, timeout=5000):
         view.export_to(target)
-    # The one CSV format the command line writes (desktop/cli_report.py): keys as headers, the
+    # The one CSV format the command line writes (desktop/cli/report.py): keys as headers, the
     # account and currency on every row, ratios with their unit, no total row.
     rows = list(csv.reader(target.open(encoding="utf-8")))
     assert rows[0][:5] == ["date", "account_id", "currency", "campaign_id", "campaign_name"]

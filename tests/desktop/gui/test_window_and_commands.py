@@ -3,7 +3,7 @@ a command-line `connect demo --no-browser` through Demo Ads, a `report`, another
 later — all succeed; the window's list shows the new connection with no user action, brought
 by the event stream; exactly one service process runs for the user.
 
-The window is the real one (`desktop.app.build_main`: window, controller, backend link) in
+The window is the real one (`desktop.app.bootstrap.build_main`: window, controller, backend link) in
 this process, offscreen; the service and every command are real processes.
 """
 
@@ -21,7 +21,7 @@ import httpx
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from desktop.app import MainParts, build_main
+from desktop.app.bootstrap import MainParts, build_main
 from tests.support.browser import play_consent
 from tests.support.localsvc import ROOT, LocalHome, read_line
 

@@ -3,7 +3,7 @@
 The one CSV format (the window's export writes the same): a header of column keys, ISO dates,
 `account_id` and `currency` on every row, decimals exactly as the API sent them, ratio columns
 with their unit in the header (`ctr_percent`, `roas_ratio`), formula-safe cells
-(desktop/csv_cells.py), and no total row unless `--totals` asks for one (per currency).
+(desktop/models/csv_cells.py), and no total row unless `--totals` asks for one (per currency).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from desktop.cli_backend import CliError
-from desktop.cli_output import report_table, to_json
-from desktop.csv_cells import safe_row
+from desktop.cli.backend import CliError
+from desktop.cli.output import report_table, to_json
+from desktop.models.csv_cells import safe_row
 
 LEVELS = ("account", "campaign", "adset", "ad")
 PRESETS = (

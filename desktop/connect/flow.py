@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from desktop.api.errors import ApiError
-from desktop.loopback import (
+from desktop.connect.loopback import (
     CallbackResult,
     LoopbackReceiver,
     ReceiverCancelled,

@@ -5,7 +5,7 @@ Why jeepney and not QtDBus: Notify's signature is `susssasa{sv}i`. PySide6 marsh
 int as `i` (and through QDBusArgument as `q`), never as the `u` of `replaces_id`, and an empty
 list as `av`; GDBus-based servers (GNOME Shell) answer such a call with InvalidArgs. jeepney
 (already here: the Secret Service store uses it) writes the exact signature. The call blocks,
-so it runs on a worker (desktop/tasks.py), never on the UI thread.
+so it runs on a worker (desktop/concurrency/tasks.py), never on the UI thread.
 """
 
 from __future__ import annotations

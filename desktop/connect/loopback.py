@@ -15,8 +15,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from desktop.api.secret import Secret
-from desktop.loopback_pages import PAGES_DIR, page_response
-from desktop.loopback_pages import (  # re-exported: desktop.connect words refusals with it
+from desktop.connect.pages import PAGES_DIR, page_response
+from desktop.connect.pages import (  # re-exported: desktop.connect.flow words refusals with it
     describe_provider_error as describe_provider_error,
 )
 

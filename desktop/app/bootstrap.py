@@ -15,8 +15,14 @@ from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop import __version__, tasks
-from desktop.cache import CACHE_FILE, Cache
+from desktop import __version__
+from desktop.app.backend_link import BackendLink
+from desktop.app.controller import Controller
+from desktop.app.expiry_watch import ExpiryWatcher
+from desktop.app.notify import Notifier
+from desktop.concurrency import tasks
+from desktop.concurrency.after_paint import after_next_paint
+from desktop.concurrency.tasks import run_in_background
 from desktop.config import (
     BackendUrlRefused,
     Settings,
@@ -25,14 +31,9 @@ from desktop.config import (
     resolve_backend_url,
     save_settings,
 )
-from desktop.expiry_watch import ExpiryWatcher
+from desktop.models.cache import CACHE_FILE, Cache
 from desktop.models.connections import ConnectionsModel
-from desktop.notify import Notifier
-from desktop.tasks import run_in_background
-from desktop.views.controller import Controller
 from desktop.views.main_window import MainWindow
-from desktop.views.paint import after_next_paint
-from desktop.views.startup import BackendLink
 from desktop.views.widgets import icon
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STYLES_DIR = Path(__file__).resolve().parents[1] / "resources" / "styles"
+STYLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "styles"
 APP_NAME = "Connected Accounts"
 
 
@@ -193,7 +194,7 @@ def watch_expiry(
 
 def run_gui(args: argparse.Namespace) -> int:
     """Open the window; returns the exit code."""
-    from desktop.single_instance import SingleInstance, server_name
+    from desktop.app.single_instance import SingleInstance, server_name
 
     app = build_app()
     guard = SingleInstance(server_name())
@@ -221,8 +222,8 @@ def run_gui(args: argparse.Namespace) -> int:
 
 def _install_browser_opener(app: QApplication) -> None:
     """Open links with xdg-open ourselves, to notice a browser that dies at once
-    (desktop/browser.py); after the first paint, which does not need it."""
-    from desktop import browser
+    (desktop/connect/browser.py); after the first paint, which does not need it."""
+    from desktop.connect import browser
 
     browser.install(app)
 

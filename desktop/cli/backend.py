@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from desktop.account.local_backend import LocalBackend
+from desktop.account.secure_store import open_store
+from desktop.account.session import Session
 from desktop.api.client import ApiClient
 from desktop.api.errors import ApiError
 from desktop.config import COMMAND_LINE
-from desktop.local_backend import LocalBackend
 from desktop.models.connection import Connection
-from desktop.secure_store import open_store
-from desktop.session import Session
 
 
 class CliError(Exception):

@@ -10,25 +10,26 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from desktop import __version__, cli_twins
+from desktop import __version__
+from desktop.account.localsvc import LocalServiceError
+from desktop.account.secure_store import open_store
+from desktop.account.session import Session
 from desktop.api.errors import ApiError
-from desktop.cli_backend import BackendContext, CliError, exit_code_for, resolve_connection
-from desktop.cli_output import (
+from desktop.cli import twins
+from desktop.cli.backend import BackendContext, CliError, exit_code_for, resolve_connection
+from desktop.cli.output import (
     connection_summary,
     connections_table,
     providers_table,
     to_json,
 )
-from desktop.cli_report import add_report_arguments, check_report_arguments, write_report
+from desktop.cli.report import add_report_arguments, check_report_arguments, write_report
 from desktop.config import COMMAND_LINE, BackendUrlRefused, device_name, resolve_backend_url
-from desktop.connect import ConnectRefused, run_connect
-from desktop.localsvc import LocalServiceError
-from desktop.loopback import ReceiverCancelled, ReceiverTimeout
+from desktop.connect.flow import ConnectRefused, run_connect
+from desktop.connect.loopback import ReceiverCancelled, ReceiverTimeout
 from desktop.models.connection import Connection
-from desktop.secure_store import open_store
-from desktop.session import Session
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 UNAVAILABLE_ERRORS = {"server_error", "temporarily_unavailable"}
 
 
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     disconnect.add_argument("--yes", action="store_true", help="do not ask to confirm")
     disconnect.add_argument("--forget", action="store_true", help="drop a revocation-pending one")
     disconnect.add_argument("--json", action="store_true", help="the API's own answer")
-    cli_twins.add_parsers(sub)
+    twins.add_parsers(sub)
 
     sub.add_parser("install-desktop-entry", help="add the app to your desktop's menu")
 
@@ -246,7 +247,7 @@ def _disconnect(args: argparse.Namespace) -> int:
 
 
 def _install_desktop_entry(args: argparse.Namespace) -> int:
-    from desktop.cli_install import install_desktop_entry
+    from desktop.cli.install import install_desktop_entry
 
     for path in install_desktop_entry(RESOURCES):
         print(f"Installed {path}")
@@ -254,7 +255,7 @@ def _install_desktop_entry(args: argparse.Namespace) -> int:
 
 
 def _service(args: argparse.Namespace) -> int:
-    from desktop.cli_service import run_service
+    from desktop.cli.service import run_service
 
     return run_service(args)
 
@@ -269,9 +270,9 @@ COMMANDS: dict[str, Any] = {
     "disconnect": _disconnect,
     "install-desktop-entry": _install_desktop_entry,
     "service": _service,
-    "check": cli_twins.run_check,
-    "accounts": cli_twins.run_accounts,
-    "devices": cli_twins.run_devices,
+    "check": twins.run_check,
+    "accounts": twins.run_accounts,
+    "devices": twins.run_devices,
 }
 
 

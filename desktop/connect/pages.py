@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-PAGES_DIR = Path(__file__).resolve().parent.parent / "resources" / "pages"
+PAGES_DIR = Path(__file__).resolve().parents[2] / "resources" / "pages"
 # A foreign origin may not load anything into these pages (and they load nothing themselves).
 PAGE_HEADERS = {
     "Content-Type": "text/html; charset=utf-8",

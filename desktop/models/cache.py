@@ -2,7 +2,7 @@
 
 Shown at once on the next start, before the backend answers, and marked "cached". Only what the
 backend already sends the desktop is stored: connection status and report rows, never a token.
-Calls touch the disk: run them through `desktop.tasks.run_in_background`.
+Calls touch the disk: run them through `desktop.concurrency.tasks.run_in_background`.
 
 Python's own `sqlite3`, not SQLAlchemy: the cache is a few tables and fixed statements, and
 importing SQLAlchemy before the first paint cost the window half a second and 35 MiB
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from desktop import sliced_json
+from desktop.concurrency import sliced_json
 
 CACHE_FILE = "cache.sqlite3"
 REPORTS_KEPT = 8
@@ -50,7 +50,7 @@ _SCHEMA = (
         body TEXT NOT NULL,
         saved_at DATETIME NOT NULL,
         PRIMARY KEY (scope, connection_id, query_key))""",
-    # Expiry warnings already sent: one per connection per lapse date (desktop/expiry_watch.py).
+    # Expiry warnings already sent: one per connection per lapse date (desktop/app/expiry_watch.py).
     """CREATE TABLE IF NOT EXISTS notices (
         scope VARCHAR NOT NULL,
         key VARCHAR NOT NULL,

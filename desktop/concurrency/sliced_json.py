@@ -21,7 +21,7 @@ import re
 from collections.abc import Generator
 from typing import Any
 
-from desktop.steps import drain
+from desktop.concurrency.steps import drain
 
 _decoder = json.JSONDecoder()
 _raw_decode = _decoder.raw_decode
@@ -56,7 +56,7 @@ def dumps(value: Any) -> str:
 
 def dumps_steps(value: Any) -> Generator[None, None, str]:
     """`dumps`, as steps: yields after each slice and returns the text (for
-    `desktop.tasks.run_in_steps`, which runs it on the UI thread between paints)."""
+    `desktop.concurrency.tasks.run_in_steps`, which runs it on the UI thread between paints)."""
     if not isinstance(value, dict):
         return (yield from _dumps_steps(value))
     parts = []

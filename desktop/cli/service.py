@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from desktop import localsvc
+from desktop.account import localsvc
 
 
 def run_service(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
-"""The user's local companion service, signed in: found or started (desktop/localsvc.py), then
-a device session that proves the same OS user with the service's runtime secret.
+"""The user's local companion service, signed in: found or started (desktop/account/localsvc.py),
+then a device session that proves the same OS user with the service's runtime secret.
 
 No password exists for the local user. The device key sits in the OS keyring under a key
 naming the service's data folder, so the next process signs in silently (JWT-bearer renewal,
@@ -12,14 +12,14 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from backend.localsvc.paths import data_dir, runtime_dir
-from desktop import localsvc
+from desktop.account import localsvc
+from desktop.account.localsvc import LocalServiceError, Running
 from desktop.api.errors import ApiError
 from desktop.config import COMMAND_LINE, device_name
-from desktop.localsvc import LocalServiceError, Running
 
 if TYPE_CHECKING:  # PyJWT, cryptography and httpx load on the worker that starts the service
-    from desktop.secure_store import SecureStore
-    from desktop.session import Session
+    from desktop.account.secure_store import SecureStore
+    from desktop.account.session import Session
 
 STORE_PREFIX = "local-service"
 
@@ -61,7 +61,7 @@ class LocalBackend:
         if opener is not None:
             opener.join()
         store = self._store if self._store is not None else (store_box or [_open_store()])[0]
-        from desktop.session import Session
+        from desktop.account.session import Session
 
         session = Session(running.url, store, store_key=store_key(self._client), loopback=True)
         try:
@@ -106,6 +106,6 @@ class LocalBackend:
 
 
 def _open_store() -> SecureStore:
-    from desktop.secure_store import open_store
+    from desktop.account.secure_store import open_store
 
     return open_store()

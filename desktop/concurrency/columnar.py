@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from desktop.steps import drain
+from desktop.concurrency.steps import drain
 
 NUMERIC = frozenset({"integer", "money", "decimal", "percent"})
 WINDOW = 64 * 1024

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.cache import Cache
-from desktop.desktop_notify import NotificationUnavailable, send_notification
+from desktop.app.desktop_notify import NotificationUnavailable, send_notification
+from desktop.app.notify import Notifier
+from desktop.concurrency.tasks import run_in_background
+from desktop.models.cache import Cache
 from desktop.models.connection import Connection
-from desktop.notify import Notifier
-from desktop.tasks import run_in_background
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from desktop.account.secure_store import DeviceRecord, SecureStore, SecureStoreUnavailable
 from desktop.api.client import ApiClient
 from desktop.api.errors import ApiError
 from desktop.api.secret import Secret
-from desktop.secure_store import DeviceRecord, SecureStore, SecureStoreUnavailable
 
 log = logging.getLogger(__name__)
 

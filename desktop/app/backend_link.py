@@ -7,30 +7,30 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
 
+from desktop.app.controller import Controller
+from desktop.concurrency.tasks import run_in_background
 from desktop.config import DESKTOP_APP, device_name
-from desktop.tasks import run_in_background
-from desktop.views.controller import Controller
 from desktop.views.errors import describe_error
 
 if TYPE_CHECKING:
     # httpx, keyring, PyJWT and cryptography load on the worker that first needs them, after
     # the window has painted (bench/cold_start.py).
-    from desktop.local_backend import LocalBackend
-    from desktop.secure_store import SecureStore
-    from desktop.session import Session
+    from desktop.account.local_backend import LocalBackend
+    from desktop.account.secure_store import SecureStore
+    from desktop.account.session import Session
     from desktop.views.sign_in import SignInDialog
 
 LocalFactory = Callable[[], "LocalBackend"]
 
 
 def _local_backend() -> LocalBackend:
-    from desktop.local_backend import LocalBackend
+    from desktop.account.local_backend import LocalBackend
 
     return LocalBackend(client=DESKTOP_APP)
 
 
 def _open_store() -> SecureStore:
-    from desktop.secure_store import open_store
+    from desktop.account.secure_store import open_store
 
     return open_store()
 
@@ -98,7 +98,7 @@ class BackendLink(QObject):
         store_factory = self._store_factory
 
         def restore() -> Session | None:
-            from desktop.session import Session
+            from desktop.account.session import Session
 
             session = Session(url, store_factory())
             return session if session.restore() else None
@@ -121,7 +121,7 @@ class BackendLink(QObject):
 
     def sign_in_op(self, url: str, email: str, password: str) -> Session:
         """Runs on a worker thread (keyring and network)."""
-        from desktop.session import Session
+        from desktop.account.session import Session
 
         session = Session(url, self._store_factory())
         session.login(email, password, device_name=device_name(DESKTOP_APP))
@@ -137,7 +137,7 @@ class BackendLink(QObject):
         return dialog
 
     def _on_sign_in_dialog_signed_in(self, session: Any) -> None:
-        from desktop.session import Session
+        from desktop.account.session import Session
 
         assert isinstance(session, Session)
         self.backend_url = session.base_url
@@ -177,7 +177,7 @@ class BackendLink(QObject):
         self.ready.emit(url)
 
     def _on_failed(self, error: Exception) -> None:
-        from desktop.localsvc import LocalServiceError
+        from desktop.account.localsvc import LocalServiceError
 
         message = str(error) if isinstance(error, LocalServiceError) else describe_error(error)
         self.window.set_offline(message)

@@ -1,7 +1,8 @@
 """Work written as steps: a generator that yields between slices and returns its result.
 
-`desktop.tasks.run_in_steps` runs one on the UI thread between paints; `drain` runs one to the
-end at once, for callers that are not on the UI thread (a worker, a test, the command line)."""
+`desktop.concurrency.tasks.run_in_steps` runs one on the UI thread between paints; `drain` runs one
+to the end at once, for callers that are not on the UI thread (a worker, a test, the command
+line)."""
 
 from __future__ import annotations
 

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.api.errors import ApiError
-from desktop.live import LiveUpdates
+from desktop.app.live import LiveUpdates
+from desktop.app.notify import Notifier
+from desktop.concurrency.tasks import run_in_background
 from desktop.models.connections import Connection, ConnectionsModel
-from desktop.notify import Notifier
-from desktop.tasks import run_in_background
 from desktop.views.errors import describe_error
 from desktop.views.main_window import MainWindow
 
 if TYPE_CHECKING:  # imported when first used: the window paints before httpx and the dialogs load
     from desktop.api.client import ApiClient
-    from desktop.cache import Cache
+    from desktop.models.cache import Cache
     from desktop.models.report_query import ReportQuery
     from desktop.views.connect_dialog import ConnectDialog
     from desktop.views.disconnect_dialog import DisconnectDialog
@@ -77,7 +77,7 @@ class Controller(QObject):
         self.check_timer = QTimer(self)
         self.check_timer.setInterval(CHECK_INTERVAL_MS)
         self.check_timer.timeout.connect(self.check_all)
-        # Not parented: it lives while its reader thread runs (desktop.live).
+        # Not parented: it lives while its reader thread runs (desktop.app.live).
         self.live = LiveUpdates(lambda: self.client)
         self.live.opened.connect(self._on_live_opened)
         self.live.event_received.connect(self._on_live_event_received)
@@ -288,7 +288,7 @@ class Controller(QObject):
         if client is None:
             self.window.set_offline("Not connected to the companion service yet.")
             return None
-        from desktop.connect import run_connect
+        from desktop.connect.flow import run_connect
         from desktop.views.connect_dialog import ConnectDialog
 
         def connect(

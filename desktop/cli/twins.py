@@ -7,8 +7,8 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from desktop.cli_backend import BackendContext, CliError, resolve_connection
-from desktop.cli_output import cell, connections_table, table, to_json
+from desktop.cli.backend import BackendContext, CliError, resolve_connection
+from desktop.cli.output import cell, connections_table, table, to_json
 from desktop.config import resolve_backend_url
 from desktop.models.expiry import local_time
 

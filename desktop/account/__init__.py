@@ -1,0 +1,1 @@
+"""The signed-in account: session, secure store, and the local service client."""

@@ -1,0 +1,1 @@
+"""The window application: bootstrap, controller, backend link, single instance, notifications."""

@@ -1,0 +1,1 @@
+"""The command line: `connected-accounts <command>` and its output."""
