@@ -1,6 +1,5 @@
-"""Child process for bench/cold_start.py: `python -m bench._cold_child app BACKEND_URL` builds
-the main window with desktop/app/bootstrap.py
-build_main, as run_gui does (the parent fills the cache);
+"""Child process for bench/cold_start.py: `python -m bench._cold_child app BACKEND_URL` builds the
+main window with desktop/app/bootstrap.py build_main, as run_gui does (the parent fills the cache);
 `python -m bench._cold_child bare` shows a bare QTableView. Prints, as JSON, the monotonic time
 of the first paint event (app: the first paint once the cached connections are in the model)
 and the peak resident memory up to that paint (VmHWM), besides the parent's whole-process
