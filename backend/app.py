@@ -22,8 +22,7 @@ from backend.limits import BoundedRequests
 from backend.state import AppState
 
 if TYPE_CHECKING:
-    from backend.vault.crypto import KeyRing
-    from backend.vault.os_keyring import VaultKeyPlace
+    from backend.vault import KeyRing, VaultKeyPlace
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +69,14 @@ def create_app(
     from backend.meta_endpoints import router as meta_router
     from backend.providers.registry import build_providers
     from backend.reports.endpoints import router as reports_router
-    from backend.vault.keys import load_keyring_and_place
+    from backend.vault import load_vault_keys
 
     settings = settings or Settings()
     prepare_storage(settings.data_dir, settings.resolved_database_url())
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
     public_url = settings.resolved_public_url()
-    keyring, vault_place = vault if vault is not None else load_keyring_and_place(settings)
+    keyring, vault_place = vault if vault is not None else load_vault_keys(settings)
     state = AppState(
         settings=settings,
         engine=engine,

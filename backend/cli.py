@@ -267,7 +267,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_rotate_key(args: argparse.Namespace) -> int:
     from backend.db.engine import make_engine, session_factory
     from backend.db.migrate import upgrade
-    from backend.vault.keys import rotate_key
+    from backend.vault import rotate_key
 
     settings = _settings(args)
     setup_logging(settings.log_level)

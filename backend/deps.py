@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from backend.state import AppState
+from backend.vault import Vault
 
 
 def get_state(request: Request) -> AppState:
@@ -15,3 +16,10 @@ def get_state(request: Request) -> AppState:
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_vault(request: Request) -> Vault:
+    return get_state(request).vault
+
+
+VaultDep = Annotated[Vault, Depends(get_vault)]

@@ -14,6 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.providers.base import (
+    ProviderError,
+    ProviderRequestError,
+    ProviderUnavailable,
+    RateLimited,
+)
+from backend.vault import ConnectionGone, ReconnectRequired, VaultError, VaultUnavailable
+
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
@@ -59,6 +67,44 @@ class RateLimitedError(ApiError):
 
 class ProviderUnavailableError(ApiError):
     status, code, title = 503, "provider_unavailable", "Provider unavailable"
+
+
+class VaultKeyMissingError(ApiError):
+    """A stored secret names a vault key this backend does not have (a configuration error)."""
+
+    status, code, title = 500, "internal", "Vault key missing"
+
+
+def provider_api_error(
+    exc: ProviderError,
+    *,
+    then: str = "",
+    retry_after: float | None = None,
+    otherwise: type[ApiError] = ProviderUnavailableError,
+) -> ApiError:
+    """The API error for a provider failure: the one mapping every route uses.
+
+    `then` adds a sentence (e.g. "Nothing was stored."), `retry_after` is the default wait for
+    an outage that named none, `otherwise` the error for a failure of no more precise kind."""
+    words = f"{exc} {then}" if then else str(exc)
+    if isinstance(exc, RateLimited):
+        return RateLimitedError(words, retry_after=exc.retry_after)
+    if isinstance(exc, ProviderUnavailable):
+        return ProviderUnavailableError(words, retry_after=exc.retry_after or retry_after)
+    if isinstance(exc, ProviderRequestError):
+        return InvalidRequest(words)
+    return otherwise(words)
+
+
+def vault_api_error(exc: VaultError) -> ApiError | None:
+    """The API error for a vault failure; None for one that is an internal error."""
+    if isinstance(exc, ConnectionGone):
+        return NotFound(str(exc))
+    if isinstance(exc, ReconnectRequired):
+        return NeedsReconnect(str(exc))
+    if isinstance(exc, VaultUnavailable):
+        return VaultKeyMissingError(str(exc))
+    return None
 
 
 class Problem(BaseModel):
@@ -119,17 +165,28 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def _answer(exc: ApiError) -> JSONResponse:
+    return problem(
+        exc.status, exc.code, exc.title, exc.detail, retry_after=exc.retry_after, extra=exc.extra
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return problem(
-            exc.status,
-            exc.code,
-            exc.title,
-            exc.detail,
-            retry_after=exc.retry_after,
-            extra=exc.extra,
-        )
+        return _answer(exc)
+
+    @app.exception_handler(ProviderError)
+    async def _provider_error(_: Request, exc: ProviderError) -> JSONResponse:
+        return _answer(provider_api_error(exc))
+
+    @app.exception_handler(VaultError)
+    async def _vault_error(_: Request, exc: VaultError) -> JSONResponse:
+        error = vault_api_error(exc)
+        if error is None:
+            log.error("vault error: %s", type(exc).__name__)
+            return _internal_problem()
+        return _answer(error)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -163,6 +220,15 @@ def _storage_problem() -> JSONResponse:
         "The backend's database is unavailable or out of disk space; nothing was changed. "
         "Try again in a minute.",
         retry_after=5,
+    )
+
+
+def _internal_problem() -> JSONResponse:
+    return problem(
+        500,
+        "internal",
+        "Internal error",
+        "Something went wrong on the server. Try again; if it persists, check the backend log.",
     )
 
 
@@ -201,11 +267,5 @@ class _UnexpectedErrors:
                 response = _storage_problem()
             else:
                 log.error("unexpected error: %s", type(exc).__name__)
-                response = problem(
-                    500,
-                    "internal",
-                    "Internal error",
-                    "Something went wrong on the server. Try again; "
-                    "if it persists, check the backend log.",
-                )
+                response = _internal_problem()
             await response(scope, receive, send)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from backend.auth.keys import SigningKey
     from backend.events.hub import EventHub
     from backend.providers.base import Provider
-    from backend.vault.crypto import KeyRing
+    from backend.vault import KeyRing, Vault
 
 T = TypeVar("T")
 
@@ -42,6 +43,13 @@ class AppState:
         from backend.events.hub import EventHub
 
         self.events = EventHub(self.engine, poll_interval_s=self.settings.events_poll_s)
+
+    @functools.cached_property
+    def vault(self) -> Vault:
+        """The token vault over this state's engine, key ring, providers and settings."""
+        from backend.vault import Vault
+
+        return Vault(self)
 
     def provider(self, provider_id: str) -> Provider:
         from backend.errors import InvalidRequest

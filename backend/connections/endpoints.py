@@ -26,11 +26,12 @@ from backend.connections.schemas import (
     connection_json,
 )
 from backend.connections.service import get_owned, list_visible
-from backend.deps import StateDep
-from backend.errors import ApiError, NotFound
+from backend.deps import StateDep, VaultDep
+from backend.errors import NotFound
 from backend.events.record import record_change
+from backend.providers.base import ProviderError
 from backend.state import AppState
-from backend.vault.tokens import call_with_token
+from backend.vault import VaultError
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ async def import_connection(
 
 @router.get("/{connection_id}", response_model=ConnectionOut)
 async def get_connection(
-    connection_id: str, user: CurrentUser, state: StateDep, check: bool = False
+    connection_id: str, user: CurrentUser, state: StateDep, vault: VaultDep, check: bool = False
 ) -> dict[str, Any]:
     """One connection; `check=true` validates the grant at the provider first."""
     if check:
@@ -104,8 +105,8 @@ async def get_connection(
             # Each check is a provider call (and maybe a refresh): rate limited per user.
             await user_limits.spend(state, user.user_id, user_limits.check_limit(state))
             try:
-                accounts = await call_with_token(state, connection_id, provider.list_accounts)
-            except ApiError:
+                accounts = await vault.call_with_token(connection_id, provider.list_accounts)
+            except (ProviderError, VaultError):
                 pass  # the status now says what went wrong, in words
             else:
                 rows = [a.as_json() for a in accounts]

@@ -15,12 +15,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from backend import user_limits
-from backend.connections.locking import run_locked
 from backend.connections.schemas import ImportRequest, connection_json
 from backend.connections.service import upsert_connection
-from backend.errors import InvalidRequest, ProviderUnavailableError, RateLimitedError
+from backend.db.transactions import run_locked
+from backend.errors import InvalidRequest, provider_api_error
 from backend.events.record import record_change
-from backend.providers.base import InvalidGrant, ProviderError, ProviderUnavailable, RateLimited
+from backend.providers.base import InvalidGrant, ProviderError
 from backend.secret import Secret
 from backend.state import AppState
 
@@ -43,14 +43,10 @@ async def import_refresh_token(
             f"{name} did not accept this refresh token (it is revoked, expired, or was issued "
             "to another app); nothing was stored."
         ) from None
-    except RateLimited as exc:
-        raise RateLimitedError(f"{exc} Nothing was stored.", retry_after=exc.retry_after) from None
-    except ProviderUnavailable as exc:
-        raise ProviderUnavailableError(
-            f"{exc} Nothing was stored.", retry_after=exc.retry_after or 5
-        ) from None
     except ProviderError as exc:
-        raise InvalidRequest(f"{exc} Nothing was stored.") from None
+        raise provider_api_error(
+            exc, then="Nothing was stored.", retry_after=5, otherwise=InvalidRequest
+        ) from None
     if tokens.refresh_token is None:
         # RFC 6749 §6: no new refresh token in the response means the old one stays valid.
         tokens = dataclasses.replace(tokens, refresh_token=given)
@@ -59,7 +55,7 @@ async def import_refresh_token(
     def _store(session: Session) -> dict[str, Any]:
         conn = upsert_connection(
             session,
-            state.keyring,
+            state.vault,
             user_id=user_id,
             provider=provider,
             identity=identity,

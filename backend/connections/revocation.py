@@ -19,10 +19,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.connections.locking import run_locked
 from backend.connections.schemas import provider_display_name
 from backend.connections.service import get_owned_for_update
 from backend.db.models import Connection
+from backend.db.transactions import run_locked
 from backend.events.record import record_change
 from backend.providers.base import (
     ProviderError,
@@ -31,7 +31,7 @@ from backend.providers.base import (
 )
 from backend.secret import Secret
 from backend.state import AppState
-from backend.vault.refresh import access_aad, refresh_aad
+from backend.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,11 @@ async def revoke_tokens(state: AppState, held: _Held) -> Outcome:
 
 def _shred(conn: Connection, now: datetime, reason: str) -> None:
     """Crypto-shred: the ciphertexts go; the row stays as a record that it was disconnected."""
-    conn.refresh_ct = None
-    conn.access_ct = None
-    conn.access_expires_at = None
+    Vault.forget(conn)
     conn.status = "disconnected"
     conn.status_reason = reason
     conn.revocation_pending = False
     conn.next_revocation_at = None
-    conn.token_version += 1
     conn.updated_at = now
 
 
@@ -174,12 +171,7 @@ async def disconnect(
                 f"{name}'s site."
             )
             return body
-        access = None
-        if conn.access_ct and (conn.access_expires_at is None or conn.access_expires_at > now):
-            access = state.keyring.open(conn.access_ct, access_aad(conn.id))
-        refresh = (
-            state.keyring.open(conn.refresh_ct, refresh_aad(conn.id)) if conn.refresh_ct else None
-        )
+        access, refresh = state.vault.open_tokens(conn, now=now)
         # Out of use from now on: no report, no refresh (so no rotation) while we revoke.
         conn.status = "disconnected"
         conn.status_reason = _pending_reason(name)
@@ -255,9 +247,7 @@ async def _retry_one(state: AppState, connection_id: str) -> int:
         conn.revocation_attempts += 1
         # Claimed: the next attempt is scheduled before this one runs, so a crash retries.
         conn.next_revocation_at = now + backoff(conn.revocation_attempts)
-        refresh = (
-            state.keyring.open(conn.refresh_ct, refresh_aad(conn.id)) if conn.refresh_ct else None
-        )
+        refresh = state.vault.open_refresh(conn)
         return _Held(conn.id, conn.provider, refresh, None)
 
     held = await run_locked(state, _claim)

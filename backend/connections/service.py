@@ -14,8 +14,7 @@ from backend.db.models import Connection
 from backend.errors import NotFound
 from backend.providers.base import Identity, Provider, TokenSet
 from backend.providers.lapse import expiry_at_connect
-from backend.vault.crypto import KeyRing
-from backend.vault.tokens import store_tokens
+from backend.vault import Vault
 
 NOT_FOUND = "There is no such connection."
 
@@ -57,7 +56,7 @@ def list_visible(session: Session, user_id: str) -> list[Connection]:
 
 def upsert_connection(
     session: Session,
-    keyring: KeyRing,
+    vault: Vault,
     *,
     user_id: str,
     provider: Provider,
@@ -95,6 +94,6 @@ def upsert_connection(
     conn.next_revocation_at = None
     conn.updated_at = now
     # Sets status connected, clears the errors, seals both tokens bound to this row's id.
-    store_tokens(session, keyring, conn, tokens, now=now)
+    vault.store(session, conn, tokens, now=now)
     session.flush()
     return conn

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.connections.locking import run_locked
 from backend.connections.schemas import connection_json
 from backend.db.models import Connection, Flow
+from backend.db.transactions import run_locked
 from backend.errors import Conflict, InvalidRequest
 from backend.events.record import record_change
 from backend.flows import outcomes
@@ -95,7 +95,7 @@ async def complete_flow(
         if failure is not None:
             fail(session, flow.id, failure)
             return Settled(failure=failure)
-        ref, verifier = claim(session, state.keyring, flow)
+        ref, verifier = claim(session, state.vault, flow)
         return Claimed(ref, verifier)
 
     def _relayed(
@@ -110,7 +110,7 @@ async def complete_flow(
         if flow.status == "parked":
             conn = claim_parked(
                 session,
-                state.keyring,
+                state.vault,
                 flow,
                 body.relay_ticket,
                 provider=provider,
@@ -202,7 +202,7 @@ async def store_grant(state: AppState, ref: FlowRef, grant: Grant) -> dict[str, 
     def _finish(session: Session) -> dict[str, Any]:
         conn = finish(
             session,
-            state.keyring,
+            state.vault,
             ref,
             provider=provider,
             identity=grant.identity,

@@ -10,10 +10,10 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from backend.auth.deps import CurrentUser
-from backend.connections.locking import run_locked
 from backend.connections.schemas import ConnectionOut, iso
+from backend.db.transactions import run_locked
 from backend.deps import StateDep
-from backend.errors import ApiError, InvalidRequest
+from backend.errors import ApiError, InvalidRequest, provider_api_error
 from backend.flows.completion import complete_flow
 from backend.flows.redirects import check_loopback_redirect
 from backend.flows.relay import CALLBACK_RESPONSES, CallbackParams, error_page, handle_callback
@@ -41,7 +41,7 @@ async def start_flow(body: FlowCreate, user: CurrentUser, state: StateDep) -> Fl
     def _create(session: Session) -> StartedFlow:
         return create_flow(
             session,
-            state.keyring,
+            state.vault,
             user_id=user.user_id,
             provider=provider,
             redirect_uri=redirect_uri,
@@ -53,7 +53,7 @@ async def start_flow(body: FlowCreate, user: CurrentUser, state: StateDep) -> Fl
         # Write-locked from the start: the per-user count and the insert must not interleave.
         started = await run_locked(state, _create)
     except ProviderError as exc:  # e.g. a relayed provider without a public URL
-        raise InvalidRequest(str(exc)) from None
+        raise provider_api_error(exc, otherwise=InvalidRequest) from None
     return FlowCreated(
         flow_id=started.flow_id,
         authorization_url=started.authorization_url,

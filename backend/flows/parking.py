@@ -25,7 +25,7 @@ from backend.errors import Conflict, InvalidRequest
 from backend.flows.service import USED, FlowRef, finish
 from backend.providers.base import AdAccount, Identity, Provider, TokenSet
 from backend.secret import Secret
-from backend.vault.crypto import KeyRing, aad
+from backend.vault import Vault, aad
 
 # DESIGN: the relay ticket carries at least 128 random bits; 32 octets give 256.
 TICKET_OCTETS = 32
@@ -99,7 +99,7 @@ class ParkedGrant:
 
 
 def seal_grant(
-    keyring: KeyRing, flow_id: str, tokens: TokenSet, identity: Identity, redeemed_at: datetime
+    vault: Vault, flow_id: str, tokens: TokenSet, identity: Identity, redeemed_at: datetime
 ) -> str:
     data: dict[str, Any] = {
         "access_token": tokens.access_token.reveal(),
@@ -115,12 +115,12 @@ def seal_grant(
         "expires_at": identity.expires_at.isoformat() if identity.expires_at else None,
         "redeemed_at": redeemed_at.isoformat(),
     }
-    return keyring.seal(json.dumps(data), grant_aad(flow_id))
+    return vault.seal(json.dumps(data), grant_aad(flow_id))
 
 
-def open_grant(keyring: KeyRing, flow_id: str, blob: str) -> ParkedGrant:
+def open_grant(vault: Vault, flow_id: str, blob: str) -> ParkedGrant:
     """VaultError when the blob is damaged, foreign to this flow, or its key is gone."""
-    data = json.loads(keyring.open(blob, grant_aad(flow_id)).reveal())
+    data = json.loads(vault.open(blob, grant_aad(flow_id)).reveal())
     refresh = data.get("refresh_token")
     tokens = TokenSet(
         access_token=Secret(data["access_token"]),
@@ -140,7 +140,7 @@ def open_grant(keyring: KeyRing, flow_id: str, blob: str) -> ParkedGrant:
 
 def park(
     session: Session,
-    keyring: KeyRing,
+    vault: Vault,
     ref: FlowRef,
     *,
     tokens: TokenSet,
@@ -155,7 +155,7 @@ def park(
         .where(Flow.id == ref.id, Flow.status == "completing")
         .values(
             status="parked",
-            grant_ct=seal_grant(keyring, ref.id, tokens, identity, now),
+            grant_ct=seal_grant(vault, ref.id, tokens, identity, now),
             ticket_hash=hash_ticket(ticket),
             ticket_expires_at=now + ttl,
             verifier_ct="",
@@ -167,7 +167,7 @@ def park(
 
 def claim_parked(
     session: Session,
-    keyring: KeyRing,
+    vault: Vault,
     flow: Flow,
     ticket: str | None,
     *,
@@ -196,7 +196,7 @@ def claim_parked(
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(USED)
-    grant = open_grant(keyring, flow.id, flow.grant_ct)
+    grant = open_grant(vault, flow.id, flow.grant_ct)
     ref = FlowRef(
         flow.id,
         flow.user_id,
@@ -207,7 +207,7 @@ def claim_parked(
     )
     return finish(
         session,
-        keyring,
+        vault,
         ref,
         provider=provider,
         identity=grant.identity,

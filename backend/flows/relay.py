@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from backend.connections.locking import run_locked
+from backend.db.transactions import run_locked
 from backend.errors import PROBLEM, Problem
 from backend.flows import outcomes
 from backend.flows.completion import Claimed, obtain_grant, relay_ticket_ttl, revoke_quietly
@@ -163,7 +163,7 @@ async def handle_callback(state: AppState, params: CallbackParams) -> Response:
         if failure is not None:
             fail(session, flow.id, failure)
             return _Redirect(target.url_base, target.state, target.flow_id, failure)
-        ref, verifier = claim(session, state.keyring, flow)
+        ref, verifier = claim(session, state.vault, flow)
         return target, Claimed(ref, verifier)
 
     claimed = await run_locked(state, _claim)
@@ -181,7 +181,7 @@ async def handle_callback(state: AppState, params: CallbackParams) -> Response:
     def _park(session: Session) -> str | None:
         return park(
             session,
-            state.keyring,
+            state.vault,
             claim_.ref,
             tokens=grant.tokens,
             identity=grant.identity,

@@ -24,7 +24,7 @@ from backend.errors import Conflict, InvalidRequest, NotFound, RateLimitedError
 from backend.flows import pkce
 from backend.providers.base import Identity, Provider, TokenSet
 from backend.secret import Secret
-from backend.vault.crypto import KeyRing, aad
+from backend.vault import Vault, aad
 
 # DESIGN "Connect flow" step 2: a pending flow lives 10 minutes.
 FLOW_TTL = timedelta(minutes=10)
@@ -91,7 +91,7 @@ class Failure:
 
 def create_flow(
     session: Session,
-    keyring: KeyRing,
+    vault: Vault,
     *,
     user_id: str,
     provider: Provider,
@@ -131,7 +131,7 @@ def create_flow(
             redirect_uri=redirect_uri,
             provider_redirect_uri=provider_redirect_uri,
             state_hash=pkce.hash_state(state),
-            verifier_ct=keyring.seal(verifier, verifier_aad(flow_id)),
+            verifier_ct=vault.seal(verifier, verifier_aad(flow_id)),
             nonce=nonce,
             status="pending",
             created_at=now,
@@ -208,7 +208,7 @@ def fail(session: Session, flow_id: str, failure: Failure) -> None:
     )
 
 
-def claim(session: Session, keyring: KeyRing, flow: Flow) -> tuple[FlowRef, Secret]:
+def claim(session: Session, vault: Vault, flow: Flow) -> tuple[FlowRef, Secret]:
     """pending -> completing, once; the loser of a race gets 409 conflict."""
     moved = session.execute(
         update(Flow)
@@ -226,12 +226,12 @@ def claim(session: Session, keyring: KeyRing, flow: Flow) -> tuple[FlowRef, Secr
         flow.provider_redirect_uri,
         flow.nonce,
     )
-    return ref, keyring.open(flow.verifier_ct, verifier_aad(flow.id))
+    return ref, vault.open(flow.verifier_ct, verifier_aad(flow.id))
 
 
 def finish(
     session: Session,
-    keyring: KeyRing,
+    vault: Vault,
     ref: FlowRef,
     *,
     provider: Provider,
@@ -243,7 +243,7 @@ def finish(
     the flow; the verifier is no longer needed, so its ciphertext goes too."""
     conn = upsert_connection(
         session,
-        keyring,
+        vault,
         user_id=ref.user_id,
         provider=provider,
         identity=identity,

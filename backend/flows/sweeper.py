@@ -21,13 +21,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from backend.connections.locking import run_locked
 from backend.db.models import Flow, new_id
+from backend.db.transactions import run_locked
 from backend.flows.parking import UNCLAIMED, open_grant
 from backend.flows.service import Failure
 from backend.providers.base import ProviderError, RevocationUnsupported
 from backend.state import AppState
-from backend.vault.crypto import VaultError
+from backend.vault import VaultError
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ async def _revoke(state: AppState, owner: str, item: _Taken) -> int:
         if provider is None:
             raise LookupError("provider no longer configured")
         if item.grant_ct:  # (never empty while parked; nothing to revoke if it were)
-            grant = open_grant(state.keyring, item.flow_id, item.grant_ct)
+            grant = open_grant(state.vault, item.flow_id, item.grant_ct)
             await provider.revoke(grant.revocable_token())
     except RevocationUnsupported:
         # Nothing more can be done from here; the grant is forgotten (crypto-shred).

@@ -26,7 +26,7 @@ from backend.auth.schemas import LoginResponse, UserOut
 from backend.deps import StateDep
 from backend.errors import NotFound, Unauthorized
 from backend.localsvc.runtime import SERVICE_NAME, client_proof, identity_proof
-from backend.vault.os_keyring import VaultKeyPlace
+from backend.vault import VaultKeyPlace
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["local service"])

@@ -40,8 +40,7 @@ from backend.localsvc.runtime import (
 
 if TYPE_CHECKING:
     from backend.config import Settings
-    from backend.vault.crypto import KeyRing
-    from backend.vault.os_keyring import VaultKeyPlace
+    from backend.vault import KeyRing, VaultKeyPlace
 
 log = logging.getLogger("connected_accounts.local_service")
 
@@ -86,7 +85,7 @@ def _bind_loopback() -> socket.socket:
 
 
 class _Prefetch:
-    """`load_keyring_and_place(settings)` on a thread; `result()` returns it or raises."""
+    """`load_vault_keys(settings)` on a thread; `result()` returns it or raises."""
 
     def __init__(self, settings: Settings) -> None:
         self._box: list[Any] = []
@@ -95,10 +94,10 @@ class _Prefetch:
         self._thread.start()
 
     def _run(self, settings: Settings) -> None:
-        from backend.vault.keys import load_keyring_and_place
+        from backend.vault import load_vault_keys
 
         try:
-            self._box.append(load_keyring_and_place(settings))
+            self._box.append(load_vault_keys(settings))
         except BaseException as exc:  # carried to the main thread
             self._error.append(exc)
 
@@ -169,7 +168,7 @@ def _serve(folder: Path) -> int:
     from backend.localsvc.endpoints import LOCAL_EMAIL, LocalState
     from backend.logging_setup import setup_logging
     from backend.state import AppState
-    from backend.vault.crypto import VaultError
+    from backend.vault import VaultError
 
     setup_logging(settings.log_level)
     try:

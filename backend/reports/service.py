@@ -45,9 +45,7 @@ from backend.reports.shape import (
     totals_of,
 )
 from backend.state import AppState
-from backend.vault.crypto import VaultDecryptError, VaultKeyMissing
-from backend.vault.refresh import TOKEN_COLUMNS, Token, cached_token
-from backend.vault.tokens import call_with_token
+from backend.vault import TOKEN_COLUMNS, Token
 
 _DATE: Final = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _LEVELS: Final = get_args(Level)
@@ -68,10 +66,7 @@ def _owned_row(state: AppState, connection_id: str, user_id: str) -> tuple[Any, 
         row = db.execute(_OWNED, {"cid": connection_id, "uid": user_id}).one_or_none()
     if row is None or row.status != "connected" or row.revocation_pending:
         return row, None
-    try:
-        return row, cached_token(state, row, rejected_version=None, now=datetime.now(UTC))
-    except (VaultKeyMissing, VaultDecryptError):
-        return row, None  # call_with_token reads it again and says what is wrong, in words
+    return row, state.vault.peek(row, now=datetime.now(UTC))
 
 
 def _pick_accounts(accounts: list[dict[str, Any]], params: ReportParams) -> list[AdAccount]:
@@ -195,7 +190,7 @@ async def _fetch_and_shape(
         async def _fetch(token: Any) -> list[RawRow]:
             return await provider.fetch_report(token, query)
 
-        rows = await call_with_token(state, connection_id, _fetch, first=token)
+        rows = await state.vault.call_with_token(connection_id, _fetch, first=token)
         if len(rows) > _INLINE_ROWS:
             body = await anyio.to_thread.run_sync(
                 lambda: normalize_report(rows, query=query, account=account)
@@ -316,4 +311,4 @@ async def _fetch_data(
     async def _fetch(tok: Any) -> RawReport:
         return await provider.fetch_report_data(tok, query)
 
-    return await call_with_token(state, connection_id, _fetch, first=token)
+    return await state.vault.call_with_token(connection_id, _fetch, first=token)

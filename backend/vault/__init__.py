@@ -1,8 +1,35 @@
-"""The token vault: sealed secrets, vault keys, rotation, and single-flight token refresh.
+"""The token vault's front door: nothing outside this package imports its modules.
 
-- `crypto`: KeyRing.seal / open (AES-256-GCM, key ids, AAD per row and purpose), `aad()`.
-- `keys`: load_keyring (env or a 0600 key file), rotate_key (`rotate-key` command).
-- `rotation`: the compare-and-set re-encryption rotate_key runs.
-- `refresh`: the row-locked, single-flight refresh of a connection's access token.
-- `tokens`: what the rest of the backend calls — store_tokens, get_access_token, call_with_token.
+- `Vault` (service.py): store, access token, call with token, peek, forget, seal / open.
+- Errors (errors.py, crypto.py): VaultError and its kinds; backend/errors.py maps them.
+- Keys: `KeyRing`, `aad` for binding a ciphertext to its row and purpose; `load_vault_keys`
+  and `rotate_key` for app.py, the CLI and the local service.
+
+Inside: `crypto` (AES-256-GCM seal/open), `keys` / `os_keyring` (where keys live), `rotation`
+(re-encryption), `refresh` / `lease` / `flight` (single-flight refresh), `tokens`.
 """
+
+from backend.vault.crypto import KeyRing, VaultDecryptError, VaultKeyMissing, aad
+from backend.vault.errors import ConnectionGone, ReconnectRequired, VaultError, VaultUnavailable
+from backend.vault.keys import load_keyring_and_place as load_vault_keys
+from backend.vault.keys import rotate_key
+from backend.vault.os_keyring import VaultKeyPlace
+from backend.vault.refresh import TOKEN_COLUMNS, Token
+from backend.vault.service import Vault
+
+__all__ = [
+    "TOKEN_COLUMNS",
+    "ConnectionGone",
+    "KeyRing",
+    "ReconnectRequired",
+    "Token",
+    "Vault",
+    "VaultDecryptError",
+    "VaultError",
+    "VaultKeyMissing",
+    "VaultKeyPlace",
+    "VaultUnavailable",
+    "aad",
+    "load_vault_keys",
+    "rotate_key",
+]

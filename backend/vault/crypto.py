@@ -19,6 +19,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from backend.secret import Secret
+from backend.vault.errors import VaultError
 
 VERSION: Final = "v1"
 KEY_BYTES: Final = 32  # AES-256
@@ -26,10 +27,6 @@ NONCE_BYTES: Final = 12  # 96-bit nonce, the size GCM is specified for (NIST SP 
 _TAG_BYTES: Final = 16
 # Key ids end up in blobs and in the env var syntax "kid:key,kid:key": no '.', ':' or ','.
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-class VaultError(Exception):
-    """Base of every vault failure; messages never hold plaintext or key material."""
 
 
 class VaultKeyMissing(VaultError):

@@ -28,13 +28,13 @@ from backend.config import Settings
 from backend.secret import Secret
 from backend.vault.crypto import (
     KeyRing,
-    VaultError,
     VaultKeyMissing,
     b64decode_key,
     b64encode_key,
     generate_key,
     new_kid,
 )
+from backend.vault.errors import VaultError
 
 if TYPE_CHECKING:
     from backend.vault.os_keyring import VaultKeyPlace

@@ -25,7 +25,8 @@ from typing import Any, TypeVar
 
 from backend.config import Settings
 from backend.secret import Secret
-from backend.vault.crypto import KeyRing, VaultError, VaultKeyMissing, generate_key, new_kid
+from backend.vault.crypto import KeyRing, VaultKeyMissing, generate_key, new_kid
+from backend.vault.errors import VaultError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from backend.db.engine import is_sqlite
 from backend.db.models import Connection
-from backend.errors import NeedsReconnect, NotFound
 from backend.providers.base import TokenSet
 from backend.secret import Secret
 from backend.state import AppState
 from backend.vault.crypto import KeyRing, aad
+from backend.vault.errors import ConnectionGone, ReconnectRequired
 
 log = logging.getLogger(__name__)
 
@@ -109,11 +109,13 @@ TOKEN_COLUMNS = select(
 def ensure_usable(state: AppState, conn: R | None) -> R:
     """Raise unless the connection may be used for API calls (never a disconnected one)."""
     if conn is None:
-        raise NotFound("There is no such connection.")
+        raise ConnectionGone("There is no such connection.")
     if conn.status == "disconnected" or conn.revocation_pending:
-        raise NotFound("This connection was disconnected; connect the account again to use it.")
+        raise ConnectionGone(
+            "This connection was disconnected; connect the account again to use it."
+        )
     if conn.status == "needs_reconnect":
-        raise NeedsReconnect(
+        raise ReconnectRequired(
             conn.status_reason
             or f"{provider_name(state, conn.provider)} needs you to reconnect this account."
         )

@@ -20,7 +20,8 @@ from sqlalchemy import ColumnElement, Row, Select, and_, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from backend.db.models import Connection, Flow
-from backend.vault.crypto import KeyRing, VaultError, aad
+from backend.vault.crypto import KeyRing, aad
+from backend.vault.errors import VaultError
 
 log = logging.getLogger(__name__)
 

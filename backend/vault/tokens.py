@@ -1,8 +1,9 @@
 """What flows, connections and reports call: store a token set, get an access token, call an API.
 
-Provider failures become the API's errors here, and the connection's status follows them:
-`invalid_grant` -> needs_reconnect (never retried), 5xx / network / 429 -> error with the
-last error and when, and any later success -> connected again (DESIGN "Connection status").
+The connection's status follows provider failures here: `invalid_grant` -> needs_reconnect
+(never retried, raised as ReconnectRequired), 5xx / network / 429 -> error with the last
+error and when (the provider's error passes on), and any later success -> connected again
+(DESIGN "Connection status"). backend/errors.py says all of them to the API's caller.
 """
 
 from __future__ import annotations
@@ -18,27 +19,19 @@ from sqlalchemy.orm import Session
 
 from backend.db.engine import locked_transaction
 from backend.db.models import Connection, new_id
-from backend.errors import (
-    ApiError,
-    InvalidRequest,
-    NeedsReconnect,
-    ProviderUnavailableError,
-    RateLimitedError,
-)
 from backend.events.record import record_change, record_for
 from backend.providers.base import (
     AccessTokenRejected,
     InvalidGrant,
     ProviderError,
-    ProviderRequestError,
     ProviderUnavailable,
-    RateLimited,
     TokenSet,
 )
 from backend.secret import Secret
 from backend.state import AppState
 from backend.vault import flight, lease
 from backend.vault.crypto import KeyRing, VaultDecryptError, VaultKeyMissing
+from backend.vault.errors import ReconnectRequired, VaultUnavailable
 from backend.vault.keys import ENV_VAR
 from backend.vault.refresh import Token, lock_row, read_token, token_values
 
@@ -73,7 +66,7 @@ async def call_with_token(
     *,
     first: Token | None = None,
 ) -> T:
-    """`fn(access_token)`; on a rejected token refresh once and retry once; map provider errors.
+    """`fn(access_token)`; on a rejected token refresh once and retry once; record failures.
 
     `first`: a usable token the caller has just read (refresh.cached_token), tried before
     reading the row again."""
@@ -93,12 +86,6 @@ async def call_with_token(
     if token.status == "error":
         await anyio.to_thread.run_sync(_mark_connected, state, connection_id)
     return result
-
-
-class VaultUnavailable(ApiError):
-    """A stored secret names a vault key this backend does not have (a configuration error)."""
-
-    status, code, title = 500, "internal", "Vault key missing"
 
 
 async def _acquire(
@@ -121,7 +108,7 @@ async def _acquire(
     except VaultDecryptError:
         # Fail closed: a ciphertext that does not verify is never used (DESIGN "Storage").
         log.error("connection %s: a stored token failed its integrity check", connection_id)
-        raise NeedsReconnect(
+        raise ReconnectRequired(
             "The stored sign-in for this connection failed its integrity check and was not "
             "used; reconnect the account."
         ) from None
@@ -146,22 +133,22 @@ async def _acquire_unguarded(
     assert outcome.failure is not None
     if isinstance(outcome.failure, InvalidGrant):
         raise _reconnect_error(outcome.reason)
-    # The flight recorded the failure on the row already; say it to the caller in words.
-    raise _api_error(outcome.failure)
+    # The flight recorded the failure on the row already; the caller says it in words.
+    raise outcome.failure
 
 
-def _reconnect_error(reason: str | None) -> ApiError:
+def _reconnect_error(reason: str | None) -> ReconnectRequired | ProviderUnavailable:
     if reason is None:  # new tokens landed, but already too old to use: let the caller retry
-        return ProviderUnavailableError(
+        return ProviderUnavailable(
             "The connection's tokens changed while this request ran; try again.", retry_after=1
         )
-    return NeedsReconnect(reason)
+    return ReconnectRequired(reason)
 
 
 async def _failed(
     state: AppState, connection_id: str, exc: ProviderError, version: int
-) -> ApiError:
-    """Record what happened on the connection and return the API error to raise."""
+) -> Exception:
+    """Record what happened on the connection and return the error to raise."""
     if isinstance(exc, InvalidGrant):
         _, reason = await anyio.to_thread.run_sync(
             _mark_needs_reconnect, state, connection_id, version, exc.reason
@@ -169,17 +156,7 @@ async def _failed(
         return _reconnect_error(reason)
     if isinstance(exc, ProviderUnavailable):
         await anyio.to_thread.run_sync(_record_error, state, connection_id, str(exc))
-    return _api_error(exc)
-
-
-def _api_error(exc: ProviderError) -> ApiError:
-    if isinstance(exc, RateLimited):
-        return RateLimitedError(str(exc), retry_after=exc.retry_after)
-    if isinstance(exc, ProviderUnavailable):
-        return ProviderUnavailableError(str(exc), retry_after=exc.retry_after)
-    if isinstance(exc, ProviderRequestError):
-        return InvalidRequest(str(exc))
-    return ProviderUnavailableError(str(exc))
+    return exc
 
 
 def _mark_needs_reconnect(
