@@ -14,9 +14,10 @@ from pathlib import Path
 import anyio.to_thread
 import pytest
 
-from backend.errors import NeedsReconnect, NotFound, ProviderUnavailableError, RateLimitedError
-from backend.providers.base import AdAccount, ProviderUnavailable
+from backend.errors import provider_api_error, vault_api_error
+from backend.providers.base import AdAccount, ProviderUnavailable, RateLimited
 from backend.secret import Secret
+from backend.vault import ConnectionGone, ReconnectRequired, VaultUnavailable
 from backend.vault.refresh import lead_time_s
 from backend.vault.tokens import call_with_token, get_access_token
 from tests.backend.vault.conftest import World, make_state, wire_provider
@@ -117,16 +118,19 @@ async def test_revoked_grant_marks_needs_reconnect_once_and_is_not_retried(world
     world.sandbox.revoke_grant(person)
     seen = Counter(world)
     world.expire_access(conn_id)
-    with pytest.raises(NeedsReconnect) as err:
+    with pytest.raises(ReconnectRequired) as err:
         await get_access_token(world.state, conn_id)
-    assert err.value.detail == RECONNECT
+    assert str(err.value) == RECONNECT
+    api = vault_api_error(err.value)
+    assert api is not None
+    assert (api.status, api.code, api.detail) == (409, "needs_reconnect", RECONNECT)
     assert seen["token_requests"] == 1
     row = world.row(conn_id)
     assert (row.status, row.status_reason, row.access_ct) == ("needs_reconnect", RECONNECT, None)
     for _ in range(3):
-        with pytest.raises(NeedsReconnect):
+        with pytest.raises(ReconnectRequired):
             await get_access_token(world.state, conn_id)
-        with pytest.raises(NeedsReconnect):
+        with pytest.raises(ReconnectRequired):
             await call_with_token(world.state, conn_id, list_accounts(world))
     assert seen["token_requests"] == 1
     assert seen["api_calls"] == 0
@@ -138,9 +142,9 @@ async def test_expired_grant_marks_needs_reconnect(world: World) -> None:
     world.sandbox.clock_offset_s = 120  # the sandbox's clock moves; nobody sleeps
     seen = Counter(world)
     world.expire_access(conn_id)
-    with pytest.raises(NeedsReconnect):
+    with pytest.raises(ReconnectRequired):
         await get_access_token(world.state, conn_id)
-    with pytest.raises(NeedsReconnect):
+    with pytest.raises(ReconnectRequired):
         await get_access_token(world.state, conn_id)
     assert seen["token_requests"] == 1
     assert world.row(conn_id).status == "needs_reconnect"
@@ -161,9 +165,9 @@ async def test_provider_down_marks_error_then_success_brings_connected_back(worl
     seen = Counter(world)
     world.expire_access(conn_id)
     world.sandbox.faults(fail_next_token=3, retry_after=0)  # the retry policy stops at 3
-    with pytest.raises(ProviderUnavailableError) as err:
+    with pytest.raises(ProviderUnavailable) as err:
         await get_access_token(world.state, conn_id)
-    assert err.value.status == 503
+    assert provider_api_error(err.value).status == 503
     assert seen["token_requests"] == 3
     row = world.row(conn_id)
     assert row.status == "error"
@@ -184,10 +188,14 @@ async def test_429_reports_retry_after_and_a_short_one_is_waited_out(world: Worl
     world.sandbox.faults(rate_limit_next=1, retry_after=30)
     loop = asyncio.get_running_loop()
     started = loop.time()
-    with pytest.raises(RateLimitedError) as err:
+    with pytest.raises(RateLimited) as err:
         await call_with_token(world.state, conn_id, list_accounts(world))
     assert loop.time() - started < 5
     assert err.value.retry_after == 30
+    assert (provider_api_error(err.value).status, provider_api_error(err.value).retry_after) == (
+        429,
+        30,
+    )
     assert seen["api_calls"] == 1
     assert world.row(conn_id).status == "error"
 
@@ -228,9 +236,9 @@ async def test_report_call_failing_marks_error_and_success_clears_it(world: Worl
     async def down(_: Secret) -> None:
         raise ProviderUnavailable("Demo Ads is having trouble (HTTP 503).", retry_after=7)
 
-    with pytest.raises(ProviderUnavailableError) as err:
+    with pytest.raises(ProviderUnavailable) as err:
         await call_with_token(world.state, conn_id, down)
-    assert err.value.retry_after == 7
+    assert provider_api_error(err.value).retry_after == 7
     assert world.row(conn_id).status == "error"
     await call_with_token(world.state, conn_id, list_accounts(world))
     assert world.row(conn_id).status == "connected"
@@ -249,15 +257,15 @@ async def test_disconnected_connections_are_never_used(
         assert conn is not None
         conn.status, conn.revocation_pending = status, pending
     seen = Counter(world)
-    with pytest.raises(NotFound):
+    with pytest.raises(ConnectionGone):
         await get_access_token(world.state, conn_id)
-    with pytest.raises(NotFound):
+    with pytest.raises(ConnectionGone):
         await call_with_token(world.state, conn_id, list_accounts(world))
     assert (seen["token_requests"], seen["api_calls"]) == (0, 0)
 
 
 async def test_unknown_connection_is_not_found(world: World) -> None:
-    with pytest.raises(NotFound):
+    with pytest.raises(ConnectionGone):
         await get_access_token(world.state, "no-such-id")
 
 
@@ -286,21 +294,22 @@ async def test_tampered_stored_token_fails_closed(world: World) -> None:
             update(Connection).where(Connection.id == conn_id).values(access_ct=foreign)
         )
     seen = Counter(world)
-    with pytest.raises(NeedsReconnect, match="failed its integrity check"):
+    with pytest.raises(ReconnectRequired, match="failed its integrity check"):
         await call_with_token(world.state, conn_id, list_accounts(world))
     assert (seen["token_requests"], seen["api_calls"]) == (0, 0)
 
 
 async def test_missing_vault_key_is_a_clear_server_error(world: World) -> None:
     from backend.vault.crypto import KeyRing, generate_key
-    from backend.vault.tokens import VaultUnavailable
 
     conn_id, _ = await world.connect()
     world.state.keyring = KeyRing([("other", generate_key())])
     with pytest.raises(VaultUnavailable) as err:
         await get_access_token(world.state, conn_id)
-    assert err.value.status == 500
-    assert "The vault key 'test1' is not configured" in err.value.detail
+    api = vault_api_error(err.value)
+    assert api is not None
+    assert (api.status, api.code, api.title) == (500, "internal", "Vault key missing")
+    assert "The vault key 'test1' is not configured" in api.detail
 
 
 async def test_tokens_never_reach_logs_errors_or_plaintext_columns(
@@ -321,7 +330,7 @@ async def test_tokens_never_reach_logs_errors_or_plaintext_columns(
     ]
     world.sandbox.revoke_grant(person)
     world.expire_access(conn_id)
-    with pytest.raises(NeedsReconnect) as err:
+    with pytest.raises(ReconnectRequired) as err:
         await get_access_token(world.state, conn_id)
     with world.state.engine.connect() as db:
         raw = " ".join(str(v) for v in db.execute(text("SELECT * FROM connections")).one())
