@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import math
 import os
-from collections.abc import Callable
-from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl
 
 import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy.orm import Session
 
-from backend.auth import jwt_bearer, passwords, service, throttle
+from backend.auth import jwt_bearer, service
 from backend.auth.deps import CurrentUser, device_status_cache
 from backend.auth.expiry import SIGNED_OUT_ELSEWHERE, DeviceLifetime, refusal
 from backend.auth.schemas import (
@@ -29,37 +24,20 @@ from backend.auth.schemas import (
     UserOut,
 )
 from backend.auth.tokens import (
-    DEFAULT_ACCESS_TTL_S,
-    IssuedToken,
     TokenRejected,
-    issue_access_token,
 )
-from backend.db.engine import locked_transaction
 from backend.db.models import utcnow
+from backend.db.transactions import run_locked
 from backend.deps import StateDep
-from backend.errors import InvalidRequest, NotFound, RateLimitedError, Unauthorized
-from backend.state import AppState
+from backend.errors import InvalidRequest, NotFound, Unauthorized
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"])
 
-T = TypeVar("T")
 
-WRONG_CREDENTIALS = "The email or password is wrong."
 MAX_TOKEN_REQUEST_BYTES = 16 * 1024
 # RFC 6749 §5.1: token responses must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-async def _write(state: AppState, fn: Callable[[Session], T]) -> T:
-    """Run `fn` in a transaction that takes the write lock up front (BEGIN IMMEDIATE on
-    SQLite), so a read-then-write cannot fail on a snapshot another writer moved on from."""
-
-    def _work() -> T:
-        with locked_transaction(state.engine) as session:
-            return fn(session)
-
-    return await anyio.to_thread.run_sync(_work)
 
 
 def _hashing_limiter(request: Request) -> anyio.CapacityLimiter:
@@ -75,85 +53,23 @@ def _hashing_limiter(request: Request) -> anyio.CapacityLimiter:
     return limiter
 
 
-def _issue(state: AppState, user_id: str, device_id: str) -> IssuedToken:
-    ttl = getattr(state.settings, "access_token_ttl_s", DEFAULT_ACCESS_TTL_S)
-    return issue_access_token(
-        state.signing_key, user_id=user_id, device_id=device_id, ttl_s=int(ttl)
-    )
-
-
 @router.post("/v1/auth/login", response_model=LoginResponse)
 async def login(body: LoginRequest, request: Request, state: StateDep) -> JSONResponse:
     """Email + password + this device's public key → an access JWT and the device id."""
-    email = service.normalize_email(body.email)
-    keys = throttle.keys_for(email, request.client.host if request.client else None)
-    base_s = state.settings.login_throttle_base_s
-    max_delay = timedelta(seconds=state.settings.login_delay_max_s)
-
-    def _begin(session: Session) -> tuple[throttle.Decision, service.UserRecord | None]:
-        decision = throttle.begin_attempt(session, keys, utcnow(), base_s, max_delay)
-        if decision.wait_s is not None:
-            return decision, None
-        return decision, service.find_user(session, email)
-
-    decision, user = await _write(state, _begin)
-    client = request.client.host if request.client else "unknown"
-    wait = decision.wait_s
-    if wait is not None:
-        log.info("sign-in refused for %.0f s after repeated failures (from %s)", wait, client)
-        seconds = math.ceil(wait)
-        raise RateLimitedError(
-            f"Too many failed sign-ins for this account or from this address. "
-            f"Try again in {seconds} second{'s' if seconds != 1 else ''}.",
-            retry_after=wait,
-        )
-    if decision.delay_s > 0:
-        # Many failures for this email from anywhere: slow every attempt down, lock none
-        # (a stranger must not be able to keep the user out).
-        log.info(
-            "sign-in slowed by %.2f s after repeated failures for this account (from %s)",
-            decision.delay_s,
-            client,
-        )
-        await asyncio.sleep(decision.delay_s)
-    password = body.password.get_secret_value()
-
-    def _check() -> tuple[bool, str | None]:
-        # An unknown email costs the same hashing time as a wrong password.
-        if user is None or user.password_hash == service.NO_PASSWORD:
-            return passwords.dummy_verify(password), None
-        if not passwords.verify_password(user.password_hash, password):
-            return False, None
-        rehashed = None
-        if passwords.needs_rehash(user.password_hash):
-            rehashed = passwords.hash_password(password)
-        return True, rehashed
-
-    ok, rehashed = await anyio.to_thread.run_sync(_check, limiter=_hashing_limiter(request))
-    if not ok or user is None:
-        log.info("sign-in failed: wrong email or password (from %s)", client)
-        raise Unauthorized(WRONG_CREDENTIALS)
-    signed_in = user
-
-    def _succeed(session: Session) -> str | None:
-        if not service.password_hash_is(session, signed_in.id, signed_in.password_hash):
-            # The password changed while this one was being checked: it is no longer valid.
-            return None
-        throttle.attempt_succeeded(session, keys, base_s)
-        if rehashed is not None:
-            service.update_password_hash(session, signed_in.id, rehashed)
-        return service.add_device(session, signed_in.id, body.device_name, body.device_public_key)
-
-    device_id = await _write(state, _succeed)
-    if device_id is None:
-        raise Unauthorized(WRONG_CREDENTIALS)
-    log.info("user %s signed in a new device %s (from %s)", user.id, device_id, client)
-    issued = _issue(state, user.id, device_id)
+    signed_in = await service.log_in(
+        state,
+        email=body.email,
+        password=body.password.get_secret_value(),
+        device_name=body.device_name,
+        device_public_key=body.device_public_key,
+        client=request.client.host if request.client else None,
+        hashing=_hashing_limiter(request),
+    )
     response = LoginResponse(
-        access_token=issued.token,
-        expires_in=issued.expires_in,
-        device_id=device_id,
-        user=UserOut(id=user.id, email=user.email),
+        access_token=signed_in.issued.token,
+        expires_in=signed_in.issued.expires_in,
+        device_id=signed_in.device_id,
+        user=UserOut(id=signed_in.user.id, email=signed_in.user.email),
     )
     return JSONResponse(response.model_dump(), headers=NO_STORE)
 
@@ -246,10 +162,10 @@ async def token(request: Request, state: StateDep) -> JSONResponse:
         log.info("assertion for device %s refused: %s", device.id, exc)
         raise _rejected(str(exc)) from None
     try:
-        seen = await _write(state, lambda s: service.consume_assertion(s, verified, lifetime))
+        seen = await run_locked(state, lambda s: service.consume_assertion(s, verified, lifetime))
     except service.DeviceUnusable as exc:
         raise _rejected(str(exc)) from None
-    issued = _issue(state, seen.user_id, seen.id)
+    issued = service.issue_token(state, seen.user_id, seen.id)
     response = TokenResponse(
         access_token=issued.token, expires_in=issued.expires_in, device_id=seen.id
     )
@@ -278,7 +194,9 @@ async def sign_out_device(
     device_id: str, request: Request, state: StateDep, principal: CurrentUser
 ) -> Response:
     """Sign a device out: its access tokens and assertions stop working."""
-    found = await _write(state, lambda s: service.sign_out_device(s, principal.user_id, device_id))
+    found = await run_locked(
+        state, lambda s: service.sign_out_device(s, principal.user_id, device_id)
+    )
     if not found:
         # 404 rather than 403 for another user's device: do not confirm that it exists.
         raise NotFound("There is no such device among yours.")
@@ -292,7 +210,7 @@ async def sign_out_other_devices(
     request: Request, state: StateDep, principal: CurrentUser
 ) -> SignedOutOthers:
     """Sign out every device of this user except the one asking (e.g. after a lost laptop)."""
-    ended = await _write(
+    ended = await run_locked(
         state,
         lambda s: service.sign_out_all_devices(
             s, principal.user_id, reason=SIGNED_OUT_ELSEWHERE, keep=principal.device_id

@@ -1,22 +1,32 @@
-"""Users and devices: the database side of signing in (session first, flush only)."""
+"""Users and devices: signing in, and its database side (session first, flush only)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from backend.auth import passwords
+from backend.auth import passwords, throttle
 from backend.auth.expiry import PASSWORD_CHANGED, SIGNED_OUT, DeviceLifetime, refusal
 from backend.auth.jwt_bearer import VerifiedAssertion
-from backend.auth.tokens import LEEWAY_S
+from backend.auth.tokens import DEFAULT_ACCESS_TTL_S, LEEWAY_S, IssuedToken, issue_access_token
 from backend.db.models import Device, UsedJti, User, utcnow
+from backend.db.transactions import run_locked
+from backend.errors import RateLimitedError, Unauthorized
+from backend.state import AppState
+
+log = logging.getLogger(__name__)
 
 # Deliberately loose: one "@", something either side, no spaces. `local@this-device`
 # (the embedded mode's user) is a valid address here.
@@ -26,6 +36,7 @@ MIN_PASSWORD_CHARS = 8
 # Stored instead of a hash for a user who has no password (the local service's user): it is
 # no PHC string, so no password ever matches it (like "!" in /etc/shadow).
 NO_PASSWORD = "!"  # noqa: S105 - a marker, not a password
+WRONG_CREDENTIALS = "The email or password is wrong."
 
 
 class UserExists(Exception):
@@ -248,3 +259,99 @@ def consume_assertion(
         raise DeviceUnusable("This assertion was used before; each one works once.") from None
     device.last_seen_at = now
     return _info(device)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A successful sign-in: the user, the device just added, its first access token."""
+
+    user: UserRecord
+    device_id: str
+    issued: IssuedToken
+
+
+def issue_token(state: AppState, user_id: str, device_id: str) -> IssuedToken:
+    """An access JWT for the device, with the configured lifetime."""
+    ttl = getattr(state.settings, "access_token_ttl_s", DEFAULT_ACCESS_TTL_S)
+    return issue_access_token(
+        state.signing_key, user_id=user_id, device_id=device_id, ttl_s=int(ttl)
+    )
+
+
+async def log_in(
+    state: AppState,
+    *,
+    email: str,
+    password: str,
+    device_name: str,
+    device_public_key: dict[str, str],
+    client: str | None,
+    hashing: anyio.CapacityLimiter,
+) -> SignedIn:
+    """Check email + password under the throttle, add the device, issue its token.
+
+    `client` is the caller's address (throttle key, log lines); `hashing` caps concurrent
+    argon2 computations."""
+    email = normalize_email(email)
+    keys = throttle.keys_for(email, client)
+    base_s = state.settings.login_throttle_base_s
+    max_delay = timedelta(seconds=state.settings.login_delay_max_s)
+
+    def _begin(session: Session) -> tuple[throttle.Decision, UserRecord | None]:
+        decision = throttle.begin_attempt(session, keys, utcnow(), base_s, max_delay)
+        if decision.wait_s is not None:
+            return decision, None
+        return decision, find_user(session, email)
+
+    decision, user = await run_locked(state, _begin)
+    where = client or "unknown"
+    wait = decision.wait_s
+    if wait is not None:
+        log.info("sign-in refused for %.0f s after repeated failures (from %s)", wait, where)
+        seconds = math.ceil(wait)
+        raise RateLimitedError(
+            f"Too many failed sign-ins for this account or from this address. "
+            f"Try again in {seconds} second{'s' if seconds != 1 else ''}.",
+            retry_after=wait,
+        )
+    if decision.delay_s > 0:
+        # Many failures for this email from anywhere: slow every attempt down, lock none
+        # (a stranger must not be able to keep the user out).
+        log.info(
+            "sign-in slowed by %.2f s after repeated failures for this account (from %s)",
+            decision.delay_s,
+            where,
+        )
+        await asyncio.sleep(decision.delay_s)
+
+    def _check() -> tuple[bool, str | None]:
+        # An unknown email costs the same hashing time as a wrong password.
+        if user is None or user.password_hash == NO_PASSWORD:
+            return passwords.dummy_verify(password), None
+        if not passwords.verify_password(user.password_hash, password):
+            return False, None
+        rehashed = None
+        if passwords.needs_rehash(user.password_hash):
+            rehashed = passwords.hash_password(password)
+        return True, rehashed
+
+    ok, rehashed = await anyio.to_thread.run_sync(_check, limiter=hashing)
+    if not ok or user is None:
+        log.info("sign-in failed: wrong email or password (from %s)", where)
+        raise Unauthorized(WRONG_CREDENTIALS)
+    signed_in = user
+
+    def _succeed(session: Session) -> str | None:
+        if not password_hash_is(session, signed_in.id, signed_in.password_hash):
+            # The password changed while this one was being checked: it is no longer valid.
+            return None
+        throttle.attempt_succeeded(session, keys, base_s)
+        if rehashed is not None:
+            update_password_hash(session, signed_in.id, rehashed)
+        return add_device(session, signed_in.id, device_name, device_public_key)
+
+    device_id = await run_locked(state, _succeed)
+    if device_id is None:
+        raise Unauthorized(WRONG_CREDENTIALS)
+    log.info("user %s signed in a new device %s (from %s)", user.id, device_id, where)
+    return SignedIn(user, device_id, issue_token(state, user.id, device_id))

@@ -21,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from backend.auth import service
 from backend.auth.device_keys import normalize_device_jwk
-from backend.auth.endpoints import NO_STORE, _issue, _write
+from backend.auth.endpoints import NO_STORE
 from backend.auth.schemas import LoginResponse, UserOut
+from backend.db.transactions import run_locked
 from backend.deps import StateDep
 from backend.errors import NotFound, Unauthorized
 from backend.localsvc.runtime import SERVICE_NAME, client_proof, identity_proof
@@ -85,12 +86,12 @@ async def local_sign_in(body: LocalSignIn, request: Request, state: StateDep) ->
     if not hmac.compare_digest(hashlib.sha256(given).digest(), expected):
         log.info("local sign-in refused: the secret does not match")
         raise Unauthorized("That is not this service's local secret. Run the command again.")
-    device_id = await _write(
+    device_id = await run_locked(
         state,
         lambda s: service.add_device(s, local.user_id, body.device_name, body.device_public_key),
     )
     log.info("local user signed in a new device %s", device_id)
-    issued = _issue(state, local.user_id, device_id)
+    issued = service.issue_token(state, local.user_id, device_id)
     response = LoginResponse(
         access_token=issued.token,
         expires_in=issued.expires_in,
