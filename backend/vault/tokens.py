@@ -133,8 +133,10 @@ async def _acquire_unguarded(
     assert outcome.failure is not None
     if isinstance(outcome.failure, InvalidGrant):
         raise _reconnect_error(outcome.reason)
-    # The flight recorded the failure on the row already; the caller says it in words.
-    raise outcome.failure
+    # The flight recorded the failure on the row already; the caller says it in words. A copy:
+    # every waiter of the shared flight raises its own (tracebacks are per raise).
+    failure = outcome.failure
+    raise type(failure)(str(failure), retry_after=failure.retry_after)
 
 
 def _reconnect_error(reason: str | None) -> ReconnectRequired | ProviderUnavailable:
