@@ -84,13 +84,17 @@ def provider_api_error(
 ) -> ApiError:
     """The API error for a provider failure: the one mapping every route uses.
 
-    `then` adds a sentence (e.g. "Nothing was stored."), `retry_after` is the default wait for
-    an outage that named none, `otherwise` the error for a failure of no more precise kind."""
+    `then` adds a sentence (e.g. "Nothing was stored."), `retry_after` the default wait for
+    an outage that named none (or zero), `otherwise` the error for a failure of no more
+    precise kind."""
     words = f"{exc} {then}" if then else str(exc)
     if isinstance(exc, RateLimited):
         return RateLimitedError(words, retry_after=exc.retry_after)
     if isinstance(exc, ProviderUnavailable):
-        return ProviderUnavailableError(words, retry_after=exc.retry_after or retry_after)
+        wait = exc.retry_after
+        if retry_after is not None and not wait:
+            wait = retry_after  # the provider named no wait (or zero): the caller's default
+        return ProviderUnavailableError(words, retry_after=wait)
     if isinstance(exc, ProviderRequestError):
         return InvalidRequest(words)
     return otherwise(words)
