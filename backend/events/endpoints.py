@@ -151,7 +151,9 @@ EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
         "Events). Each event: `id: <n>` and `data: {id, kind, connection_id, status, reason, "
         "at, connection}`; `kind` is connected, needs_reconnect, error, disconnected, "
         "revocation_settled or updated; `connection` is the object GET /v1/connections/{id} "
-        "returns. Comment lines (`: keep-alive`) come every few seconds. The stream ends when "
+        "returns. While the provider prepares a report asynchronously (Meta report runs), "
+        "`report_progress` events carry `{id, kind, connection_id, percent, status, at}` "
+        "instead (status queued, running or done). Comment lines (`: keep-alive`) come every few seconds. The stream ends when "
         "the access token expires; reconnect with a fresh one and `Last-Event-ID`.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },

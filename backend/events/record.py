@@ -25,6 +25,7 @@ Kind = Literal[
     "disconnected",  # taken out of use; `revocation_pending` says whether revoking is done
     "revocation_settled",  # a pending revocation finished and the tokens were shredded
     "updated",  # the covered ad accounts changed (a check)
+    "report_progress",  # a report the provider prepares asynchronously moved on (no change)
 ]
 
 CHANNEL: Final = "connected_accounts_events"
@@ -84,9 +85,45 @@ def record_for(session: Session, state: AppState, connection_id: str, kind: Kind
         record_change(session, state, conn, kind)
 
 
+def record_progress(
+    engine: Engine, user_id: str, connection_id: str, percent: int, status: str
+) -> None:
+    """A `report_progress` event: how far the provider is with a report of this connection.
+
+    Stored like every event (any backend process's streams read it). `payload` holds only the
+    percentage and the job's status in words; the row's status column keeps "connected" (a
+    report runs only on a connected connection)."""
+    with Session(engine) as session, session.begin():
+        event_id = session.execute(
+            insert(ConnectionEvent)
+            .values(
+                user_id=user_id,
+                connection_id=connection_id,
+                kind="report_progress",
+                status="connected",
+                payload={"percent": percent, "status": status},
+                created_at=datetime.now(UTC),
+            )
+            .returning(ConnectionEvent.id)
+        ).scalar_one()
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(select(func.pg_notify(CHANNEL, str(event_id))))
+
+
 def event_json(row: Row[Any]) -> dict[str, Any]:
     """The event as `GET /v1/events` sends it: the connection as GET /v1/connections/{id}
-    shows it (status and accounts, never a token) and the reason in words."""
+    shows it (status and accounts, never a token) and the reason in words; or, for
+    `report_progress`, the percentage and status of a report being prepared."""
+    if row.kind == "report_progress":
+        payload = dict(row.payload or {})
+        return {
+            "id": row.id,
+            "kind": row.kind,
+            "connection_id": row.connection_id,
+            "percent": int(payload.get("percent") or 0),
+            "status": str(payload.get("status") or ""),
+            "at": iso(row.created_at),
+        }
     connection: dict[str, Any] = dict(row.payload or {})
     if row.status == "error":
         reason = connection.get("last_error") or connection.get("status_reason")

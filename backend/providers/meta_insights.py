@@ -41,6 +41,7 @@ from backend.providers.meta_async import (
     estimated_rows,
 )
 from backend.providers.reasons import meta_reason
+from backend.reports import progress
 from backend.secret import Secret
 
 # Graph API error codes (developers.facebook.com/docs/graph-api/guides/error-handling and
@@ -302,12 +303,20 @@ class MetaInsightsAdapter(ReportAdapter):
         if not run_id.isdigit():
             raise ProviderUnavailable(f"{self._ctx.provider} did not start the report; try again.")
         deadline = time.monotonic() + self._poll_timeout_s
+        last: tuple[str, Any] | None = None
+        # Meta documents no way to cancel a report run: a caller that goes away (the
+        # request is cancelled) simply stops this loop, and the run is left to expire.
         while True:
             run = await self.get(
                 f"/{run_id}", token, "check on the report",
                 {"fields": "async_status,async_percent_completion"},
             )  # fmt: skip
             status = str(run.get("async_status") or "")
+            percent = run.get("async_percent_completion") or 0
+            if status in progress.META_STATUS and (status, percent) != last:
+                # The window's progress bar (GET /v1/events `report_progress`).
+                await progress.report(percent, progress.META_STATUS[status])
+                last = (status, percent)
             if status == DONE:
                 break
             if status in FAILED:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from backend.auth.deps import CurrentUser
 from backend.deps import StateDep
 from backend.errors import InvalidRequest
+from backend.reports.gone import until_gone
 from backend.reports.params import parse_params
 from backend.reports.schemas import ReportOut
 from backend.reports.service import build_report
@@ -21,6 +22,7 @@ _Text = Annotated[str | None, Query(max_length=200)]
 
 @router.get("/{connection_id}/reports", response_model=ReportOut)
 async def get_report(
+    request: Request,
     connection_id: str,
     user: CurrentUser,
     state: StateDep,
@@ -43,7 +45,10 @@ async def get_report(
         account=account, all_accounts=all_accounts, since=since, until=until, preset=preset,
         level=level, breakdowns=breakdowns, time=time, metrics=metrics, compare=compare,
     )  # fmt: skip
-    body = await build_report(state, user.user_id, connection_id, params)
+    body = await until_gone(request, build_report(state, user.user_id, connection_id, params))
+    if body is None:
+        # Nobody reads this: nginx's "client closed request" (the log says what happened).
+        return JSONResponse({}, status_code=499)
     # Returned as a Response: FastAPI skips validating and encoding every row (ReportOut only
     # documents the body; tests/security/test_api_schema.py checks answers against it).
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

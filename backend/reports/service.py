@@ -18,6 +18,7 @@ from sqlalchemy import bindparam
 from backend import user_limits
 from backend.db.models import Connection
 from backend.errors import InvalidRequest, NeedsReconnect, NotFound
+from backend.events.record import record_progress
 from backend.providers.base import (
     AdAccount,
     Level,
@@ -26,6 +27,7 @@ from backend.providers.base import (
     RawRow,
     ReportQuery,
 )
+from backend.reports import progress
 from backend.reports.normalize import minor_units, normalize_report
 from backend.reports.params import ReportParams
 from backend.reports.ranges import (
@@ -158,9 +160,18 @@ async def build_report(
     _check_support(provider, params)
     accounts = _pick_accounts(list(row.accounts or []), params)
     now = _now()
+
     # At most a few reports in flight per user, counted across processes (backend/user_limits.py).
+    async def tell(percent: int, status: progress.Status) -> None:
+        await anyio.to_thread.run_sync(
+            record_progress, state.engine, user_id, connection_id, percent, status
+        )
+
     async with user_limits.in_flight(state, user_id, user_limits.report_limit(state)):
-        body = await _fetch_and_shape(state, connection_id, provider, accounts, params, now, token)
+        with progress.reporting(tell):
+            body = await _fetch_and_shape(
+                state, connection_id, provider, accounts, params, now, token
+            )
     fetched_at = now.isoformat().replace("+00:00", "Z")
     return {
         "connection_id": connection_id,

@@ -68,6 +68,8 @@ class MetaState(FakeState):
     max_sync_rows: int = 1_000_000
     too_big_code: int | None = None  # 100 or 1: every synchronous insights call is "too big"
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Report runs stay "Job Running" (10% more per poll, up to 90): a run nobody waits for.
+    hold_runs: bool = False
     insight_params: list[dict[str, str]] = field(default_factory=list)
     # Why every token stopped working (a Graph error subcode, e.g. 460 password changed).
     invalid_subcode: int | None = None
@@ -400,6 +402,8 @@ def create_meta_app(state: MetaState) -> FastAPI:
         run["polls"] += 1
         steps = [("Job Not Started", 0), ("Job Running", 50), ("Job Completed", 100)]
         status, pct = steps[min(run["polls"] - 1, 2)]
+        if state.hold_runs:
+            status, pct = "Job Running", min(90, 10 * run["polls"])
         return JSONResponse({"id": run_id, "async_status": status, "async_percent_completion": pct})
 
     def run_insights(run_id: str, request: Request) -> Response:
