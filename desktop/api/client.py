@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 
 from desktop import __version__
+from desktop.api.abort import Abort, cancellable
 from desktop.api.answers import DisconnectOutcome, Provider
 from desktop.api.errors import ApiError, cancelled_error
 from desktop.concurrency import sliced_json
@@ -29,7 +30,6 @@ BODY_DEADLINE_FACTOR = 3
 MAX_RETRY_AFTER_S = 3600.0
 
 T = TypeVar("T")
-CANCEL_POLL = 0.05
 # Plain words when a problem body is missing (a proxy's HTML error page, a crash).
 _STATUS_CODES = {
     401: ("unauthorized", "Sign in again to continue."),
@@ -162,7 +162,13 @@ class ApiClient:
         }
         params.update({k: v for k, v in optional.items() if v})
         path = f"/v1/connections/{_q(id)}/reports"
-        body = _cancellable(lambda: self._send("GET", path, params=params, cancel=cancel), cancel)
+        # Cancel hangs up the request itself: the backend then stops preparing the report.
+        abort = Abort()
+        body = cancellable(
+            lambda: self._send("GET", path, params=params, cancel=cancel, abort=abort),
+            cancel,
+            abort.abort,
+        )
         return self._dict(body)
 
     def disconnect(self, id: str, *, forget: bool = False) -> DisconnectOutcome:
@@ -259,6 +265,7 @@ class ApiClient:
         json_body: Any = None,
         authenticated: bool = True,
         cancel: threading.Event | None = None,
+        abort: Abort | None = None,
     ) -> Any:
         use_auth = authenticated and self.auth is not None
         renewed = rebased = False
@@ -268,7 +275,7 @@ class ApiClient:
                 headers["Authorization"] = f"Bearer {self.auth.access_token()}"
             try:
                 status, raw, response_headers = self._exchange(
-                    method, path, params, json_body, headers, cancel
+                    method, path, params, json_body, headers, cancel, abort
                 )
             except Unreachable:
                 # Connection refused: nothing was sent, so even a POST may go again.
@@ -302,12 +309,19 @@ class ApiClient:
         json_body: Any,
         headers: dict[str, str],
         cancel: threading.Event | None,
+        abort: Abort | None = None,
     ) -> tuple[int, bytes, httpx.Headers]:
+        http, own = self._http, False
+        if abort is not None and not self._loopback:
+            # A connection of its own: the abort hangs up exactly this request, and a pooled
+            # keep-alive connection would never announce its socket (desktop/api/abort.py).
+            http, own = self._new_http(self.base_url), True
         try:
-            request = self._http.build_request(
-                method, path, params=params, json=json_body, headers=headers
-            )
-            response = self._http.send(request, stream=True)
+            request = http.build_request(
+                method, path, params=params, json=json_body, headers=headers,
+                extensions=abort.extensions() if abort is not None else None,
+            )  # fmt: skip
+            response = http.send(request, stream=True)
             # A body trickled byte by byte never trips the per-read timeout: bound the whole.
             deadline = time.monotonic() + BODY_DEADLINE_FACTOR * self._timeout
             try:
@@ -334,6 +348,9 @@ class ApiClient:
                 f"Cannot reach the backend at {self.base_url}. "
                 "Check that it is running and that you are online.",
             ) from None
+        finally:
+            if own:
+                http.close()
         return response.status_code, b"".join(chunks), response.headers
 
     @staticmethod
@@ -399,30 +416,3 @@ def _retry_after(value: str | None) -> float | None:
         return min(max(0.0, delay), MAX_RETRY_AFTER_S)
     except (TypeError, ValueError):
         return None
-
-
-def _cancellable(fn: Callable[[], T], cancel: threading.Event | None) -> T:
-    """Run `fn` in a helper thread so a cancel is honoured even while waiting for headers."""
-    if cancel is None:
-        return fn()
-    if cancel.is_set():
-        raise cancelled_error()
-    done = threading.Event()
-    box: list[T] = []
-    error: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            box.append(fn())
-        except BaseException as exc:  # carried to the caller's thread
-            error.append(exc)
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="api-report", daemon=True).start()
-    while not done.wait(CANCEL_POLL):
-        if cancel.is_set():
-            raise cancelled_error()  # the helper drops its answer when it arrives
-    if error:
-        raise error[0]
-    return box[0]

@@ -101,7 +101,10 @@ def connection_events(
                     event = json.loads(item.data)
                 except ValueError:
                     continue  # not ours to understand; the next one may be
-                if isinstance(event, dict) and isinstance(event.get("connection"), dict):
+                if isinstance(event, dict) and (
+                    isinstance(event.get("connection"), dict)
+                    or event.get("kind") == "report_progress"  # a report being prepared
+                ):
                     yield event
         except httpx.HTTPError:
             if stop is not None and stop.is_set():

@@ -54,6 +54,9 @@ class LoopbackTransport(httpx.BaseTransport):
             for name, value in headers.items():
                 conn.putheader(name, value)
             conn.endheaders(request.read() or None)
+            on_socket = request.extensions.get("on_socket")
+            if on_socket is not None:
+                on_socket(conn.sock)  # desktop/api/abort.py: Cancel may hang up the wait below
             response = conn.getresponse()
             read_timeout = request.extensions.get("timeout", {}).get("read")
             if read_timeout is not None and conn.sock is not None:

@@ -255,6 +255,12 @@ class Controller(QObject):
         self._on_backend_failed(error)
 
     def _on_live_event_received(self, event: dict[str, Any]) -> None:
+        if event.get("kind") == "report_progress":  # no change of the connection itself
+            percent = event.get("percent")
+            if isinstance(percent, int):
+                connection_id = str(event.get("connection_id") or "")
+                self.window.report_progress(connection_id, percent, str(event.get("status")))
+            return
         connection = Connection.from_api(event["connection"])
         if self._changes_while_reloading is not None:
             self._changes_while_reloading.append(connection)

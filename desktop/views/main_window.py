@@ -185,6 +185,11 @@ class MainWindow(QMainWindow):
         self.set_remote(False, signed_in=True)
 
     # -- the Reports view, built on first use -------------------------------------------------
+    def report_progress(self, connection_id: str, percent: int, status: str) -> None:
+        """Progress of a report being prepared; only a built Reports view can be loading one."""
+        if self._reports is not None:
+            self._reports.show_progress(connection_id, percent, status)
+
     @property
     def reports(self) -> ReportsView:
         """The Reports view; built the first time anything needs it (QtCharts, the pickers and

@@ -47,8 +47,17 @@ class StatusRow(QWidget):
             widget.setSizePolicy(policy)
 
     def set_busy(self, busy: bool) -> None:
+        self.progress.setRange(0, 0)  # busy, until the provider says how far it is
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
+
+    def set_progress(self, percent: int, status: str) -> None:
+        """How far the provider is with the report (its async run), 0-100."""
+        self.progress.setRange(0, 100)
+        self.progress.setValue(max(0, min(100, percent)))
+        words = "queued at the provider" if status == "queued" else f"{percent} % prepared"
+        self.progress.setAccessibleDescription(words)
+        self.label.setText(f"Loading the report: {words}…")
 
 
 def status_words(table: ReportTable, *, stale: bool, cached: bool) -> str | None:

@@ -72,6 +72,7 @@ class ReportsView(QWidget):
         self.stale = False  # the choices changed since the report on screen was loaded
         self._autoload: str | None = None  # connection whose report loads once none is found
         self._saving: Task[Any] | None = None
+        self._loading_for: str | None = None  # the connection whose report is being fetched
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
@@ -261,6 +262,7 @@ class ReportsView(QWidget):
         self.error_banner.hide()
         self._busy(True)
         self.status_label.setText(f"Loading {since:%d %b} – {until:%d %b %Y}…")
+        self._loading_for = connection_id
         self._task = run_in_background(
             self,
             lambda: fetch(connection_id, query, cancel),
@@ -324,6 +326,12 @@ class ReportsView(QWidget):
         self.error_banner.show()
         self._update_status()
         self.report_failed.emit(message)
+
+    def show_progress(self, connection_id: str, percent: int, status: str) -> None:
+        """A `report_progress` event: the provider prepares the report being loaded."""
+        if self._task is None or connection_id != self._loading_for:
+            return  # another connection's report, or one this view no longer waits for
+        self.status_row.set_progress(percent, status)
 
     def _on_cancel_clicked(self) -> None:
         if self._task is not None:

@@ -25,6 +25,7 @@ class FakeApi:
         self.checks: list[str] = []
         self.report_rows = 14
         self.report_gate: threading.Event | None = None  # reports wait on it when set
+        self.reports_cancelled = 0  # reports that stopped waiting because of a cancel
         self.disconnect_outcome: dict[str, Any] | None = None
         self.closed = False
         self.streams: list[FakeStream] = []
@@ -82,11 +83,13 @@ class FakeApi:
         level: str = "account",
         metrics: Any = None,
         cancel: threading.Event | None = None,
+        **options: Any,  # the rest of ApiClient.report's query (the fake ignores them)
     ) -> dict[str, Any]:
         self._up()
         if self.report_gate is not None:
             while not self.report_gate.wait(0.01):
                 if cancel is not None and cancel.is_set():
+                    self.reports_cancelled += 1
                     raise ApiError("cancelled", "Cancelled.")
         return data.report(self.report_rows, level=level, start=since, connection_id=id)
 

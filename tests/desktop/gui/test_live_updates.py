@@ -7,9 +7,11 @@ The stream here is the fake API's; tests/desktop/gui/test_live_service.py runs a
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 
 from desktop.app.controller import Controller
@@ -46,6 +48,22 @@ class Live:
             "connection": connection,
         }
         self.next_id += 1
+        self.send(event)
+
+    def progress(self, connection_id: str, percent: int, status: str) -> None:
+        """A `report_progress` event, as the backend sends while Meta prepares a report."""
+        event = {
+            "id": self.next_id,
+            "kind": "report_progress",
+            "connection_id": connection_id,
+            "percent": percent,
+            "status": status,
+            "at": "2026-12-07T03:00:00Z",
+        }
+        self.next_id += 1
+        self.send(event)
+
+    def send(self, event: dict[str, Any]) -> None:
         self.api.push(f"id: {event['id']}")
         self.api.push(f"data: {json.dumps(event)}")
         self.api.push("")
@@ -109,3 +127,35 @@ def test_detaching_stops_the_stream(live: Live) -> None:
     assert not live.controller.live.running
     with live.qtbot.assertNotEmitted(live.controller.live_change_applied, wait=300):
         live.announce("connected", data.connection("z"))
+
+
+def test_report_progress_fills_the_reports_progress_bar_and_cancel_stops_the_fetch(
+    live: Live,
+) -> None:
+    live.attach()
+    live.api.report_gate = threading.Event()  # the report takes as long as the test wants
+    live.window.show()
+    view = live.window.reports
+    bar = view.status_row.progress
+    live.qtbot.waitUntil(view.load_button.isEnabled, timeout=10_000)
+    chosen = view.selected_connection()
+    assert chosen is not None
+    assert chosen.id == "a"
+    view.load_button.click()
+    assert view.loading
+    assert (bar.minimum(), bar.maximum()) == (0, 0)  # busy until the provider says how far
+    live.progress("a", 40, "running")
+    live.qtbot.waitUntil(lambda: (bar.maximum(), bar.value()) == (100, 40), timeout=10_000)
+    assert "40 % prepared" in view.status_label.text()
+    # Another connection's report is not this one's: the bar stays (events arrive in order).
+    live.progress("b", 90, "running")
+    with live.qtbot.waitSignal(live.controller.live_change_applied, timeout=10_000):
+        live.announce("updated", data.connection("a"))
+    assert view.loading
+    assert bar.value() == 40
+    assert [c.id for c in live.model.items()] == ["a"]  # a progress event changes no row
+    live.qtbot.mouseClick(view.cancel_button, Qt.MouseButton.LeftButton)
+    live.qtbot.waitUntil(lambda: live.api.reports_cancelled == 1, timeout=10_000)
+    assert not view.loading
+    assert not bar.isVisible()
+    assert view.load_button.isEnabled()
