@@ -153,8 +153,9 @@ EVENTS_RESPONSES: dict[int | str, dict[str, Any]] = {
         "revocation_settled or updated; `connection` is the object GET /v1/connections/{id} "
         "returns. While the provider prepares a report asynchronously (Meta report runs), "
         "`report_progress` events carry `{id, kind, connection_id, percent, status, at}` "
-        "instead (status queued, running or done). Comment lines (`: keep-alive`) come every few seconds. The stream ends when "
-        "the access token expires; reconnect with a fresh one and `Last-Event-ID`.",
+        "instead (status queued, running or done). Comment lines (`: keep-alive`) come "
+        "every few seconds. The stream ends when the access token expires; reconnect with a "
+        "fresh one and `Last-Event-ID`.",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     },
 }
