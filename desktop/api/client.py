@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 # A whole response body may take this many times the per-read timeout.
 BODY_DEADLINE_FACTOR = 3
+# A report may be prepared for minutes before its first byte (Meta's async report runs are
+# polled for up to 300 s); the user can cancel it meanwhile, so wait longer than that.
+REPORT_READ_TIMEOUT_S = 330.0
 # No server gets to make the app wait longer than an hour, whatever its Retry-After says.
 MAX_RETRY_AFTER_S = 3600.0
 
@@ -165,7 +168,14 @@ class ApiClient:
         # Cancel hangs up the request itself: the backend then stops preparing the report.
         abort = Abort()
         body = cancellable(
-            lambda: self._send("GET", path, params=params, cancel=cancel, abort=abort),
+            lambda: self._send(
+                "GET",
+                path,
+                params=params,
+                cancel=cancel,
+                abort=abort,
+                read_timeout=REPORT_READ_TIMEOUT_S,
+            ),  # fmt: skip
             cancel,
             abort.abort,
         )
@@ -266,6 +276,7 @@ class ApiClient:
         authenticated: bool = True,
         cancel: threading.Event | None = None,
         abort: Abort | None = None,
+        read_timeout: float | None = None,
     ) -> Any:
         use_auth = authenticated and self.auth is not None
         renewed = rebased = False
@@ -275,7 +286,7 @@ class ApiClient:
                 headers["Authorization"] = f"Bearer {self.auth.access_token()}"
             try:
                 status, raw, response_headers = self._exchange(
-                    method, path, params, json_body, headers, cancel, abort
+                    method, path, params, json_body, headers, cancel, abort, read_timeout
                 )
             except Unreachable:
                 # Connection refused: nothing was sent, so even a POST may go again.
@@ -310,6 +321,7 @@ class ApiClient:
         headers: dict[str, str],
         cancel: threading.Event | None,
         abort: Abort | None = None,
+        read_timeout: float | None = None,
     ) -> tuple[int, bytes, httpx.Headers]:
         http, own = self._http, False
         if abort is not None and not self._loopback:
@@ -317,8 +329,14 @@ class ApiClient:
             # keep-alive connection would never announce its socket (desktop/api/abort.py).
             http, own = self._new_http(self.base_url), True
         try:
+            # A longer wait for the first byte only; the loopback transport honours it too.
+            timeout = (
+                httpx.Timeout(self._timeout, read=read_timeout)
+                if read_timeout is not None
+                else httpx.USE_CLIENT_DEFAULT
+            )
             request = http.build_request(
-                method, path, params=params, json=json_body, headers=headers,
+                method, path, params=params, json=json_body, headers=headers, timeout=timeout,
                 extensions=abort.extensions() if abort is not None else None,
             )  # fmt: skip
             response = http.send(request, stream=True)

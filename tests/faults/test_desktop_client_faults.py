@@ -149,3 +149,25 @@ def test_garbage_answers_are_api_errors_in_words(server: Misbehaving) -> None:
             assert 0 <= err.retry_after < 3600
 
     probe()
+
+
+def test_a_report_may_take_longer_than_the_per_read_timeout(server: Misbehaving) -> None:
+    """A report is prepared before its first byte (Meta's async runs: minutes), so the report
+    call waits longer than other calls; they still time out at the per-read timeout."""
+    body = b'{"columns": [], "rows": [], "totals": {}, "level": "account"}'
+    reply = answer("200 OK", body, "Content-Type: application/json")
+
+    def slow(conn: socket.socket) -> None:
+        time.sleep(2.0)  # four per-read timeouts of the client below
+        reply(conn)
+
+    server.behaviour = slow
+    client = ApiClient(server.url, timeout=0.5)
+    try:
+        report = client.report("c1", account=None, since=None, until=None)
+        assert report["rows"] == []
+        with pytest.raises(ApiError) as info:
+            client.connections()
+        assert info.value.code == "network"
+    finally:
+        client.close()
