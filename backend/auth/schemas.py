@@ -11,12 +11,11 @@ from backend.auth.device_keys import normalize_device_jwk
 from backend.auth.passwords import MAX_PASSWORD_CHARS
 
 
-class LoginRequest(BaseModel):
+class DeviceIn(BaseModel):
+    """The device a sign-in is for: its name and its public key (both ways of signing in)."""
+
     model_config = ConfigDict(extra="ignore")
 
-    email: Annotated[str, Field(min_length=1, max_length=320)]
-    # SecretStr: the password never shows in a repr, a log line or a validation error.
-    password: Annotated[SecretStr, Field(min_length=1, max_length=MAX_PASSWORD_CHARS)]
     device_name: Annotated[str, Field(min_length=1, max_length=200)]
     device_public_key: dict[str, Any]
 
@@ -32,6 +31,12 @@ class LoginRequest(BaseModel):
     @classmethod
     def _jwk(cls, value: dict[str, Any]) -> dict[str, Any]:
         return normalize_device_jwk(value)
+
+
+class LoginRequest(DeviceIn):
+    email: Annotated[str, Field(min_length=1, max_length=320)]
+    # SecretStr: the password never shows in a repr, a log line or a validation error.
+    password: Annotated[SecretStr, Field(min_length=1, max_length=MAX_PASSWORD_CHARS)]
 
 
 class UserOut(BaseModel):

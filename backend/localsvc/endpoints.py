@@ -17,12 +17,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr
 
 from backend.auth import service
-from backend.auth.device_keys import normalize_device_jwk
 from backend.auth.endpoints import NO_STORE
-from backend.auth.schemas import LoginResponse, UserOut
+from backend.auth.schemas import DeviceIn, LoginResponse, UserOut
 from backend.db.transactions import run_locked
 from backend.deps import StateDep
 from backend.errors import NotFound, Unauthorized
@@ -48,25 +47,8 @@ class LocalState:
     pid: int = field(default_factory=os.getpid)
 
 
-class LocalSignIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
+class LocalSignIn(DeviceIn):
     secret: Annotated[SecretStr, Field(min_length=1, max_length=256)]
-    device_name: Annotated[str, Field(min_length=1, max_length=200)]
-    device_public_key: dict[str, Any]
-
-    @field_validator("device_name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        value = " ".join(value.split())
-        if not value:
-            raise ValueError("The device name cannot be blank.")
-        return value
-
-    @field_validator("device_public_key")
-    @classmethod
-    def _jwk(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return normalize_device_jwk(value)
 
 
 def _local(request: Request) -> LocalState:
