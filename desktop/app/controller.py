@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # imported when first used: the window paints before httpx an
     from desktop.views.disconnect_dialog import DisconnectDialog
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CHECK_INTERVAL_MS = 15 * 60 * 1000
 
@@ -131,6 +133,16 @@ class Controller(QObject):
         self.refresh()
         self.live.start()
 
+    def _while_attached(self, client: ApiClient, then: Callable[[T], None]) -> Callable[[T], None]:
+        """`then`, but only while `client` is still the one in use: an answer from a backend the
+        user has since left (switched, signed out) must not repaint the new one's state."""
+
+        def deliver(value: T) -> None:
+            if self.client is client:
+                then(value)
+
+        return deliver
+
     # -- list and checks ------------------------------------------------------------------------
     def refresh(self) -> None:
         """Reload the list from the backend, then check each connection at the provider."""
@@ -139,7 +151,10 @@ class Controller(QObject):
             return
         self.window.set_status("Checking your connections…")
         run_in_background(
-            self, client.connections, success=self._on_list_loaded, failure=self._on_backend_failed
+            self,
+            client.connections,
+            success=self._while_attached(client, self._on_list_loaded),
+            failure=self._while_attached(client, self._on_backend_failed),
         )
 
     def _on_list_loaded(self, items: list[Connection]) -> None:
@@ -173,8 +188,10 @@ class Controller(QObject):
         run_in_background(
             self,
             lambda: client.connection(connection_id, check=True),
-            success=self._on_check_finished,
-            failure=lambda error: self._on_check_failed(connection_id, error),
+            success=self._while_attached(client, self._on_check_finished),
+            failure=self._while_attached(
+                client, lambda error: self._on_check_failed(connection_id, error)
+            ),
         )
 
     def _on_check_finished(self, connection: Connection) -> None:
@@ -235,8 +252,8 @@ class Controller(QObject):
         run_in_background(
             self,
             client.connections,
-            success=self._on_live_list_loaded,
-            failure=self._on_reload_failed,
+            success=self._while_attached(client, self._on_live_list_loaded),
+            failure=self._while_attached(client, self._on_reload_failed),
         )
 
     def _on_live_list_loaded(self, items: list[Connection]) -> None:

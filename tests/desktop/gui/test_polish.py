@@ -6,6 +6,7 @@ Each test is the one that would have caught the surprise the issue reports.
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from desktop.api.errors import ApiError
 from desktop.app.backend_link import BackendLink
 from desktop.app.controller import Controller
 from desktop.app.notify import Notifier
+from desktop.concurrency import tasks
 from desktop.models.cache import Cache
 from desktop.models.connection import Connection
 from desktop.models.connections import ConnectionsModel
@@ -212,6 +214,38 @@ def test_status_bar_follows_a_switch_to_a_remote_backend(qtbot: Any, tmp_path: P
     assert parts.window.status_text.text() == "Not signed in"
     assert link.sign_in_dialog is not None
     link.sign_in_dialog.reject()
+
+
+class SlowDeadApi(FakeApi):
+    """A backend whose list answers late, and then with "cannot reach": the one the user left."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.answered = threading.Event()
+
+    def connections(self) -> list[Connection]:
+        self.gate.wait(10)
+        self.answered.set()
+        raise ApiError("network", "Cannot reach the backend at http://127.0.0.1:9.")
+
+
+def test_a_late_failure_from_the_backend_left_behind_does_not_touch_the_new_one(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    """The busy-machine failure of the test above: the old list's "cannot reach" came after the
+    switch and painted "Not connected" over the new backend's state."""
+    parts = Parts(qtbot, tmp_path)
+    old = SlowDeadApi()
+    parts.controller.attach(old)  # type: ignore[arg-type]
+    parts.attach(FakeApi([data.connection("a")]))  # the user moves on before the old answers
+    assert [c.id for c in parts.model.items()] == ["a"]
+    old.gate.set()
+    assert old.answered.wait(10)
+    qtbot.waitUntil(lambda: not tasks._running, timeout=10_000)  # its answer was delivered
+    assert parts.window.status_text.text().startswith("All connections checked at")
+    assert not parts.window.offline_banner.isVisibleTo(parts.window)
+    assert [c.id for c in parts.model.items()] == ["a"]
 
 
 def test_one_wrong_backend_address_shows_one_banner(qtbot: Any, tmp_path: Path) -> None:
