@@ -268,7 +268,6 @@ def test_one_wrong_backend_address_shows_one_banner(qtbot: Any, tmp_path: Path) 
 
 
 def _waiting_dialog(qtbot: Any, open_url: Any) -> Any:
-    import threading
 
     from desktop.views.connect_dialog import ConnectDialog
 
