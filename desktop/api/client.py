@@ -148,7 +148,33 @@ class ApiClient:
         time: str | None = None,
         compare: str | None = None,
     ) -> dict[str, Any]:
-        """GET …/reports; several accounts and breakdowns travel as comma lists."""
+        """GET …/reports, decoded; several accounts and breakdowns travel as comma lists."""
+        raw = self.report_bytes(
+            id, account=account, since=since, until=until, level=level, metrics=metrics,
+            cancel=cancel, accounts=accounts, all_accounts=all_accounts, preset=preset,
+            breakdowns=breakdowns, time=time, compare=compare,
+        )  # fmt: skip
+        return self._dict(_decode(200, raw, httpx.Headers()))
+
+    def report_bytes(
+        self,
+        id: str,
+        *,
+        account: str | None,
+        since: date | None,
+        until: date | None,
+        level: str = "account",
+        metrics: Sequence[str] | None = None,
+        cancel: threading.Event | None = None,
+        accounts: Sequence[str] = (),
+        all_accounts: bool = False,
+        preset: str | None = None,
+        breakdowns: Sequence[str] = (),
+        time: str | None = None,
+        compare: str | None = None,
+    ) -> bytes:
+        """`report`'s JSON as the backend sent it: the window decodes a report straight into
+        columns (desktop/concurrency/columnar.py) and caches these bytes as they are."""
         params: dict[str, str] = {"level": level}
         if since is not None and until is not None:
             params["since"], params["until"] = since.isoformat(), until.isoformat()
@@ -175,11 +201,14 @@ class ApiClient:
                 cancel=cancel,
                 abort=abort,
                 read_timeout=REPORT_READ_TIMEOUT_S,
+                raw_body=True,
             ),  # fmt: skip
             cancel,
             abort.abort,
         )
-        return self._dict(body)
+        if not isinstance(body, bytes) or not body:
+            raise ApiError("bad_response", "The backend sent an answer this app cannot read.")
+        return body
 
     def disconnect(self, id: str, *, forget: bool = False) -> DisconnectOutcome:
         params = {"forget": "true"} if forget else None
@@ -277,7 +306,9 @@ class ApiClient:
         cancel: threading.Event | None = None,
         abort: Abort | None = None,
         read_timeout: float | None = None,
+        raw_body: bool = False,
     ) -> Any:
+        """The decoded JSON answer; with `raw_body`, a 2xx answer's bytes as they came."""
         use_auth = authenticated and self.auth is not None
         renewed = rebased = False
         while True:
@@ -300,6 +331,8 @@ class ApiClient:
                 renewed = True
                 self.auth.invalidate()
                 continue
+            if raw_body and 200 <= status < 300:
+                return raw
             return _decode(status, raw, response_headers)
 
     def _move_to(self, base_url: str) -> None:
