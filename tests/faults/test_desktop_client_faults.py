@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from desktop.api.client import ApiClient, ApiError
+from desktop.api.client import ApiClient
+from desktop.api.errors import ApiError
 
 Behaviour = Callable[[socket.socket], None]
 

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from desktop.api.client import ApiClient, ApiError
+from desktop.api.client import ApiClient
+from desktop.api.errors import ApiError
 from desktop.connect.loopback import LoopbackReceiver
 from tests.faults.test_desktop_client_faults import Misbehaving, answer
 

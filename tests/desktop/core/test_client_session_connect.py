@@ -14,7 +14,8 @@ import pytest
 
 from desktop.account.secure_store import MemoryStore
 from desktop.account.session import Session
-from desktop.api.client import ApiClient, ApiError
+from desktop.api.client import ApiClient
+from desktop.api.errors import ApiError
 from desktop.connect.flow import ConnectRefused, run_connect
 from desktop.connect.loopback import ReceiverCancelled, ReceiverTimeout
 from tests.desktop.core.fake_backend import FakeState, create_fake_backend
