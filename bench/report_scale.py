@@ -1,7 +1,7 @@
 """Report scale: a 1,000,000-row ad-level daily report (bench/_report_scale.py), fetched over HTTP
 from another process and decoded into typed columns (desktop/concurrency/columnar.py) on a worker
-thread, into the columnar table model (desktop/models/columnar_report.py) shown by a QTableView,
-then scrolled to its end; each run in a fresh child process (offscreen Qt).
+thread, into the report table model the Reports view shows (desktop/models/report.py) in a
+QTableView, then scrolled to its end; each run in a fresh child process (offscreen Qt).
 
 Figures (medians over runs), each with its target:
 - `ratio`: fetch + decode + model ready, over `json.loads` of the same bytes (same child, after);
@@ -45,7 +45,7 @@ def child(url: str) -> dict[str, Any]:
 
     from bench.ui_stall import Heartbeat
     from desktop.concurrency import columnar
-    from desktop.models.columnar_report import ColumnarReportModel
+    from desktop.models.report import ReportTableModel
 
     app = QApplication.instance() or QApplication([])
     view = QTableView()
@@ -53,7 +53,7 @@ def child(url: str) -> dict[str, Any]:
     view.verticalHeader().setVisible(False)
     view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
     view.verticalHeader().setDefaultSectionSize(26)
-    model = ColumnarReportModel()
+    model = ReportTableModel()
     view.setModel(model)
     view.resize(1100, 800)
     view.show()
@@ -84,7 +84,7 @@ def child(url: str) -> dict[str, Any]:
         while not result:
             loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
         payload, head, rows = result[0]
-        model.set_rows(head, rows)
+        model.set_decoded((head, rows))
         loop.processEvents()
         ready_s = time.perf_counter() - t0
         load_stall = beat.stop()

@@ -369,11 +369,11 @@ class Controller(QObject):
         connection_id: str,
         query: ReportQuery,
         cancel: threading.Event,
-    ) -> dict[str, Any]:
+    ) -> bytes:
         client = self.client
         if client is None:
             raise ApiError("network", "Not connected to the companion service.")
-        return client.report(connection_id, cancel=cancel, **query.client_kwargs())
+        return client.report_bytes(connection_id, cancel=cancel, **query.client_kwargs())
 
 
 def _open_in_browser(url: str) -> object:

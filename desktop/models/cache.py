@@ -168,11 +168,11 @@ class Cache:
         """Keep `report` as the one of `connection_id` for `query_key` (the newest
         REPORTS_KEPT queries per connection are kept)."""
         # In slices: a 100k-row report never holds the GIL long.
-        self.save_report_text(connection_id, sliced_json.dumps(report), query_key)
+        self.save_report_bytes(connection_id, sliced_json.dumps(report).encode(), query_key)
 
-    def save_report_text(self, connection_id: str, body: str, query_key: str = "") -> None:
-        """`save_report` with the report already encoded (sliced_json.dumps_steps on the UI
-        thread); only the write, which lets go of the GIL, is left for the worker."""
+    def save_report_bytes(self, connection_id: str, body: bytes, query_key: str = "") -> None:
+        """`save_report` with the report's JSON as the backend sent it (the window keeps those
+        bytes as they came: nothing to encode, and the write lets go of the GIL)."""
         with self._writing() as db:
             db.execute(
                 "INSERT OR REPLACE INTO query_reports "
@@ -191,6 +191,12 @@ class Cache:
         self, connection_id: str, query_key: str | None = None
     ) -> dict[str, Any] | None:
         """The report cached for `query_key`, or with no key the newest one of the connection."""
+        body = self.load_report_bytes(connection_id, query_key)
+        report = sliced_json.loads(body) if body is not None else None
+        return report if isinstance(report, dict) else None
+
+    def load_report_bytes(self, connection_id: str, query_key: str | None = None) -> bytes | None:
+        """`load_report`'s JSON, undecoded."""
         with self._db() as db:
             if query_key is None:
                 row = db.execute(
@@ -211,15 +217,17 @@ class Cache:
                 ).fetchone()
         if row is None:
             return None
-        report = sliced_json.loads(row[0])
-        return report if isinstance(report, dict) else None
+        body = row[0]  # text written by earlier versions, bytes since
+        return body.encode() if isinstance(body, str) else bytes(body)
 
-    def load_report_or_newest(
+    def load_report_bytes_or_newest(
         self, connection_id: str, query_key: str
-    ) -> tuple[str | None, dict[str, Any] | None]:
-        """(key, report) of this query's cached report, else (None, the newest one)."""
-        report = self.load_report(connection_id, query_key)
-        return (query_key, report) if report else (None, self.load_report(connection_id))
+    ) -> tuple[str | None, bytes | None]:
+        """(key, JSON) of this query's cached report, else (None, the newest one's)."""
+        body = self.load_report_bytes(connection_id, query_key)
+        if body is not None:
+            return query_key, body
+        return None, self.load_report_bytes(connection_id)
 
     def report_keys(self, connection_id: str) -> list[str]:
         """The queries with a cached report, newest first."""

@@ -12,7 +12,12 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from PySide6.QtCore import QLocale
+
+from desktop.concurrency.columnar import NULL, ColumnarRows
+from desktop.concurrency.steps import drain
 
 TOP_N = 5
 OTHER = "Other"
@@ -98,6 +103,87 @@ def top_series_steps(
                 yield
         out.append((OTHER, (yield from _points(other, metric))))
     return out
+
+
+def top_series(
+    columns: list[dict[str, Any]], rows: ColumnarRows, metric: str, top_n: int = TOP_N
+) -> list[Series]:
+    """Series for the top `top_n` entities by spend (then impressions), then "Other"; one
+    "Total" series when the report has no entity column. Empty without a date column.
+
+    Grouped with numpy over the column arrays (one stable sort of (entity, day) pairs, then
+    sums per run): a million rows take a fraction of a second on a worker, and the sort lets go
+    of the GIL. Sums are exact: integers in each column's smallest unit."""
+    keys = [str(c["key"]) for c in columns]
+    if "date" not in keys or metric not in NEEDS:
+        return []
+    at = {k: i for i, k in enumerate(keys)}
+    needed = [at[k] for k in NEEDS[metric] if k in at]
+    if len(needed) != len(NEEDS[metric]):
+        return []
+    who_at = at.get(entity_key(keys) or "")
+    rank_at = at.get("spend", at.get("impressions"))
+    cols = rows.columns
+    grouping = [at["date"]] + ([who_at] if who_at is not None else [])
+    summed = needed + ([rank_at] if rank_at is not None else [])
+    if any(cols[i].kind != "text" for i in grouping) or any(cols[i].kind != "int" for i in summed):
+        # A column that fell back to text (desktop/concurrency/columnar.py): sum its cells.
+        report = {"columns": columns, "rows": rows.rows(range(rows.count), list(range(len(keys))))}
+        return drain(top_series_steps(report, metric, top_n))
+    if rows.count == 0:
+        return []
+    base = len(rows.strings) + 1  # codes + 1: 0 is null
+    day = cols[at["date"]].data.astype(np.int64) + 1
+    who = cols[who_at].data.astype(np.int64) + 1 if who_at is not None else np.zeros_like(day)
+    order = np.argsort(who * base + day, kind="stable")
+    pair = (who * base + day)[order]
+    starts = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    group_who, group_day = pair[starts] // base, pair[starts] % base
+
+    def sums(column: int) -> npt.NDArray[np.int64]:
+        data = cols[column].data
+        values = np.where(data == NULL, 0, data)[order]
+        total: npt.NDArray[np.int64] = np.add.reduceat(values, starts)
+        return total
+
+    parts = [sums(i) for i in needed]
+    scales = [cols[i].scale for i in needed]
+
+    def name(code: int) -> str:
+        return "Total" if who_at is None else str(rows.strings[code - 1] if code else None)
+
+    ranked: dict[int, float] = {}
+    if rank_at is not None:
+        by_group = sums(rank_at).astype(np.float64) / 10 ** cols[rank_at].scale
+        for code, value in zip(group_who.tolist(), by_group.tolist(), strict=True):
+            ranked[code] = ranked.get(code, 0.0) + value
+    everyone = sorted(
+        {int(c) for c in group_who.tolist()}, key=lambda c: (-ranked.get(c, 0.0), name(c))
+    )
+    top, rest = everyone[:top_n], everyone[top_n:]
+    days = ["None", *(str(text) for text in rows.strings)]  # by day code + 1
+
+    def per_day(mask: npt.NDArray[np.bool_]) -> dict[str, list[Any]]:
+        """The chosen groups' sums per day (a sort by day, then sums per run)."""
+        chosen = group_day[mask]
+        if not len(chosen):
+            return {}
+        by_day = np.argsort(chosen, kind="stable")
+        ordered = chosen[by_day]
+        runs = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        totals = [np.add.reduceat(part[mask][by_day], runs).tolist() for part in parts]
+        return {
+            days[int(ordered[r])]: [
+                Decimal(t[k]).scaleb(-s) for t, s in zip(totals, scales, strict=True)
+            ]
+            for k, r in enumerate(runs.tolist())
+        }
+
+    series: list[Series] = [(name(c), drain(_points(per_day(group_who == c), metric))) for c in top]
+    if rest and metric not in _NOT_ADDITIVE:
+        others = np.isin(group_who, np.array(rest, np.int64))
+        series.append((OTHER, drain(_points(per_day(others), metric))))
+    return series
 
 
 def _points(

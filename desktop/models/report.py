@@ -1,15 +1,17 @@
 """The report table and its pinned totals row, as Qt models.
 
-Rows stay the raw lists the API sent (no per-row objects), sort keys are built once per column
-and cached, and sorting only permutes an index list — 100,000 rows sort in well under 200 ms.
-Money and percentages are shown from their decimal strings, never through floats.
+Rows are typed column arrays (desktop/concurrency/columnar.py), sorting permutes an index array,
+and money and percentages are shown from their exact decimal values, never through floats.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from PySide6.QtCore import (
     QAbstractTableModel,
     QModelIndex,
@@ -20,6 +22,8 @@ from PySide6.QtCore import (
 )
 
 from desktop.api.answers import ReportHeader
+from desktop.concurrency import columnar
+from desktop.concurrency.columnar import NULL, ColumnarRows, Decoded
 from desktop.models.format import format_decimal, format_integer, parse_time
 
 RawValueRole = Qt.ItemDataRole.UserRole + 1
@@ -29,8 +33,6 @@ DIMENSIONS = frozenset({"date", "campaign_id", "campaign_name"})
 _Index = QModelIndex | QPersistentModelIndex
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
-# Missing values (null ratios) sort after every number in ascending order.
-_MISSING = float("inf")
 
 
 def format_cell(value: object, column_type: str) -> str:
@@ -60,26 +62,33 @@ class _OneCallPerCell(QAbstractTableModel):
 
 
 class ReportTableModel(_OneCallPerCell):
-    """Rows of one normalized report, sortable by any column."""
+    """Rows of one report, held as typed columns (desktop/concurrency/columnar.py: a million
+    rows in less memory than their JSON), sortable by any column. A cell is formatted only when
+    a view asks for it; sorting is one numpy argsort (text columns by the rank of their strings,
+    casefolded; nulls after every value ascending)."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._columns: list[dict[str, str]] = []
-        self._rows: list[list[Any]] = []
-        self._order: list[int] | None = None  # view row -> source row; None = as sent
-        self._sort_keys: dict[int, list[Any]] = {}
-        self.report: dict[str, Any] | None = None
-        self.header: ReportHeader | None = None  # all but the rows, typed
+        self._numeric: list[bool] = []
+        self._rows: ColumnarRows | None = None
+        self._order: npt.NDArray[np.int64] | None = None  # view row -> source row; None = as sent
+        self.report: dict[str, Any] | None = None  # the report without its rows
+        self.header: ReportHeader | None = None  # the same, typed
 
     # -- loading -------------------------------------------------------------------------
     def set_report(self, report: dict[str, Any] | None) -> None:
+        """A report decoded already (rows as lists): kept as columns."""
+        self.set_decoded(columnar.from_report(report) if report is not None else None)
+
+    def set_decoded(self, decoded: Decoded | None) -> None:
+        """A report as desktop.concurrency.columnar.decode gives it (None: no report)."""
         self.beginResetModel()
-        self.report = report
-        self.header = ReportHeader.from_api(report) if report else None
-        self._columns = list(report.get("columns", [])) if report else []
-        self._rows = list(report.get("rows", [])) if report else []
-        self._order = None
-        self._sort_keys = {}
+        head, rows = decoded if decoded is not None else (None, None)
+        self.report, self._rows, self._order = head, rows, None
+        self.header = ReportHeader.from_api(head) if head else None
+        self._columns = list(head.get("columns", [])) if head else []
+        self._numeric = [c.get("type") in NUMERIC_TYPES for c in self._columns]
         self.endResetModel()
 
     def columns(self) -> list[dict[str, str]]:
@@ -101,30 +110,31 @@ class ReportTableModel(_OneCallPerCell):
 
     # -- Qt model API --------------------------------------------------------------------
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
+        return 0 if parent.isValid() or self._rows is None else self._rows.count
 
     def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._columns)
 
     def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        rows = self._rows
+        if rows is None or not index.isValid():
             return None
         row, column = index.row(), index.column()
-        if not (0 <= row < len(self._rows) and 0 <= column < len(self._columns)):
+        if not (0 <= row < rows.count and 0 <= column < len(self._columns)):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return self.display_text(row, column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _RIGHT if self._columns[column].get("type") in NUMERIC_TYPES else _LEFT
+            return _RIGHT if self._numeric[column] else _LEFT
         if role == RawValueRole:
-            source = self._order[row] if self._order is not None else row
-            return self._rows[source][column]
+            return rows.cell(self._source(row), column)
         return None
 
     def display_text(self, row: int, column: int) -> str:
         """What the cell at (view row, column) shows."""
-        source = self._order[row] if self._order is not None else row
-        return format_cell(self._rows[source][column], self._columns[column].get("type", ""))
+        assert self._rows is not None
+        value = self._rows.cell(self._source(row), column)
+        return format_cell(value, self._columns[column].get("type", ""))
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -142,61 +152,62 @@ class ReportTableModel(_OneCallPerCell):
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(self._columns):
+        rows = self._rows
+        if rows is None or not 0 <= column < len(self._columns):
             return
         self.layoutAboutToBeChanged.emit()
         persistent = self.persistentIndexList()
-        old_sources = [
-            (self._order[i.row()] if self._order is not None else i.row(), i.column())
-            for i in persistent
-        ]
-        keys = self._keys(column)
-        self._order = sorted(
-            range(len(self._rows)),
-            key=keys.__getitem__,
-            reverse=order == Qt.SortOrder.DescendingOrder,
-        )
+        old = [(self._source(i.row()), i.column()) for i in persistent]
+        keys = _sort_keys(rows, column)
+        if order == Qt.SortOrder.DescendingOrder:
+            keys = -keys  # descending by a stable ascending sort, as sorted(reverse=True) is
+        self._order = np.argsort(keys, kind="stable").astype(np.int64)
         if persistent:
-            position = {source: view_row for view_row, source in enumerate(self._order)}
+            position = np.empty_like(self._order)
+            position[self._order] = np.arange(len(self._order))
             self.changePersistentIndexList(
-                persistent, [self.index(position[s], c) for s, c in old_sources]
+                persistent, [self.index(int(position[s]), c) for s, c in old]
             )
         self.layoutChanged.emit()
 
-    def snapshot(self) -> tuple[list[list[Any]], list[int] | None]:
-        """The raw rows and the current order; safe to read from another thread (never mutated)."""
-        return self._rows, None if self._order is None else list(self._order)
+    def _source(self, row: int) -> int:
+        return int(self._order[row]) if self._order is not None else row
 
-    def _keys(self, column: int) -> list[Any]:
-        keys = self._sort_keys.get(column)
-        if keys is None:
-            column_type = self._columns[column].get("type", "")
-            if column_type == "integer":
-                keys = [_MISSING if r[column] is None else r[column] for r in self._rows]
-            elif column_type in NUMERIC_TYPES:
-                # Float keys only order the rows (display stays the decimal string): float() is
-                # monotonic and exact enough that decimals of up to 15 digits keep their order,
-                # and it sorts 100k rows several times faster than Decimal.
-                keys = [_float_key(r[column]) for r in self._rows]
-            else:
-                keys = ["" if r[column] is None else str(r[column]).casefold() for r in self._rows]
-            self._sort_keys[column] = keys
+    def snapshot(self) -> tuple[ColumnarRows | None, npt.NDArray[np.int64] | None]:
+        """The rows and the current order (view row -> row); safe to read from another thread:
+        neither is changed afterwards (a sort or a new report makes new ones)."""
+        return self._rows, self._order
+
+    def matching_rows(self, keys: Iterable[str], needle: str) -> npt.NDArray[np.bool_]:
+        """Per row as sent (not as sorted): does any of the `keys` columns show text containing
+        `needle` (casefolded)? One pass over the distinct strings, then numpy over the codes."""
+        rows = self._rows
+        if rows is None:
+            return np.zeros(0, np.bool_)
+        found = np.zeros(rows.count, np.bool_)
+        for key in keys:
+            column = self.column_of(key)
+            if column >= 0:
+                found |= rows.text_matches(column, needle, empty=format_cell(None, ""))
+        return found
+
+
+def _sort_keys(rows: ColumnarRows, column: int) -> npt.NDArray[np.int64]:
+    """int64 keys whose ascending order is the column's: numbers by value with nulls last,
+    text by the casefolded string with nulls first (as an empty string). None is below -2**62
+    or above 2**62, so negating them cannot overflow."""
+    col = rows.columns[column]
+    last = np.iinfo(np.int64).max
+    if col.kind != "text":
+        keys: npt.NDArray[np.int64] = np.where(col.data == NULL, last, col.data)
         return keys
-
-
-def project(rows: list[list[Any]], order: list[int] | None, columns: list[int]) -> list[list[Any]]:
-    """`rows` in view order, keeping only `columns` (for CSV export, off the UI thread)."""
-    sequence = order if order is not None else range(len(rows))
-    return [[rows[i][c] for c in columns] for i in sequence]
-
-
-def _float_key(value: object) -> float:
-    if value is None:
-        return _MISSING
-    try:
-        return float(str(value))
-    except ValueError:
-        return _MISSING
+    folded = [str(text).casefold() for text in rows.strings]
+    dense = {text: rank for rank, text in enumerate(sorted(set(folded)))}  # equal folds tie
+    ranks = np.empty(len(rows.strings) + 1, np.int64)
+    ranks[0] = -1  # null
+    ranks[1:] = [dense[text] for text in folded]
+    by_rank: npt.NDArray[np.int64] = ranks[col.data.astype(np.int64) + 1]
+    return by_rank
 
 
 class ReportTotalsModel(_OneCallPerCell):

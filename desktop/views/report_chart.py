@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import logging
 from datetime import date, datetime, time
 from typing import Any
 
@@ -17,10 +17,13 @@ from PySide6.QtCore import QDateTime, QEvent, QLocale, QMargins, QPointF, Qt
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from desktop.concurrency.tasks import Task, run_in_steps
-from desktop.models.chart_top import NEEDS, axis_label, nice_ticks, top_series_steps
+from desktop.concurrency.columnar import ColumnarRows, Decoded
+from desktop.concurrency.tasks import Task, run_in_background
+from desktop.models.chart_top import NEEDS, axis_label, nice_ticks, top_series
 from desktop.models.report_query import METRICS
 from desktop.views.widgets import PlainLabel
+
+log = logging.getLogger(__name__)
 
 CHARTABLE = {k: v for k, v in METRICS.items() if k in NEEDS}
 Plot = list[tuple[str, list[tuple[date, QPointF]]]]
@@ -31,7 +34,8 @@ class ReportChart(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._report: dict[str, Any] | None = None
+        self._report: dict[str, Any] | None = None  # all but the rows
+        self._rows: ColumnarRows | None = None
         self._pending: Task[Plot] | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -111,22 +115,28 @@ class ReportChart(QWidget):
     def set_metric(self, key: str) -> None:
         self.metric_box.setCurrentIndex(self.metric_box.findData(key))
 
-    def set_report(self, report: dict[str, Any] | None) -> None:
-        self._report = report
+    def set_report(self, report: Decoded | None) -> None:
+        self._report, self._rows = report if report is not None else (None, None)
         self._redraw()
 
     def _redraw(self, *_: object) -> None:
-        # Summing 100,000 rows takes a few hundred ms. On a worker it would share the GIL with
-        # the UI thread and stretch every paint meanwhile (bench/ui_stall.py); in steps on the
-        # UI thread, between paints, no step is longer than a few ms.
+        # Grouped and summed with numpy on a worker (desktop/models/chart_top.py): a million
+        # rows in a fraction of a second, mostly without the GIL.
         if self._pending is not None:
             self._pending.cancel()
             self._pending = None
-        report, metric = self._report, self.chart_metric()
-        if not report:
+        report, rows, metric = self._report, self._rows, self.chart_metric()
+        if not report or rows is None:
             self._draw([])
             return
-        self._pending = run_in_steps(self, _plot_steps(report, metric), success=self._draw)
+        columns = list(report.get("columns") or [])
+        self._pending = run_in_background(
+            self, lambda: _plot(columns, rows, metric), success=self._draw, failure=self._failed
+        )
+
+    def _failed(self, error: Exception) -> None:
+        log.warning("The chart could not be drawn: %s", type(error).__name__)
+        self._draw([])
 
     @property
     def busy(self) -> bool:
@@ -184,9 +194,9 @@ def _currency(report: dict[str, Any] | None) -> str:
     return str(((report or {}).get("account") or {}).get("currency") or "")
 
 
-def _plot_steps(report: dict[str, Any], metric: str) -> Generator[None, None, Plot]:
-    """Each series' points with their chart coordinates, as steps."""
-    series = yield from top_series_steps(report, metric)
+def _plot(columns: list[dict[str, Any]], rows: ColumnarRows, metric: str) -> Plot:
+    """Each series' points with their chart coordinates (on a worker)."""
+    series = top_series(columns, rows, metric)
     return [(name, [(day, _point(day, float(v))) for day, v in points]) for name, points in series]
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+import numpy as np
+import numpy.typing as npt
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.api.answers import ReportHeader
+from desktop.concurrency.columnar import Decoded
 from desktop.models.report import (
     ReportTableModel,
     ReportTotalsModel,
@@ -99,13 +100,14 @@ class ReportTable(QWidget):
         footer_bar.rangeChanged.connect(self._fit_footer)
         self.table.verticalScrollBar().rangeChanged.connect(self._fit_footer)
 
-    def set_report(self, report: dict[str, Any] | None) -> None:
+    def set_report(self, report: Decoded | None) -> None:
+        """Show `report` (everything but the rows, the rows as columns); None: nothing."""
         hidden = self.hidden_keys()
         old = self.model.header
-        new = ReportHeader.from_api(report) if report is not None else None
+        new = ReportHeader.from_api(report[0]) if report is not None else None
         same_columns = old is not None and new is not None and old.columns == new.columns
-        self.model.set_report(report)
-        self.totals_model.set_report(report)
+        self.model.set_decoded(report)
+        self.totals_model.set_report(report[0] if report is not None else None)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         if not same_columns:  # a reload keeps the widths, also those the user dragged
             self._fit_columns()
@@ -132,11 +134,11 @@ class ReportTable(QWidget):
     def shown_rows(self) -> int:
         return self.proxy.rowCount() if self.proxy.needle else self.model.rowCount()
 
-    def source_rows(self) -> list[int]:
+    def source_rows(self) -> npt.NDArray[np.int64]:
         """The model rows the filter shows, in view order (all of them without a filter)."""
         if not self.proxy.needle:
-            return list(range(self.model.rowCount()))
-        return self.proxy.source_rows()
+            return np.arange(self.model.rowCount(), dtype=np.int64)
+        return np.array(self.proxy.source_rows(), np.int64)
 
     def _fit_columns(self) -> None:
         """Widths for the header and the first 50 rows' text. Measured here with the font's

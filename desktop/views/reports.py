@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -18,16 +16,17 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.cli.report import default_file_name
-from desktop.concurrency import sliced_json
 from desktop.concurrency.after_paint import after_next_paint
-from desktop.concurrency.tasks import Task, run_in_background, run_in_steps
+from desktop.concurrency.columnar import Decoded
+from desktop.concurrency.tasks import run_in_background
 from desktop.models.cache import Cache
 from desktop.models.connections import Connection, ConnectionsModel
+from desktop.models.report_loader import ReportLoader, ReportOp
 from desktop.models.report_query import ReportQuery
 from desktop.views.empty_state import NO_REPORTS_YET, empty_or_content
 from desktop.views.errors import describe_error
 from desktop.views.report_chart import ReportChart
-from desktop.views.report_export import csv_job, release_steps
+from desktop.views.report_export import csv_job
 from desktop.views.report_options import ReportOptions
 from desktop.views.report_pickers import ConnectionPicker, RangeRow
 from desktop.views.report_status import StatusRow, filter_edit, status_words
@@ -37,12 +36,11 @@ from desktop.views.widgets import Banner, PlainLabel
 
 log = logging.getLogger(__name__)
 
-ReportOp = Callable[[str, ReportQuery, threading.Event], dict[str, Any]]
-"""Fetches (connection id, query, cancel) -> the API's report."""
+__all__ = ["ReportOp", "ReportsView"]
 
 
 class ReportsView(QWidget):
-    """Loads reports through `fetch` (off the UI thread) and keeps the last one per connection."""
+    """Asks its ReportLoader (desktop/models/report_loader.py) for reports and renders them."""
 
     report_loaded = Signal(str)
     """A fresh report is on screen: (connection id)."""
@@ -62,17 +60,14 @@ class ReportsView(QWidget):
     ) -> None:
         super().__init__(parent)
         self.connections = connections
-        self.fetch = fetch
-        self.cache = cache
+        # Decoding is CPU work: the busy state paints first, without competing for the GIL.
+        self.loader = ReportLoader(fetch, cache, self, start=self._after_paint)
+        self.loader.fetched.connect(self._on_report_fetched)
+        self.loader.fetch_failed.connect(self._on_report_failed)
         self.cached = False
-        self._task: Task[dict[str, Any]] | None = None
-        self._reports: dict[str, dict[str, Any]] = {}  # last report per connection this session
-        self._keys: dict[str, str] = {}  # the query key of each of those reports
         self.shown_key: str | None = None  # the query of the report on screen, if known
         self.stale = False  # the choices changed since the report on screen was loaded
         self._autoload: str | None = None  # connection whose report loads once none is found
-        self._saving: Task[Any] | None = None
-        self._loading_for: str | None = None  # the connection whose report is being fetched
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 20, 24, 16)
@@ -171,26 +166,28 @@ class ReportsView(QWidget):
         if item is None:
             self._show(None, cached=False)
             return
-        if item.id in self._reports:
+        last = self.loader.last(item.id)
+        if last is not None:
             self._autoload = None
-            self._show(self._reports[item.id], cached=False, key=self._keys.get(item.id))
-        elif self.cache is not None:
-            cache, connection_id, key = self.cache, item.id, self.query().key()
-            run_in_background(
-                self,
-                lambda: cache.load_report_or_newest(connection_id, key),
-                success=lambda found: self._on_cache_loaded(connection_id, *found),
+            self._show(last[1], cached=False, key=last[0])
+        elif self.loader.cache is not None:
+            connection_id = item.id
+            self.loader.load_cached(
+                connection_id,
+                self.query().key(),
+                lambda key, report: self._on_cache_loaded(connection_id, key, report),
+                or_newest=True,
             )
         else:
             self._show(None, cached=False)
             self._load_if_asked(item.id)
 
-    def _on_cache_loaded(
-        self, connection_id: str, key: str | None, report: dict[str, Any] | None
-    ) -> None:
+    def _on_cache_loaded(self, connection_id: str, key: str | None, report: Decoded | None) -> None:
         selected = self.selected_connection()
-        if selected is None or selected.id != connection_id or connection_id in self._reports:
+        if selected is None or selected.id != connection_id:
             return
+        if self.loader.last(connection_id) is not None:
+            return  # fetched meanwhile: the fresh one is on screen
         self._show(report, cached=report is not None, key=key)
         if report is None:
             self._load_if_asked(connection_id)
@@ -225,15 +222,16 @@ class ReportsView(QWidget):
             return
         self.stale = True
         self._update_status()
-        if self.cache is not None and not self.loading:
-            cache, connection_id = self.cache, item.id
-            run_in_background(
-                self,
-                lambda: cache.load_report(connection_id, key),
-                success=lambda report: self._on_query_cached(connection_id, key, report),
+        if self.loader.cache is not None and not self.loading:
+            connection_id = item.id
+            self.loader.load_cached(
+                connection_id,
+                key,
+                lambda _key, report: self._on_query_cached(connection_id, key, report),
+                or_newest=False,
             )
 
-    def _on_query_cached(self, connection_id: str, key: str, report: dict[str, Any] | None) -> None:
+    def _on_query_cached(self, connection_id: str, key: str, report: Decoded | None) -> None:
         selected = self.selected_connection()
         if report is None or selected is None or selected.id != connection_id:
             return
@@ -246,6 +244,22 @@ class ReportsView(QWidget):
         self._update_status()
 
     # -- loading ----------------------------------------------------------------------------
+    @property
+    def fetch(self) -> ReportOp | None:
+        return self.loader.fetch
+
+    @fetch.setter
+    def fetch(self, fetch: ReportOp | None) -> None:
+        self.loader.fetch = fetch
+
+    @property
+    def cache(self) -> Cache | None:
+        return self.loader.cache
+
+    @cache.setter
+    def cache(self, cache: Cache | None) -> None:
+        self.loader.cache = cache
+
     def load(self) -> None:
         """Fetch the report for the current choices (cancels one still loading)."""
         item = self.selected_connection()
@@ -255,68 +269,23 @@ class ReportsView(QWidget):
         if since > until:
             self._fail("The start date is after the end date. Pick an earlier start date.")
             return
-        if self._task is not None:
-            self._task.cancel()
-        query = self.query()
-        fetch, connection_id, cancel = self.fetch, item.id, threading.Event()
         self.error_banner.hide()
         self._busy(True)
         self.status_label.setText(f"Loading {since:%d %b} – {until:%d %b %Y}…")
-        self._loading_for = connection_id
-        self._task = run_in_background(
-            self,
-            lambda: fetch(connection_id, query, cancel),
-            success=lambda report: self._on_report_fetched(connection_id, query.key(), report),
-            failure=self._on_report_failed,
-            cancel=cancel,
-            # Decoding is CPU work: the busy state paints first, without competing for the GIL.
-            start=self._after_paint,
-        )
+        self.loader.load(item.id, self.query())
 
-    def _on_report_fetched(self, connection_id: str, key: str, report: dict[str, Any]) -> None:
-        self._task = None
+    def _on_report_fetched(self, connection_id: str, key: str) -> None:
         self._busy(False)
-        replaced = [self._reports.get(connection_id)]
-        self._reports[connection_id] = report
-        self._keys[connection_id] = key
         selected = self.selected_connection()
-        if selected is not None and selected.id == connection_id:
-            replaced.append(self.table.model.report)
-            self._show(report, cached=False, key=key)
-        kept = [report, *self._reports.values()]
-        for old in {id(r): r for r in replaced if r is not None}.values():
-            if not any(old is r for r in kept):
-                run_in_steps(self, release_steps(old), success=lambda _: None)
-        if self.cache is not None:
-            # Encoding 100,000 rows is CPU work: in steps on the UI thread, between paints (see
-            # ReportChart._redraw); the write, which lets go of the GIL, on a worker.
-            cache = self.cache
-            if self._saving is not None:
-                self._saving.cancel()  # an older report of this view need not be saved now
-
-            def write(body: str) -> None:
-                self._saving = run_in_background(
-                    self,
-                    lambda: cache.save_report_text(connection_id, body, key),
-                    success=self._on_report_saved,
-                    failure=self._on_report_saved,
-                )
-
-            self._saving = run_in_steps(
-                self, sliced_json.dumps_steps(report), success=write, failure=self._on_report_saved
-            )
+        last = self.loader.last(connection_id)
+        if last is not None and selected is not None and selected.id == connection_id:
+            self._show(last[1], cached=False, key=key)
         self.report_loaded.emit(connection_id)
-
-    def _on_report_saved(self, result: object) -> None:
-        self._saving = None
-        if isinstance(result, Exception):  # the report stays on screen; only next start loses it
-            log.warning("The report could not be cached: %s", type(result).__name__)
 
     def _after_paint(self, go: Callable[[], None]) -> None:
         after_next_paint(self.window(), go)
 
     def _on_report_failed(self, error: Exception) -> None:
-        self._task = None
         self._busy(False)
         self._fail(describe_error(error))
 
@@ -329,14 +298,12 @@ class ReportsView(QWidget):
 
     def show_progress(self, connection_id: str, percent: int, status: str) -> None:
         """A `report_progress` event: the provider prepares the report being loaded."""
-        if self._task is None or connection_id != self._loading_for:
+        if connection_id != self.loader.loading_for:
             return  # another connection's report, or one this view no longer waits for
         self.status_row.set_progress(percent, status)
 
     def _on_cancel_clicked(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self.loader.cancel()
         self._busy(False)
         self._update_status()
 
@@ -346,20 +313,20 @@ class ReportsView(QWidget):
 
     @property
     def loading(self) -> bool:
-        return self._task is not None
+        return self.loader.loading
 
     @property
     def settled(self) -> bool:
-        """Nothing left to do for the report on screen: fetched, charted, saved (or saving)."""
-        return self._task is None and not self.chart.busy and self._saving is None
+        """Nothing left to do for the report on screen: fetched, charted, saved."""
+        return not self.loader.loading and not self.chart.busy and not self.loader.saving
 
     # -- showing ----------------------------------------------------------------------------
-    def _show(self, report: dict[str, Any] | None, *, cached: bool, key: str | None = None) -> None:
+    def _show(self, report: Decoded | None, *, cached: bool, key: str | None = None) -> None:
         self.cached = cached
         self.shown_key = key
         self.stale = key is not None and key != self.query().key()
         self.table.set_report(report)
-        self.summary.set_report(report)
+        self.summary.set_report(report[0] if report is not None else None)
         hidden = {k for k, a in self.metric_actions.items() if not a.isChecked()}
         self.table.set_hidden_keys(hidden)
         self.chart.set_report(report)
@@ -395,7 +362,7 @@ class ReportsView(QWidget):
         report = self.table.model.report
         if report is None:
             return
-        write = csv_job(self.table, report, path)
+        write = csv_job(self.table, path)
         self.status_label.setText(f"Writing {path.name}…")
         run_in_background(
             self,

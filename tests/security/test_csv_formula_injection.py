@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 from pathlib import Path
@@ -100,7 +101,7 @@ def test_window_export_of_a_formula_name_is_text(qtbot: Any, tmp_path: Path) -> 
     def fetch(cid: str, query: Any, cancel: Any) -> Any:
         report = _campaign_report(evil)
         report["rows"][1][[c["key"] for c in report["columns"]].index("campaign_name")] = crlf
-        return report
+        return json.dumps(report).encode()  # as the backend sends it
 
     view = ReportsView(model, fetch, None)
     qtbot.addWidget(view)

@@ -5,12 +5,22 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 from PySide6.QtCore import QLocale
 
+from desktop.concurrency import columnar
 from desktop.concurrency.steps import drain
-from desktop.models.chart_top import OTHER, axis_label, nice_ticks, top_series_steps
+from desktop.models.chart_top import (
+    NEEDS,
+    OTHER,
+    axis_label,
+    nice_ticks,
+    top_series,
+    top_series_steps,
+)
 from desktop.models.report_query import ReportQuery
 from desktop.models.report_summary import change_text, currency_totals
+from tests.desktop.gui import data
 
 
 def test_a_change_reads_without_colour() -> None:
@@ -72,3 +82,29 @@ def test_each_choice_changes_the_query_key() -> None:
         == base.with_(breakdowns=("country", "age")).key()
     )
     assert base.with_(all_accounts=True).client_kwargs()["all_accounts"] is True
+
+
+@pytest.mark.parametrize("metric", sorted(NEEDS))
+@pytest.mark.parametrize(("rows", "campaigns", "top_n"), [(0, 1, 5), (14, 2, 1), (240, 9, 5)])
+def test_series_from_the_columns_equal_the_series_summed_row_by_row(
+    metric: str, rows: int, campaigns: int, top_n: int
+) -> None:
+    report = data.report(rows, campaigns=campaigns)
+    keys = [c["key"] for c in report["columns"]]
+    if rows > 20:
+        report["rows"][5][keys.index("clicks")] = None
+        report["rows"][9][keys.index("spend")] = None
+        report["rows"][11][keys.index("campaign_name")] = None
+    head, decoded = columnar.from_report(report)
+    expected = drain(top_series_steps(report, metric, top_n=top_n))
+    assert top_series(head["columns"], decoded, metric, top_n=top_n) == expected
+
+
+def test_series_of_a_column_that_fell_back_to_text_are_summed_exactly() -> None:
+    report = data.report(30, campaigns=3)
+    spend = [c["key"] for c in report["columns"]].index("spend")
+    report["rows"][7][spend] = "1.5"  # not the column's scale: the column is kept as text
+    head, decoded = columnar.from_report(report)
+    assert decoded.columns[spend].kind == "text"
+    expected = drain(top_series_steps(report, "spend", top_n=2))
+    assert top_series(head["columns"], decoded, "spend", top_n=2) == expected

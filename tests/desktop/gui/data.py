@@ -142,3 +142,12 @@ def report(
         "fetched_at": iso(datetime.now(UTC) - timedelta(minutes=3)),
         "cached": False,
     }
+
+
+def whole(model: Any) -> dict[str, Any]:
+    """The report a ReportTableModel shows, rows included, as the backend sent it (the model
+    keeps everything but the rows as `report` and the rows as columns)."""
+    report, (rows, _order) = model.report, model.snapshot()
+    assert report is not None
+    assert rows is not None
+    return {**report, "rows": rows.rows(range(rows.count), list(range(len(rows.columns))))}

@@ -5,6 +5,7 @@ Integration tests (test_live_backend.py) use the real ApiClient against a real b
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from collections.abc import Iterator, Mapping
@@ -92,6 +93,10 @@ class FakeApi:
                     self.reports_cancelled += 1
                     raise ApiError("cancelled", "Cancelled.")
         return data.report(self.report_rows, level=level, start=since, connection_id=id)
+
+    def report_bytes(self, id: str, **query: Any) -> bytes:
+        """`report` as the backend's JSON bytes (ApiClient.report_bytes)."""
+        return json.dumps(self.report(id, **query), separators=(",", ":")).encode()
 
     def disconnect(self, id: str, *, forget: bool = False) -> DisconnectOutcome:
         self._up()

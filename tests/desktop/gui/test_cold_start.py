@@ -116,8 +116,8 @@ def test_reports_view_is_built_on_first_visit_with_what_the_window_was_given(
     cache = Cache(tmp_cache_path, "embedded")
     api = FakeApi([data.connection("a")])
 
-    def fetch(connection_id: str, query: Any, cancel: Any) -> dict[str, Any]:
-        return api.report(
+    def fetch(connection_id: str, query: Any, cancel: Any) -> bytes:
+        return api.report_bytes(
             connection_id,
             account=query.account,
             since=query.since,

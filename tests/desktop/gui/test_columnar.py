@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import gc
 import json
+from datetime import date
 from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
 
 from desktop.concurrency import columnar
-from desktop.models.columnar_report import ColumnarReportModel
-from desktop.models.report import RawValueRole, ReportTableModel
+from desktop.models.report import RawValueRole, ReportTableModel, format_cell
 from tests.desktop.gui import data
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -40,7 +40,7 @@ def test_columns_hold_exactly_the_json_cells_whatever_the_window(monkeypatch, wi
     assert {k: v for k, v in head.items() if k != "rows"} == {
         k: v for k, v in report.items() if k != "rows"
     }
-    assert head["rows"] == []
+    assert "rows" not in head
     assert [c.kind for c in rows.columns][3:] == ["int"] * (len(rows.columns) - 3)
 
 
@@ -95,30 +95,112 @@ def test_the_collector_is_off_while_decoding_and_stays_off_if_it_was(monkeypatch
 
 def test_columnar_model_passes_the_qt_model_tester(qtmodeltester) -> None:
     report = data.report(60)
-    model = ColumnarReportModel()
-    model.set_rows(*columnar.decode(_encoded(report)))
+    model = ReportTableModel()
+    model.set_decoded(columnar.decode(_encoded(report)))
     qtmodeltester.check(model)
     model.sort(5, Qt.SortOrder.DescendingOrder)
     qtmodeltester.check(model)
-    model.set_rows(None, None)
+    model.set_decoded(None)
     qtmodeltester.check(model)
+
+
+def _reference_order(report: dict[str, Any], column: int, descending: bool) -> list[int]:
+    """The order the list-of-rows model had (before the columns): Python's stable sort, text
+    casefolded with null as "", numbers by value with null after every number ascending."""
+    rows, kind = report["rows"], report["columns"][column].get("type", "")
+
+    def key(i: int) -> Any:
+        value = rows[i][column]
+        if kind in {"integer", "money", "percent", "decimal"}:
+            return float("inf") if value is None else float(value)
+        return "" if value is None else str(value).casefold()
+
+    return sorted(range(len(rows)), key=key, reverse=descending)
 
 
 @pytest.mark.parametrize("column", range(len(data.report(1)["columns"])))
 @pytest.mark.parametrize("order", [Qt.SortOrder.AscendingOrder, Qt.SortOrder.DescendingOrder])
-def test_columnar_model_shows_and_sorts_as_the_list_model(column, order) -> None:
+def test_columnar_model_shows_and_sorts_as_python_sorts_the_rows(column, order) -> None:
     report = data.report(120)
     report["rows"][2][5] = None
-    columns = len(report["columns"])
-    old, new = ReportTableModel(), ColumnarReportModel()
-    old.set_report(report)
-    new.set_rows(*columnar.decode(_encoded(report)))
-    old.sort(column, order)
-    new.sort(column, order)
-    for r in range(old.rowCount()):
-        for c in range(columns):
-            a, b = old.index(r, c), new.index(r, c)
-            assert new.data(b, DISPLAY) == old.data(a, DISPLAY)
-            assert new.data(b, RawValueRole) == old.data(a, RawValueRole)
-    for c in range(columns):
-        assert new.headerData(c, Qt.Orientation.Horizontal) is not None
+    report["rows"][7][2] = None
+    report["rows"][9][1] = "beta"  # text that differs only in case from another row's
+    report["rows"][11][1] = "Beta"
+    columns = report["columns"]
+    model = ReportTableModel()
+    model.set_decoded(columnar.decode(_encoded(report)))
+    model.sort(column, order)
+    expected = _reference_order(report, column, order == Qt.SortOrder.DescendingOrder)
+    for r, source in enumerate(expected):
+        for c in range(len(columns)):
+            value = report["rows"][source][c]
+            assert model.data(model.index(r, c), RawValueRole) == value
+            shown = format_cell(value, columns[c].get("type", ""))
+            assert model.data(model.index(r, c), DISPLAY) == shown
+    for c in range(len(columns)):
+        assert model.headerData(c, Qt.Orientation.Horizontal) is not None
+
+
+@pytest.mark.parametrize("needle", ["cAmPaign 1", "—", "", "nothing like it", "act_"])
+def test_the_filter_matches_what_the_cells_show_row_by_row(needle: str) -> None:
+    report = data.report(90, campaigns=12)
+    names = [c["key"] for c in report["columns"]]
+    report["rows"][4][names.index("campaign_name")] = None  # shown as "—"
+    model = ReportTableModel()
+    model.set_decoded(columnar.decode(_encoded(report)))
+    model.sort(names.index("spend"), Qt.SortOrder.DescendingOrder)
+    keys = ("campaign_id", "campaign_name")
+    found = model.matching_rows(keys, needle.casefold())
+    rows, order = model.snapshot()
+    assert rows is not None
+    assert order is not None
+    for view_row in range(model.rowCount()):
+        shown = [model.display_text(view_row, model.column_of(k)).casefold() for k in keys]
+        assert bool(found[int(order[view_row])]) == any(needle.casefold() in s for s in shown)
+
+
+def test_the_report_loader_decodes_fetched_bytes_and_caches_them_as_sent(qtbot, tmp_path) -> None:
+    from desktop.models.cache import Cache
+    from desktop.models.report_loader import ReportLoader
+    from desktop.models.report_query import ReportQuery
+
+    report = data.report(30)
+    body = _encoded(report)
+    cache = Cache(tmp_path / "cache.sqlite3", "x")
+    loader = ReportLoader(lambda *_: body, cache)
+    query = ReportQuery(since=date(2026, 11, 1), until=date(2026, 11, 7))
+    with qtbot.waitSignal(loader.fetched, timeout=10_000) as fetched:
+        loader.load("c1", query)
+    assert fetched.args == ["c1", query.key()]
+    last = loader.last("c1")
+    assert last is not None
+    assert _cells(last[1][1]) == report["rows"]
+    qtbot.waitUntil(lambda: not loader.saving, timeout=10_000)
+    assert cache.load_report_bytes("c1", query.key()) == body  # the bytes, not a re-encoding
+    found: list[Any] = []
+    loader.load_cached("c1", "another query", lambda *got: found.append(got), or_newest=True)
+    qtbot.waitUntil(lambda: bool(found), timeout=10_000)
+    assert found[0][0] is None  # not that query's report: the newest one, shown as such
+    assert _cells(found[0][1][1]) == report["rows"]
+    cache.close()
+
+
+def test_a_report_that_is_not_json_fails_in_words_and_keeps_the_last_one(qtbot) -> None:
+    from desktop.api.errors import ApiError
+    from desktop.models.report_loader import ReportLoader
+    from desktop.models.report_query import ReportQuery
+
+    answers = [_encoded(data.report(3)), b'{"columns":[],"rows":[[1,', b"[1, 2]"]
+    loader = ReportLoader(lambda *_: answers.pop(0), None)
+    with qtbot.waitSignal(loader.fetched, timeout=10_000):
+        loader.load("c1", ReportQuery(since=date(2026, 11, 1), until=date(2026, 11, 7)))
+    for _ in range(2):
+        with qtbot.waitSignal(loader.fetch_failed, timeout=10_000) as failed:
+            loader.load("c1", ReportQuery(since=date(2026, 11, 1), until=date(2026, 11, 7)))
+        error = failed.args[0]
+        assert isinstance(error, ApiError)
+        assert error.code == "bad_response"
+        assert "cannot read" in error.detail
+    last = loader.last("c1")
+    assert last is not None
+    assert last[1][1].count == 3

@@ -32,6 +32,7 @@ from desktop.connect.flow import run_connect
 from desktop.models.cache import Cache
 from desktop.models.connections import ConnectionsModel
 from desktop.views.main_window import MainWindow
+from tests.desktop.gui import data
 from tests.support.browser import play_consent
 
 
@@ -190,8 +191,7 @@ def test_report_table_totals_chart_and_csv(gui: Gui, connected, tmp_path: Path) 
     reports.preset_box.setCurrentText("Last 30 days")
     with gui.qtbot.waitSignal(reports.report_loaded, timeout=20_000):
         reports.load_button.click()
-    report = reports.table.model.report
-    assert report is not None
+    report = data.whole(reports.table.model)
     assert report["level"] == "campaign"
     assert reports.table.model.rowCount() == len(report["rows"]) > 0
     totals = reports.table.totals_model

@@ -16,6 +16,7 @@ from PySide6.QtCore import QLocale
 from desktop.models.chart_top import OTHER, TOP_N
 from desktop.models.report_query import ALL_ACCOUNTS
 from desktop.views.reports import ReportsView
+from tests.desktop.gui import data
 from tests.desktop.gui.test_live_backend import (  # noqa: F401 - the fixtures
     Gui,
     backend,
@@ -51,9 +52,7 @@ def _load(gui: Gui, reports: ReportsView) -> dict[str, Any]:
     with gui.qtbot.waitSignal(reports.report_loaded, timeout=30_000):
         reports.load_button.click()
     gui.qtbot.waitUntil(lambda: reports.settled, timeout=30_000)
-    report = reports.table.model.report
-    assert report is not None
-    return report
+    return data.whole(reports.table.model)
 
 
 def _choose(box: Any, key: str) -> None:

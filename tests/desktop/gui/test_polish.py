@@ -18,7 +18,7 @@ from desktop.api.errors import ApiError
 from desktop.app.backend_link import BackendLink
 from desktop.app.controller import Controller
 from desktop.app.notify import Notifier
-from desktop.concurrency import tasks
+from desktop.concurrency import columnar, tasks
 from desktop.models.cache import Cache
 from desktop.models.connection import Connection
 from desktop.models.connections import ConnectionsModel
@@ -380,7 +380,7 @@ def test_empty_reports_page_offers_a_connect_and_draws_no_fake_axes(
     assert reports.content.isVisibleTo(window)
     assert not reports.chart.x_axis.isVisible()
     assert reports.chart.chart.title() == "Load a report to see it here."
-    reports.chart.set_report(data.report(4, level="account"))
+    reports.chart.set_report(columnar.from_report(data.report(4, level="account")))
     qtbot.waitUntil(lambda: not reports.chart.busy)
     assert reports.chart.x_axis.isVisible()
     assert reports.chart.y_axis.isVisible()

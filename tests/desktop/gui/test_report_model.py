@@ -7,7 +7,7 @@ from decimal import Decimal
 from PySide6.QtCore import Qt
 
 from desktop.models.chart import series_by_date
-from desktop.models.report import RawValueRole, ReportTableModel, ReportTotalsModel, project
+from desktop.models.report import RawValueRole, ReportTableModel, ReportTotalsModel
 from tests.desktop.gui import data
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -116,7 +116,9 @@ def test_project_keeps_view_order_and_chosen_columns() -> None:
     model.set_report(report)
     model.sort(3, Qt.SortOrder.DescendingOrder)
     rows, order = model.snapshot()
-    projected = project(rows, order, [0, 3])
+    assert rows is not None
+    assert order is not None
+    projected = rows.rows(order.tolist(), [0, 3])
     assert [r[1] for r in projected] == sorted((r[3] for r in report["rows"]), reverse=True)
 
 
