@@ -52,8 +52,17 @@ class _NextPaint(QObject):
 
 def after_next_paint(window: QWidget, callback: Callable[[], None]) -> None:
     """Run `callback` on the UI thread once `window` has painted and the event loop is idle
-    (or after PAINT_WAIT_MS)."""
-    watcher = _NextPaint(window, callback)
+    (or after PAINT_WAIT_MS). A window destroyed first still gets its callback, on the next
+    pass of the event loop: a task waiting to start (run_in_background's `start`) then ends
+    instead of waiting for ever."""
+    once: list[Callable[[], None]] = [callback]
+
+    def run() -> None:
+        if once:
+            once.pop()()
+
+    watcher = _NextPaint(window, run)
+    window.destroyed.connect(lambda *_: QTimer.singleShot(0, run))
     app = QApplication.instance()
     if app is not None:
         app.installEventFilter(watcher)

@@ -135,8 +135,8 @@ def run_in_background(
     deliver = _deliverer(task, parent, success, failure)
 
     def go() -> None:
-        if task.cancelled:
-            deliver(None, None)  # ends the task; a cancelled one's callbacks are dropped
+        if task.cancelled or not shiboken6.isValid(parent):
+            deliver(None, None)  # ends the task; its callbacks are dropped
             return
         relay = _Relay(deliver)
         _live.add(relay)

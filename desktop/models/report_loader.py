@@ -121,6 +121,7 @@ class ReportLoader(QObject):
             lambda: cache.save_report_bytes(connection_id, body, key),
             success=self._on_saved,
             failure=self._on_saved,
+            start=self._start,  # after the new rows have painted
         )
 
     def _on_saved(self, result: object) -> None:

@@ -17,6 +17,7 @@ from PySide6.QtCore import QDateTime, QEvent, QLocale, QMargins, QPointF, Qt
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QVBoxLayout, QWidget
 
+from desktop.concurrency.after_paint import after_next_paint
 from desktop.concurrency.columnar import ColumnarRows, Decoded
 from desktop.concurrency.tasks import Task, run_in_background
 from desktop.models.chart_top import NEEDS, axis_label, nice_ticks, top_series
@@ -130,8 +131,14 @@ class ReportChart(QWidget):
             self._draw([])
             return
         columns = list(report.get("columns") or [])
+        # Started once the table has painted the new rows: even a mostly GIL-free numpy worker
+        # makes every call of that paint into Python wait for the GIL (bench/ui_stall.py).
         self._pending = run_in_background(
-            self, lambda: _plot(columns, rows, metric), success=self._draw, failure=self._failed
+            self,
+            lambda: _plot(columns, rows, metric),
+            success=self._draw,
+            failure=self._failed,
+            start=lambda go: after_next_paint(self.window(), go),
         )
 
     def _failed(self, error: Exception) -> None:

@@ -38,6 +38,7 @@ from sqlalchemy import create_engine, func, select
 from backend.db.models import Connection as DbConnection
 from backend.sandbox.admin import admin_headers, read_token_file
 from backend.vault.crypto import KeyRing, b64encode_key, generate_key
+from tests.desktop.gui import data
 from tests.support import pg
 from tests.support.browser import chromium
 
@@ -473,8 +474,7 @@ def test_allow_in_chromium_then_report_then_disconnect_revokes(
     with qtbot.waitSignal(reports.report_loaded, timeout=WAIT_MS) as loaded:
         click(qtbot, lambda: app.row(DANA).reports_button)
     assert loaded.args == [dana]
-    report = reports.table.model.report
-    assert report is not None
+    report = data.whole(reports.table.model)
     assert report["connection_id"] == dana
     assert reports.table.model.rowCount() == len(report["rows"]) > 0
     totals = reports.table.totals_model
