@@ -6,7 +6,7 @@ and money and percentages are shown from their exact decimal values, never throu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +71,7 @@ class ReportTableModel(_OneCallPerCell):
         super().__init__(parent)
         self._columns: list[dict[str, str]] = []
         self._numeric: list[bool] = []
+        self._formatters: list[Callable[[int], str]] = []  # per column: source row -> text
         self._rows: ColumnarRows | None = None
         self._order: npt.NDArray[np.int64] | None = None  # view row -> source row; None = as sent
         self.report: dict[str, Any] | None = None  # the report without its rows
@@ -89,6 +90,8 @@ class ReportTableModel(_OneCallPerCell):
         self.header = ReportHeader.from_api(head) if head else None
         self._columns = list(head.get("columns", [])) if head else []
         self._numeric = [c.get("type") in NUMERIC_TYPES for c in self._columns]
+        self._formatters = [_formatter(rows, i, c.get("type", "")) for i, c in
+                            enumerate(self._columns)] if rows is not None else []  # fmt: skip
         self.endResetModel()
 
     def columns(self) -> list[dict[str, str]]:
@@ -131,10 +134,9 @@ class ReportTableModel(_OneCallPerCell):
         return None
 
     def display_text(self, row: int, column: int) -> str:
-        """What the cell at (view row, column) shows."""
-        assert self._rows is not None
-        value = self._rows.cell(self._source(row), column)
-        return format_cell(value, self._columns[column].get("type", ""))
+        """What the cell at (view row, column) shows: format_cell of its JSON value, worked
+        out from the column's integers directly (a paint asks for every visible cell)."""
+        return self._formatters[column](self._source(row))
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -190,6 +192,41 @@ class ReportTableModel(_OneCallPerCell):
             if column >= 0:
                 found |= rows.text_matches(column, needle, empty=format_cell(None, ""))
         return found
+
+
+def _formatter(rows: ColumnarRows, column: int, column_type: str) -> Callable[[int], str]:
+    """The cells of one column as format_cell shows their JSON values."""
+    col = rows.columns[column]
+    item = col.data.item  # a Python int without a numpy scalar in between
+    if col.kind == "text":
+        strings = rows.strings
+
+        def text(row: int) -> str:
+            code = item(row)
+            return format_cell(strings[code] if code >= 0 else None, column_type)
+
+        return text
+    if column_type == "integer":
+
+        def integer(row: int) -> str:
+            value = item(row)
+            return "—" if value == NULL else f"{value:,}"
+
+        return integer
+    scale, unit = col.scale, 10**col.scale
+    suffix = " %" if column_type == "percent" else ""
+
+    def decimal(row: int) -> str:
+        value = item(row)
+        if value == NULL:
+            return "—"
+        whole, fraction = divmod(abs(value), unit)
+        sign = "-" if value < 0 else ""
+        return (
+            f"{sign}{whole:,}.{fraction:0{scale}d}{suffix}" if scale else f"{sign}{whole:,}{suffix}"
+        )
+
+    return decimal
 
 
 def _sort_keys(rows: ColumnarRows, column: int) -> npt.NDArray[np.int64]:
