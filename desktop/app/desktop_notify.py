@@ -10,8 +10,6 @@ so it runs on a worker (desktop/concurrency/tasks.py), never on the UI thread.
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
-
 SERVICE = "org.freedesktop.Notifications"
 PATH = "/org/freedesktop/Notifications"
 SIGNATURE = "susssasa{sv}i"
@@ -28,6 +26,10 @@ def send_notification(summary: str, body: str, *, timeout: float = CALL_TIMEOUT_
     """Show one notification; returns the server's id. Blocking: call it on a worker."""
     from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call
     from jeepney.io.blocking import open_dbus_connection
+
+    # Here, on the worker: xml.sax.saxutils imports urllib.request, http.client, email and ssl
+    # (libcrypto, ~4 MiB), which the window's first paint does not need (bench/cold_start.py).
+    from xml.sax.saxutils import escape
 
     address = DBusAddress(PATH, bus_name=SERVICE, interface=SERVICE)
     # The body may be read as markup (the "body-markup" capability): escape it (spec §Markup).
