@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Mapping
@@ -34,14 +35,39 @@ def display_missing(env: Mapping[str, str] = os.environ, platform: str = sys.pla
     return not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
 
 
+def window_args(argv: list[str]) -> argparse.Namespace | None:
+    """The window's arguments when `argv` plainly asks for the window (only `--backend URL`,
+    `--backend=URL`, `-v`, `--verbose`), else None and the full parser decides. The window
+    then starts without importing the command line's modules (httpx, PyJWT, cryptography,
+    rich: ~0.2 s and ~20 MiB before Qt even loads); anything unusual, `--help` included, goes
+    through the full parser, which says the same as before."""
+    backend: str | None = None
+    verbose = False
+    rest = list(argv)
+    while rest:
+        word = rest.pop(0)
+        if word in ("-v", "--verbose"):
+            verbose = True
+        elif word == "--backend" and rest and not rest[0].startswith("-"):
+            backend = rest.pop(0)
+        elif word.startswith("--backend="):
+            backend = word.split("=", 1)[1]
+        else:
+            return None
+    return argparse.Namespace(backend=backend, verbose=verbose, command=None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments; no sub-command opens the window (Qt is imported only then)."""
-    _start_local_service_early(sys.argv[1:] if argv is None else argv)
-    from desktop.cli.main import build_parser, run_command
+    words = sys.argv[1:] if argv is None else argv
+    _start_local_service_early(words)
     from desktop.log import setup_logging
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = window_args(words)
+    if args is None:
+        from desktop.cli.main import build_parser
+
+        args = build_parser().parse_args(argv)
     setup_logging(verbose=args.verbose)
     if args.command is None:
         if display_missing():
@@ -50,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         from desktop.app.bootstrap import run_gui
 
         return int(run_gui(args))
+    from desktop.cli.main import run_command
+
     return run_command(args)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from desktop import __version__
 from desktop.app.backend_link import BackendLink
@@ -207,6 +207,8 @@ def run_gui(args: argparse.Namespace) -> int:
         backend_url = resolve_backend_url(getattr(args, "backend", None))
     except BackendUrlRefused as exc:
         print(f"error: {exc}", file=sys.stderr)
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.critical(None, "Connected Accounts", str(exc))
         return 2
     parts = build_main(app, backend_url)

@@ -24,12 +24,12 @@ class NotificationUnavailable(Exception):
 
 def send_notification(summary: str, body: str, *, timeout: float = CALL_TIMEOUT_S) -> int:
     """Show one notification; returns the server's id. Blocking: call it on a worker."""
-    from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call
-    from jeepney.io.blocking import open_dbus_connection
-
     # Here, on the worker: xml.sax.saxutils imports urllib.request, http.client, email and ssl
     # (libcrypto, ~4 MiB), which the window's first paint does not need (bench/cold_start.py).
     from xml.sax.saxutils import escape
+
+    from jeepney import DBusAddress, HeaderFields, MessageType, new_method_call
+    from jeepney.io.blocking import open_dbus_connection
 
     address = DBusAddress(PATH, bus_name=SERVICE, interface=SERVICE)
     # The body may be read as markup (the "body-markup" capability): escape it (spec §Markup).

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import random
-import socket
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -41,6 +40,8 @@ def backoff(failures: int, *, start: float = BACKOFF_START_S, cap: float = BACKO
 def _hang_up(response: Any) -> None:
     """Wake a reader blocked on this response from another thread: closing a socket does not
     interrupt a recv() in progress on Linux, shutting it down does."""
+    import socket  # here: the window's first paint does not need it (bench/cold_start.py)
+
     try:
         sock = response.extensions.get("socket")  # desktop/api/loopback.py
         stream = response.extensions.get("network_stream")  # httpx's own transport

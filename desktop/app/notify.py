@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QIcon, Qt
-from PySide6.QtWidgets import QSystemTrayIcon
 
 from desktop.models.format import rich_safe
+
+if TYPE_CHECKING:  # imported when first used, after the window's first paint
+    from PySide6.QtGui import QIcon
+    from PySide6.QtWidgets import QSystemTrayIcon
 
 
 def _literal(text: str) -> str:
     """Escape only what Qt would take for markup, so ordinary words go out unchanged."""
+    from PySide6.QtGui import Qt
+
     return rich_safe(text) if Qt.mightBeRichText(text) else text
 
 
@@ -36,6 +42,8 @@ class Notifier(QObject):
         if self._looked:
             return
         self._looked = True
+        from PySide6.QtWidgets import QSystemTrayIcon
+
         if QSystemTrayIcon.isSystemTrayAvailable() and QSystemTrayIcon.supportsMessages():
             self._tray = QSystemTrayIcon(self._icon, self)
             self._tray.setToolTip("Connected Accounts")
@@ -51,6 +59,8 @@ class Notifier(QObject):
         if self._tray is not None:
             # The balloon and most notification servers read markup; provider words are text.
             title_shown, message_shown = _literal(title), _literal(message)
+            from PySide6.QtWidgets import QSystemTrayIcon
+
             warning = QSystemTrayIcon.MessageIcon.Warning
             self._tray.showMessage(title_shown, message_shown, warning, 10_000)
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
@@ -12,10 +13,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QStyle
 
 ICONS_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
 
@@ -35,7 +38,11 @@ def provider_icon(provider: str) -> QIcon:
 
 
 def restyle(widget: QWidget) -> None:
-    """Re-apply the style sheet after a dynamic property (e.g. `kind`) changed."""
+    """Re-apply the style sheet after a dynamic property (e.g. `kind`) changed. A widget not
+    polished yet (still being built) needs nothing: it is polished with its properties as they
+    are when it is first shown, so polishing it here would be done twice (bench/cold_start.py)."""
+    if not widget.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
+        return
     style: QStyle = widget.style()
     style.unpolish(widget)
     style.polish(widget)

@@ -4,7 +4,11 @@ view is built when it is first needed, with the cache and fetch set on the windo
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +28,53 @@ from tests.desktop.gui import data
 from tests.desktop.gui.fakes import FakeApi
 
 BACKEND = "http://127.0.0.1:9"
+ROOT = Path(__file__).resolve().parents[3]
+
+# `connected-accounts --backend URL` as installed, in a process of its own, reporting which
+# modules were loaded when the window first painted the saved list; then it quits.
+_REAL_START = """
+import json, sys
+from desktop.app import bootstrap
+start, seen = bootstrap.MainParts.start, {}
+def watched_start(parts):
+    from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtWidgets import QApplication
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event):
+            if not seen and event.type() == QEvent.Type.Paint and parts.model.rowCount() > 0:
+                seen["modules"] = sorted(sys.modules)
+                QTimer.singleShot(0, QApplication.quit)
+            return False
+    parts.first_paint = FirstPaint()
+    QApplication.instance().installEventFilter(parts.first_paint)
+    start(parts)
+bootstrap.MainParts.start = watched_start
+from desktop.__main__ import main
+code = main(["--backend", sys.argv[1]])
+print(json.dumps({"code": code, "modules": seen.get("modules")}))
+"""
+# What the first paint must not wait for (bench/cold_start.py): the Reports page's chart and
+# numbers, the backend link's HTTP, keyring, JWT and TLS, the command line, the dialogs.
+NOT_BEFORE_FIRST_PAINT = (
+    "PySide6.QtCharts",
+    "numpy",
+    "desktop.views.reports",
+    "desktop.views.report_chart",
+    "httpx",
+    "ssl",
+    "urllib.request",
+    "email",
+    "keyring",
+    "jwt",
+    "cryptography",
+    "pydantic",
+    "sqlalchemy",
+    "desktop.cli.main",
+    "desktop.api.client",
+    "desktop.account.session",
+    "desktop.views.connect_dialog",
+    "desktop.views.settings_dialog",
+)
 
 
 class _Paints(QObject):
@@ -163,3 +214,43 @@ def test_load_cached_always_goes_on_to_the_backend(qtbot, tmp_cache_path: Path, 
     if state == "unreadable":  # the broken file is left for the user or support to look at
         with pytest.raises(sqlite3.DatabaseError):
             sqlite3.connect(tmp_cache_path).execute("SELECT * FROM connections")
+
+
+def test_the_real_start_paints_the_saved_list_before_loading_what_can_come_later(
+    tmp_path: Path,
+) -> None:
+    """The installed entry point (desktop/__main__.py, then run_gui), in its own process: the
+    first paint holds the saved list, and none of NOT_BEFORE_FIRST_PAINT is loaded by then."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECTED_ACCOUNTS")}
+    for name in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        env[name] = str(tmp_path / name.lower())
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
+    env.update(
+        XDG_RUNTIME_DIR=str(runtime),
+        TMPDIR=str(tmp_path),  # the single-instance socket: this run's own
+        QT_QPA_PLATFORM="offscreen",
+        PYTHONPATH=str(ROOT),
+    )
+    cache_file = tmp_path / "xdg_cache_home" / "connected-accounts" / CACHE_FILE
+    saved = Cache(cache_file, BACKEND)
+    saved.save_connections([data.connection("a"), data.connection("b")])
+    saved.close()
+    assert cache_file.exists()
+    done = subprocess.run(
+        [sys.executable, "-c", _REAL_START, BACKEND],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["code"] == 0
+    loaded = answer["modules"]
+    assert loaded is not None, "the window never painted the saved list"
+    early = [
+        m for m in loaded if any(m == n or m.startswith(f"{n}.") for n in NOT_BEFORE_FIRST_PAINT)
+    ]
+    assert early == []
