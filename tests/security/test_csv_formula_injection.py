@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from desktop.cli.report import report_csv
 from desktop.models.csv_cells import FORMULA_STARTS
 from desktop.models.export import write_csv
-from tests.desktop.gui import data
+from tests.desktop.support import data
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

@@ -223,7 +223,7 @@ def test_timeout_and_cancel_close_the_socket(ending: str) -> None:
 
 def listening_on_both(receiver: LoopbackReceiver) -> LoopbackReceiver:
     # These rules need the IPv6 side; a host without it is covered by the IPv4-only fallback
-    # test in tests/desktop/core/test_loopback.py.
+    # test in tests/desktop/connect/test_loopback.py.
     if receiver._sock6 is None:
         receiver.close()
         raise AssertionError("this test needs a host with IPv6 loopback (::1)")

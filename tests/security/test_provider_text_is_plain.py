@@ -26,8 +26,8 @@ from desktop.models.cache import Cache
 from desktop.models.connections import ConnectionsModel
 from desktop.views.connect_dialog import ConnectDialog
 from desktop.views.main_window import MainWindow
-from tests.desktop.gui import data
-from tests.desktop.gui.fakes import FakeApi
+from tests.desktop.support import data
+from tests.desktop.support.fakes import FakeApi
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

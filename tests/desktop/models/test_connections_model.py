@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from desktop.models.connections import Connection, ConnectionRole, ConnectionsModel
 from desktop.models.format import format_decimal, relative_time
-from tests.desktop.gui import data
+from tests.desktop.support import data
 
 
 def test_connections_model_passes_the_qt_model_tester(qtmodeltester) -> None:

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 
 from desktop.models.chart import series_by_date
 from desktop.models.report import RawValueRole, ReportTableModel, ReportTotalsModel
-from tests.desktop.gui import data
+from tests.desktop.support import data
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from desktop.cli.output import report_table
 from desktop.cli.report import report_csv
-from tests.desktop.core.test_cli_backend import (  # noqa: F401 - module-scoped fixtures
+from tests.desktop.cli.test_cli_backend import (  # noqa: F401 - module-scoped fixtures
     Env,
     cli,
     connect_demo,

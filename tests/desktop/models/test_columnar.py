@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 
 from desktop.concurrency import columnar
 from desktop.models.report import RawValueRole, ReportTableModel, format_cell
-from tests.desktop.gui import data
+from tests.desktop.support import data
 
 DISPLAY = Qt.ItemDataRole.DisplayRole
 

@@ -24,8 +24,8 @@ from desktop.models.connection import Connection
 from desktop.models.connections import ConnectionsModel
 from desktop.views.main_window import MainWindow
 from desktop.views.widgets import Banner
-from tests.desktop.gui import data
-from tests.desktop.gui.fakes import FakeApi
+from tests.desktop.support import data
+from tests.desktop.support.fakes import FakeApi
 
 
 def dead_url() -> str:

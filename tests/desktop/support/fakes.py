@@ -16,7 +16,7 @@ from typing import Any
 from desktop.api.answers import DisconnectOutcome, Provider
 from desktop.api.errors import ApiError
 from desktop.models.connection import Connection
-from tests.desktop.gui import data
+from tests.desktop.support import data
 
 
 class FakeApi:

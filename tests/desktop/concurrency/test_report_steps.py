@@ -21,8 +21,8 @@ from desktop.concurrency.tasks import run_in_steps
 from desktop.models.connections import ConnectionsModel
 from desktop.models.report import RawValueRole, ReportTableModel
 from desktop.views.reports import ReportsView
-from tests.desktop.gui import data
-from tests.desktop.gui.fakes import FakeApi
+from tests.desktop.support import data
+from tests.desktop.support.fakes import FakeApi
 
 
 def _count(to: int, seen: list[int]) -> Generator[None, None, int]:

@@ -16,7 +16,7 @@ import pytest
 
 from backend.sandbox.admin import admin_headers, read_token_file
 from tests.backend.conftest import new_device_key
-from tests.desktop.core.test_cli_backend import (  # noqa: F401 (module-scoped fixtures)
+from tests.desktop.cli.test_cli_backend import (  # noqa: F401 (module-scoped fixtures)
     EMAIL,
     PASSWORD,
     Env,

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 
 from desktop.models.connections import Connection, ConnectionsModel
 from desktop.views.accounts import AccountsView
-from tests.desktop.gui import data
+from tests.desktop.support import data
 
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
 REASON = "Demo Ads grants last 60 days; reconnect before then to keep access."

@@ -37,8 +37,8 @@ from desktop.views.main_window import MainWindow
 from desktop.views.reports import ReportsView
 from desktop.views.settings_dialog import SettingsDialog
 from desktop.views.sign_in import SignInDialog
-from tests.desktop.gui import data
-from tests.desktop.gui.fakes import FakeApi
+from tests.desktop.support import data
+from tests.desktop.support.fakes import FakeApi
 
 TODAY = date(2026, 11, 29)
 

@@ -24,8 +24,8 @@ from desktop.config import cache_dir
 from desktop.models.cache import CACHE_FILE, Cache
 from desktop.models.connections import ConnectionsModel
 from desktop.views.main_window import REPORTS, MainWindow
-from tests.desktop.gui import data
-from tests.desktop.gui.fakes import FakeApi
+from tests.desktop.support import data
+from tests.desktop.support.fakes import FakeApi
 
 BACKEND = "http://127.0.0.1:9"
 ROOT = Path(__file__).resolve().parents[3]

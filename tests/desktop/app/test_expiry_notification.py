@@ -24,7 +24,7 @@ from desktop.app.notify import Notifier
 from desktop.models.cache import Cache
 from desktop.models.connections import Connection, ConnectionsModel
 from desktop.views.main_window import MainWindow
-from tests.desktop.gui import data
+from tests.desktop.support import data
 
 ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)

@@ -18,7 +18,7 @@ from desktop.api.client import ApiClient
 from desktop.api.errors import ApiError
 from desktop.connect.flow import ConnectRefused, run_connect
 from desktop.connect.loopback import ReceiverCancelled, ReceiverTimeout
-from tests.desktop.core.fake_backend import FakeState, create_fake_backend
+from tests.desktop.support.fake_backend import FakeState, create_fake_backend
 from tests.support.servers import serve
 
 PASSWORD = "correct horse"

@@ -1,4 +1,8 @@
-"""GUI tests: offscreen Qt, private folders per test, and any Qt warning fails the test."""
+"""Desktop tests: offscreen Qt, private folders per test, and any Qt warning fails the test.
+
+A test that uses Qt through pytest-qt (qtbot, qapp, qtmodeltester, directly or through a
+fixture) is marked `gui`: `./dev test --busy -m gui tests/desktop` is CI's GUI suite re-run
+with both cores busy."""
 
 from __future__ import annotations
 
@@ -14,10 +18,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 HERE = Path(__file__).resolve().parent
 
 
+QT_FIXTURES = frozenset({"qtbot", "qapp", "qtmodeltester"})
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.gui)
+            if QT_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+                item.add_marker(pytest.mark.gui)
             item.add_marker(pytest.mark.qt_log_level_fail("WARNING"))
             # The offscreen platform plugin says this whenever a window is shown; not our code.
             item.add_marker(pytest.mark.qt_log_ignore(r"does not support propagateSizeHints"))

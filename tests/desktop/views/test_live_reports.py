@@ -16,14 +16,14 @@ from PySide6.QtCore import QLocale
 from desktop.models.chart_top import OTHER, TOP_N
 from desktop.models.report_query import ALL_ACCOUNTS
 from desktop.views.reports import ReportsView
-from tests.desktop.gui import data
-from tests.desktop.gui.test_live_backend import (  # noqa: F401 - the fixtures
+from tests.desktop.app.test_live_backend import (  # noqa: F401 - the fixtures
     Gui,
     backend,
     connected,
     gui,
 )
-from tests.desktop.gui.test_live_backend import backend_env as plain_backend_env
+from tests.desktop.app.test_live_backend import backend_env as plain_backend_env
+from tests.desktop.support import data
 
 
 @pytest.fixture(scope="module")

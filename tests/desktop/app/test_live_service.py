@@ -27,7 +27,7 @@ from desktop.connect.flow import run_connect
 from desktop.models.cache import Cache
 from desktop.models.connections import Connection, ConnectionsModel
 from desktop.views.main_window import MainWindow
-from tests.desktop.gui.test_live_backend import Browser
+from tests.desktop.app.test_live_backend import Browser
 from tests.support.servers import bind_loopback
 
 ROOT = Path(__file__).resolve().parents[3]

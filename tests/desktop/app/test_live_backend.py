@@ -32,7 +32,7 @@ from desktop.connect.flow import run_connect
 from desktop.models.cache import Cache
 from desktop.models.connections import ConnectionsModel
 from desktop.views.main_window import MainWindow
-from tests.desktop.gui import data
+from tests.desktop.support import data
 from tests.support.browser import play_consent
 
 

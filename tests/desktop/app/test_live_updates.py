@@ -1,7 +1,7 @@
 """The controller follows the event stream: each kind of change reaches the list with no user
 action, an older snapshot never overwrites a newer one, and the list is re-read on (re)open.
 
-The stream here is the fake API's; tests/desktop/gui/test_live_service.py runs a real backend.
+The stream here is the fake API's; tests/desktop/app/test_live_service.py runs a real backend.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from desktop.app.notify import Notifier
 from desktop.models.cache import Cache
 from desktop.models.connections import ConnectionsModel
 from desktop.views.main_window import MainWindow
-from tests.desktop.gui import data
-from tests.desktop.gui.fakes import FakeApi
+from tests.desktop.support import data
+from tests.desktop.support.fakes import FakeApi
 
 
 class Live:

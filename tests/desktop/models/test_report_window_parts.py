@@ -20,7 +20,7 @@ from desktop.models.chart_top import (
 )
 from desktop.models.report_query import ReportQuery
 from desktop.models.report_summary import change_text, currency_totals
-from tests.desktop.gui import data
+from tests.desktop.support import data
 
 
 def test_a_change_reads_without_colour() -> None:
