@@ -38,7 +38,7 @@ from sqlalchemy import create_engine, func, select
 from backend.db.models import Connection as DbConnection
 from backend.sandbox.admin import admin_headers, read_token_file
 from backend.vault.crypto import KeyRing, b64encode_key, generate_key
-from tests.desktop.gui import data
+from tests.desktop.support import data
 from tests.support import pg
 from tests.support.browser import chromium
 
