@@ -1,7 +1,8 @@
 """Report scale: a 1,000,000-row ad-level daily report (bench/_report_scale.py), fetched over HTTP
-from another process and decoded into typed columns (desktop/concurrency/columnar.py) on a worker
-thread, into the report table model the Reports view shows (desktop/models/report.py) in a
-QTableView, then scrolled to its end; each run in a fresh child process (offscreen Qt).
+from another process and decoded into typed columns (desktop/concurrency/columnar.py) on a pool
+thread by the Reports view's ReportLoader (desktop/models/report_loader.py), into the table
+model the view shows (desktop/models/report.py) in a QTableView, then scrolled to its end; each
+run in a fresh child process (offscreen Qt).
 
 Figures (medians over runs), each with its target:
 - `ratio`: fetch + decode + model ready, over `json.loads` of the same bytes (same child, after);
@@ -18,9 +19,9 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from contextlib import ExitStack
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +41,13 @@ def _peak_and_now_kib() -> tuple[int, int]:
 def child(url: str) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import httpx
-    from PySide6.QtCore import QEventLoop, QObject, Signal
+    from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication, QHeaderView, QTableView
 
     from bench.ui_stall import Heartbeat
-    from desktop.concurrency import columnar
     from desktop.models.report import ReportTableModel
+    from desktop.models.report_loader import ReportLoader
+    from desktop.models.report_query import ReportQuery
 
     app = QApplication.instance() or QApplication([])
     view = QTableView()
@@ -65,25 +67,25 @@ def child(url: str) -> dict[str, Any]:
         gc.collect()
         _, rss_before = _peak_and_now_kib()
 
-        class Done(QObject):
-            ready = Signal(object)
+        # As the Reports view loads a report: its ReportLoader fetches the bytes and decodes
+        # them into columns on a pool thread (desktop/models/report_loader.py).
+        fetched: list[bytes] = []
 
-        done = Done()
-        result: list[Any] = []
-        done.ready.connect(result.append)
+        def fetch(*_: object) -> bytes:
+            fetched.append(client.get(url).content)
+            return fetched[-1]
+
+        loader = ReportLoader(fetch, None)
+        query = ReportQuery(since=date(2026, 1, 1), until=date(2026, 3, 31))
         beat = Heartbeat()
-
-        def work() -> None:
-            payload = client.get(url).content
-            head, rows = columnar.decode(payload)
-            done.ready.emit((payload, head, rows))
-
         beat.start()
         t0 = time.perf_counter()
-        threading.Thread(target=work, daemon=True).start()
-        while not result:
+        loader.load("bench", query)
+        while loader.loading:
             loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
-        payload, head, rows = result[0]
+        got = loader.last("bench")
+        assert got is not None, "the report did not load"
+        payload, (head, rows) = fetched[-1], got[1]
         model.set_decoded((head, rows))
         loop.processEvents()
         ready_s = time.perf_counter() - t0
@@ -100,7 +102,8 @@ def child(url: str) -> dict[str, Any]:
         loop.processEvents()
         scroll_stall = beat.stop()
         last = model.data(model.index(rows.count - 1, 0))
-    del result
+    del loader, got
+    fetched.clear()
     gc.collect()
     t0 = time.perf_counter()
     json.loads(payload)
