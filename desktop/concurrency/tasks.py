@@ -7,6 +7,7 @@ threads themselves, and the UI thread never waits on the network or the disk.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -25,10 +26,18 @@ _live: set[_Relay] = set()
 _running: set[Task[Any]] = set()
 
 
+UI_SWITCH_INTERVAL_S = 0.001
+"""How long a thread that wants the GIL waits before the one running Python must hand it over
+(CPython's default is 5 ms). Once workers run Python beside the UI thread (a report decoded,
+a chart summed), every call from Qt into Python on the UI thread (a heartbeat, each cell of a
+paint) may wait that long: 1 ms keeps a frame a frame (bench/ui_stall.py, report_scale.py)."""
+
+
 def thread_pool() -> QThreadPool:
     """The pool every background task runs on (a connect flow can hold a thread for minutes)."""
     global _pool
     if _pool is None:
+        sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
         _pool = QThreadPool()
         _pool.setMaxThreadCount(8)
     return _pool
