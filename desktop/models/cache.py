@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +58,38 @@ _SCHEMA = (
 )
 
 
+class _Preload:
+    """One read of the saved list on a thread of its own: what it read, or what it raised. (A
+    `concurrent.futures.Future` would do; importing that package before the first paint costs
+    more than this.)"""
+
+    def __init__(self) -> None:
+        self._finished = threading.Event()
+        self._rows: list[dict[str, Any]] = []
+        self._error: BaseException | None = None
+
+    def run(self, read: Callable[[], list[dict[str, Any]]]) -> None:
+        try:
+            self._rows = read()
+        except BaseException as exc:  # handed to load_connections' caller
+            self._error = exc
+        finally:
+            self._finished.set()
+
+    def done(self) -> bool:
+        return self._finished.is_set()
+
+    def failed(self) -> bool:
+        return self._error is not None
+
+    def result(self) -> list[dict[str, Any]]:
+        """What the read returned; waits for it, and raises what it raised."""
+        self._finished.wait()
+        if self._error is not None:
+            raise self._error
+        return self._rows
+
+
 class Cache:
     """One SQLite file; `scope` keeps two backends' data apart."""
 
@@ -69,7 +100,7 @@ class Cache:
         # shared concurrently, and writers queue here rather than hit "database is locked".
         self._lock = threading.Lock()
         self._db_: sqlite3.Connection | None = None
-        self._preloaded: Future[list[dict[str, Any]]] | None = None
+        self._preloaded: _Preload | None = None
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -125,25 +156,20 @@ class Cache:
         """Start reading the saved list on a thread of its own now, while the window is still
         being built; the next `load_connections` returns what it read (bench/cold_start.py:
         the list is then in the model by the window's first paint, not one paint later)."""
-        future: Future[list[dict[str, Any]]] = Future()
-
-        def read() -> None:
-            try:
-                future.set_result(self._read_connections())
-            except BaseException as exc:  # handed to load_connections' caller
-                future.set_exception(exc)
-
-        self._preloaded = future
-        threading.Thread(target=read, name="cache-preload", daemon=True).start()
+        preload = _Preload()
+        self._preloaded = preload
+        threading.Thread(
+            target=preload.run, args=(self._read_connections,), name="cache-preload", daemon=True
+        ).start()
 
     def preloaded_connections(self) -> list[dict[str, Any]] | None:
         """What `preload_connections` read, if it has finished reading (never waits); else None,
         and `load_connections` waits for it on a worker."""
-        future = self._preloaded
-        if future is None or not future.done() or future.exception() is not None:
+        preload = self._preloaded
+        if preload is None or not preload.done() or preload.failed():
             return None
         self._preloaded = None
-        return future.result()
+        return preload.result()
 
     @property
     def preload_finished(self) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -80,4 +79,10 @@ def rich_safe(text: str) -> str:
     a `<` cannot hold a tag and is returned as it is."""
     if "<" not in text:  # no tag, so Qt shows it as plain text already: leave it be
         return text
-    return '<p style="white-space:pre-wrap">' + html.escape(text, quote=False) + "</p>"
+    return '<p style="white-space:pre-wrap">' + _escape(text) + "</p>"
+
+
+def _escape(text: str) -> str:
+    """`html.escape(text, quote=False)`, without importing `html` and its 2,000-entry table
+    before the window's first paint (bench/cold_start.py)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -254,3 +254,16 @@ def test_the_real_start_paints_the_saved_list_before_loading_what_can_come_later
         m for m in loaded if any(m == n or m.startswith(f"{n}.") for n in NOT_BEFORE_FIRST_PAINT)
     ]
     assert early == []
+
+
+@pytest.mark.parametrize("text", ["<h1>x</h1>", "a < b & c > d", "&amp;<&>", "<'\"quoted\"'>"])
+def test_rich_safe_escapes_as_html_escape_does(text: str) -> None:
+    """desktop.models.format escapes without importing `html` (not needed before the first
+    paint); the result is the same as html.escape(text, quote=False)."""
+    import html
+
+    from desktop.models.format import rich_safe
+
+    assert (
+        rich_safe(text) == f'<p style="white-space:pre-wrap">{html.escape(text, quote=False)}</p>'
+    )
