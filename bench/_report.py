@@ -17,7 +17,7 @@ def report_bytes() -> bytes:
     if CACHE.exists():
         return CACHE.read_bytes()
     from backend.providers.base import AdAccount, ReportQuery
-    from backend.providers.demo import _row
+    from backend.providers.reports.demo import _row
     from backend.reports.normalize import normalize_report
     from backend.sandbox import data, report_rows
     from backend.sandbox.config import SandboxConfig

@@ -22,7 +22,7 @@ def report_bytes() -> bytes:
     if CACHE.exists():
         return CACHE.read_bytes()
     from backend.providers.base import AdAccount, ReportQuery
-    from backend.providers.demo import _row
+    from backend.providers.reports.demo import _row
     from backend.reports.normalize import minor_units
     from backend.reports.shape import Part, columns, shape_rows, totals_of
     from backend.sandbox import data, hierarchy

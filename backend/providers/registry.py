@@ -10,21 +10,21 @@ import httpx
 from pydantic import ValidationError
 
 from backend import __version__
-from backend.providers.adapter import MAX_PAGES, MAX_REPORT_ROWS, HttpContext, ReportAdapter
 from backend.providers.base import Provider
 from backend.providers.config import PRESETS, ProviderConfig
-from backend.providers.demo import DemoAdapter
-from backend.providers.discovery import discover
-from backend.providers.google_ads import GoogleAdsAdapter
 from backend.providers.http import RetryPolicy
 from backend.providers.lapse import lapse_for
-from backend.providers.linkedin_ads import LinkedInAdsAdapter
-from backend.providers.meta import MetaProvider
-from backend.providers.meta_insights import DEFAULT_CONVERSION_ACTION, MetaInsightsAdapter
-from backend.providers.microsoft_ads import MicrosoftAdsAdapter
-from backend.providers.oauth2 import Endpoints, OAuth2Provider, ProviderSettings
+from backend.providers.oauth.oauth2 import Endpoints, OAuth2Provider, ProviderSettings
+from backend.providers.oauth.rfc6749_token import ClientCredentials
+from backend.providers.oauth.rfc8414_discovery import discover
+from backend.providers.platforms.meta import MetaProvider
 from backend.providers.presets import merge, preset_defaults
-from backend.providers.token_endpoint import ClientCredentials
+from backend.providers.reports.adapter import MAX_PAGES, MAX_REPORT_ROWS, HttpContext, ReportAdapter
+from backend.providers.reports.demo import DemoAdapter
+from backend.providers.reports.google_ads import GoogleAdsAdapter
+from backend.providers.reports.linkedin_ads import LinkedInAdsAdapter
+from backend.providers.reports.meta_insights import DEFAULT_CONVERSION_ACTION, MetaInsightsAdapter
+from backend.providers.reports.microsoft_ads import MicrosoftAdsAdapter
 from backend.secret import Secret
 
 RELAY_PATH = "/v1/flows/callback"

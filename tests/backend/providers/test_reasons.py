@@ -8,8 +8,8 @@ import pytest
 
 from backend.providers.base import InvalidGrant, Provider, ReportQuery
 from backend.providers.reasons import META_SUBCODES, grant_reason, meta_reason
-from tests.backend.providers.test_google_ads import connect as google_connect
-from tests.backend.providers.test_meta import connect as meta_connect
+from tests.backend.providers.platforms.test_meta import connect as meta_connect
+from tests.backend.providers.reports.test_google_ads import connect as google_connect
 from tests.fakes.google import GoogleState
 from tests.fakes.meta import MetaState, invalidate
 from tests.support.servers import UvicornThread

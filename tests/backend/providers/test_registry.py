@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from backend.providers.base import Provider
-from backend.providers.oauth2 import OAuth2Provider
+from backend.providers.oauth.oauth2 import OAuth2Provider
 from backend.providers.registry import build_providers
 from tests.backend.providers.conftest import FAST_RETRIES, LOOPBACK, PUBLIC_URL
 from tests.fakes.idp import IdpState

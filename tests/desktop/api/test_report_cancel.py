@@ -1,7 +1,8 @@
 """Cancel hangs up a report request for real: the server sees its client go away (ASGI
 `http.disconnect`), over httpx's transport and over the local service's loopback transport.
 
-The backend then stops preparing the report (tests/backend/providers/test_meta_report_progress.py).
+The backend then stops preparing the report
+(tests/backend/providers/reports/test_meta_report_progress.py).
 """
 
 from __future__ import annotations

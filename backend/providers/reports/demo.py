@@ -13,13 +13,6 @@ from urllib.parse import quote
 
 import httpx
 
-from backend.providers.adapter import (
-    HttpContext,
-    Me,
-    ReportAdapter,
-    to_decimal,
-    to_int,
-)
 from backend.providers.base import (
     AccessTokenRejected,
     AdAccount,
@@ -30,6 +23,13 @@ from backend.providers.base import (
     RawRow,
     RawSummary,
     ReportQuery,
+)
+from backend.providers.reports.adapter import (
+    HttpContext,
+    Me,
+    ReportAdapter,
+    to_decimal,
+    to_int,
 )
 from backend.secret import Secret
 

@@ -20,7 +20,6 @@ from urllib.parse import quote
 
 import httpx
 
-from backend.providers.adapter import HttpContext, Me, ReportAdapter, json_of, to_decimal, to_int
 from backend.providers.base import (
     AccessTokenRejected,
     AdAccount,
@@ -32,6 +31,14 @@ from backend.providers.base import (
     ReportQuery,
 )
 from backend.providers.http import request_with_retries
+from backend.providers.reports.adapter import (
+    HttpContext,
+    Me,
+    ReportAdapter,
+    json_of,
+    to_decimal,
+    to_int,
+)
 from backend.secret import Secret
 
 ACCOUNT_URN = "urn:li:sponsoredAccount:"

@@ -15,15 +15,6 @@ from typing import Any
 
 import httpx
 
-from backend.providers.adapter import (
-    HttpContext,
-    Me,
-    ReportAdapter,
-    bearer,
-    json_of,
-    to_decimal,
-    to_int,
-)
 from backend.providers.base import (
     AccessTokenRejected,
     AdAccount,
@@ -35,13 +26,22 @@ from backend.providers.base import (
     RawRow,
     ReportQuery,
 )
-from backend.providers.google_gaql import (
+from backend.providers.http import request_with_retries
+from backend.providers.reports.adapter import (
+    HttpContext,
+    Me,
+    ReportAdapter,
+    bearer,
+    json_of,
+    to_decimal,
+    to_int,
+)
+from backend.providers.reports.google_gaql import (
     NO_REACH,
     dimension_value,
     merge_rows,
     report_gaql,
 )
-from backend.providers.http import request_with_retries
 from backend.secret import Secret
 
 MICROS = Decimal(1_000_000)

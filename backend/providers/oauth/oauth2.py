@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from backend.providers.adapter import HttpContext, ReportAdapter, bearer, json_of
 from backend.providers.base import (
     AccessTokenRejected,
     AdAccount,
@@ -26,8 +25,13 @@ from backend.providers.base import (
     TokenSet,
 )
 from backend.providers.http import request_with_retries
-from backend.providers.id_token import JwksCache, verify_id_token
-from backend.providers.token_endpoint import ClientCredentials, parse_token_response, token_error
+from backend.providers.oauth.oidc_id_token import JwksCache, verify_id_token
+from backend.providers.oauth.rfc6749_token import (
+    ClientCredentials,
+    parse_token_response,
+    token_error,
+)
+from backend.providers.reports.adapter import HttpContext, ReportAdapter, bearer, json_of
 from backend.secret import Secret
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from backend.providers.base import AdAccount, Provider, ProviderRequestError, ReportQuery
 from backend.reports.shape import Part, columns, exact_conversions, shape_rows, totals_of
-from tests.backend.providers.test_google_ads import Google, connect
+from tests.backend.providers.reports.test_google_ads import Google, connect
 
 pytestmark = pytest.mark.anyio
 

@@ -11,15 +11,6 @@ from urllib.parse import quote
 import anyio
 import httpx
 
-from backend.providers.adapter import (
-    HttpContext,
-    Me,
-    ReportAdapter,
-    bearer,
-    json_of,
-    to_decimal,
-    to_int,
-)
 from backend.providers.base import (
     AdAccount,
     InvalidGrant,
@@ -33,14 +24,23 @@ from backend.providers.base import (
     ReportQuery,
 )
 from backend.providers.http import request_with_retries
-from backend.providers.meta_async import (
+from backend.providers.reasons import meta_reason
+from backend.providers.reports.adapter import (
+    HttpContext,
+    Me,
+    ReportAdapter,
+    bearer,
+    json_of,
+    to_decimal,
+    to_int,
+)
+from backend.providers.reports.meta_async import (
     DONE,
     FAILED,
     TOO_MUCH_DATA_SUBCODE,
     TooMuchData,
     estimated_rows,
 )
-from backend.providers.reasons import meta_reason
 from backend.reports import progress
 from backend.secret import Secret
 

@@ -16,7 +16,7 @@ from backend.providers.base import (
     RevocationUnsupported,
     TokenSet,
 )
-from backend.providers.oauth2 import OAuth2Provider
+from backend.providers.oauth.oauth2 import OAuth2Provider
 from backend.secret import Secret
 from tests.backend.providers.conftest import LOOPBACK, build, follow_consent, new_pkce, query_of
 from tests.fakes.idp import IdpState

@@ -19,7 +19,7 @@ import pytest
 
 from backend.providers.base import Provider, ReportQuery
 from tests.backend.providers.conftest import build
-from tests.backend.providers.test_meta import Meta, connect
+from tests.backend.providers.platforms.test_meta import Meta, connect
 
 pytestmark = pytest.mark.anyio
 

@@ -18,9 +18,9 @@ from typing import Any
 import jwt
 from jwt.exceptions import PyJWKError
 
-from backend.providers.adapter import HttpContext, json_of
 from backend.providers.base import ProviderRequestError
 from backend.providers.http import request_with_retries
+from backend.providers.reports.adapter import HttpContext, json_of
 from backend.secret import Secret
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,6 @@ from typing import Any
 
 import httpx
 
-from backend.providers.adapter import HttpContext, Me, ReportAdapter, json_of, to_decimal, to_int
 from backend.providers.base import (
     AccessTokenRejected,
     AdAccount,
@@ -36,6 +35,14 @@ from backend.providers.base import (
     ReportQuery,
 )
 from backend.providers.http import request_with_retries
+from backend.providers.reports.adapter import (
+    HttpContext,
+    Me,
+    ReportAdapter,
+    json_of,
+    to_decimal,
+    to_int,
+)
 from backend.secret import Secret
 
 # AdApiError codes (learn.microsoft.com/advertising/guides/operation-error-codes).

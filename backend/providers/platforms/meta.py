@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 
-from backend.providers.adapter import HttpContext, bearer, json_of
 from backend.providers.base import (
     Identity,
     InvalidGrant,
@@ -30,10 +29,11 @@ from backend.providers.base import (
     TokenSet,
 )
 from backend.providers.http import request_with_retries
-from backend.providers.meta_insights import TOKEN_CODES, MetaInsightsAdapter, graph_error
-from backend.providers.oauth2 import Endpoints, OAuth2Provider, ProviderSettings
+from backend.providers.oauth.oauth2 import Endpoints, OAuth2Provider, ProviderSettings
+from backend.providers.oauth.rfc6749_token import ClientCredentials
 from backend.providers.reasons import meta_reason
-from backend.providers.token_endpoint import ClientCredentials
+from backend.providers.reports.adapter import HttpContext, bearer, json_of
+from backend.providers.reports.meta_insights import TOKEN_CODES, MetaInsightsAdapter, graph_error
 from backend.secret import Secret
 
 # How long a checked token is used before debug_token is asked again.
