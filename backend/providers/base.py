@@ -211,7 +211,7 @@ class RevocationUnsupported(ProviderError):
 
 
 class Provider(ABC):
-    """One configured ad platform. Implementations live one per module in this package."""
+    """One configured ad platform. Implementations: oauth/oauth2.py, platforms/meta.py."""
 
     id: str
     display_name: str

@@ -58,7 +58,7 @@ class ReportsConfig(BaseModel):
     customer_base_url: str | None = None
     poll_interval_s: float | None = Field(default=None, gt=0)
     poll_timeout_s: float | None = Field(default=None, gt=0)
-    # Caps on one report (adapter.MAX_REPORT_ROWS, adapter.MAX_PAGES when unset).
+    # Caps on one report (http.MAX_REPORT_ROWS, http.MAX_PAGES when unset).
     max_rows: int | None = Field(default=None, ge=1)
     max_pages: int | None = Field(default=None, ge=1)
 

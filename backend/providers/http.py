@@ -1,4 +1,5 @@
-"""One HTTP helper for every provider call: bounded retries, backoff with full jitter, Retry-After.
+"""One HTTP helper for every provider call: bounded retries, backoff with full jitter, Retry-After;
+and the context each provider calls with (pooled client, retry policy, listing caps).
 
 Nothing here ever formats a URL, a header or a body into a message: provider URLs can carry
 tokens in their query strings (Meta's debug_token), so errors name only the provider and what
@@ -18,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from backend.providers.base import ProviderUnavailable, RateLimited
+from backend.providers.base import ProviderUnavailable, RateLimited, ReportTooLarge
+from backend.secret import Secret
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,13 @@ logging.getLogger("httpcore").setLevel(logging.WARNING)
 # 502/503/504 mean a gateway or the origin did not process the request, so even a
 # non-idempotent call (code redemption, rotating refresh) may be sent again.
 _GATEWAY_STATUSES = frozenset({502, 503, 504})
+
+# One report holds at most this many rows (issue 14 point 13): past it, one request would keep
+# the backend paging, normalising and sending for minutes and gigabytes.
+MAX_REPORT_ROWS = 2_000_000
+# Pages followed for one listing, whatever the page size (a provider that pages forever, or in
+# tiny pages, must not keep us busy): at 500 rows a page, the row cap and some margin.
+MAX_PAGES = 4_200
 
 
 @dataclass(frozen=True)
@@ -158,3 +167,70 @@ def _rate_limited_words(provider: str, retry_after: float | None) -> str:
 async def _sleep(delay: float, provider: str, action: str, why: str) -> None:
     log.info("%s %s while we tried to %s; retrying in %.2f s", provider, why, action, delay)
     await asyncio.sleep(delay)
+
+
+@dataclass(frozen=True)
+class HttpContext:
+    """The pooled client, the provider's display name (for messages), its retry policy, and
+    how much one listing may hold."""
+
+    client: httpx.AsyncClient
+    provider: str
+    policy: RetryPolicy
+    max_rows: int = MAX_REPORT_ROWS
+    max_pages: int = MAX_PAGES
+
+    def check_size(self, pages: int, rows: int, *, report: bool = True) -> None:
+        """Stop paging once a listing is past the caps, saying what to do instead."""
+        if rows <= self.max_rows and pages <= self.max_pages:
+            return
+        if report:
+            raise ReportTooLarge(
+                f"This report would have more than {self.max_rows:,} rows, more than one "
+                "report can hold; narrow the dates or the level (or pick fewer accounts)."
+            )
+        raise ReportTooLarge(
+            f"{self.provider} sent more than {self.max_pages:,} pages ({rows:,} items); "
+            "that is more than this app reads at once."
+        )
+
+    async def get_json(
+        self,
+        url: str,
+        token: Secret,
+        action: str,
+        *,
+        error: Callable[[httpx.Response, str], Exception],
+        params: dict[str, str] | None = None,
+        final: Callable[[httpx.Response], bool] | None = None,
+    ) -> Any:
+        """GET an ads API with the bearer token; `error(response, action)` words a non-200."""
+        response = await request_with_retries(
+            self.client,
+            "GET",
+            url,
+            provider=self.provider,
+            action=action,
+            policy=self.policy,
+            params=params,
+            headers=bearer(token),
+            final=final,
+        )
+        if response.status_code != 200:
+            raise error(response, action)
+        return json_of(response, self.provider, action)
+
+
+def bearer(token: Secret) -> dict[str, str]:
+    """RFC 6750 §2.1: the token goes in a header, never in a URL that might be logged."""
+    return {"Authorization": f"Bearer {token.reveal()}", "Accept": "application/json"}
+
+
+def json_of(response: httpx.Response, provider: str, action: str) -> Any:
+    """The JSON body of a successful response; garbage reads as the provider being unwell."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ProviderUnavailable(
+            f"{provider} sent an unreadable answer when we tried to {action}; try again shortly."
+        ) from None

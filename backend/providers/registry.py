@@ -12,14 +12,14 @@ from pydantic import ValidationError
 from backend import __version__
 from backend.providers.base import Provider
 from backend.providers.config import PRESETS, ProviderConfig
-from backend.providers.http import RetryPolicy
+from backend.providers.http import MAX_PAGES, MAX_REPORT_ROWS, HttpContext, RetryPolicy
 from backend.providers.lapse import lapse_for
 from backend.providers.oauth.oauth2 import Endpoints, OAuth2Provider, ProviderSettings
 from backend.providers.oauth.rfc6749_token import ClientCredentials
 from backend.providers.oauth.rfc8414_discovery import discover
 from backend.providers.platforms.meta import MetaProvider
 from backend.providers.presets import merge, preset_defaults
-from backend.providers.reports.adapter import MAX_PAGES, MAX_REPORT_ROWS, HttpContext, ReportAdapter
+from backend.providers.reports.adapter import ReportAdapter
 from backend.providers.reports.demo import DemoAdapter
 from backend.providers.reports.google_ads import GoogleAdsAdapter
 from backend.providers.reports.linkedin_ads import LinkedInAdsAdapter

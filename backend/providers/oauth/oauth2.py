@@ -1,7 +1,10 @@
 """Any OAuth 2.0 / OpenID Connect provider: code flow with PKCE, refresh, RFC 7009 revocation.
 
-Report data comes from the configured report adapter (demo, meta_insights, google_ads).
-The `demo` and `google_ads` presets are this class with their own defaults.
+Built on the protocol modules beside it: rfc6749_token (token requests and answers, client
+authentication), rfc7009_revocation, oidc_id_token; rfc8414_discovery finds the endpoints
+(the registry calls it). Report data comes from the configured report adapter (../reports/).
+The demo, google_ads, linkedin_ads, microsoft_ads and oauth2 presets are this class with their
+own defaults (../presets.py); only Meta needs a client of its own (../platforms/meta.py).
 """
 
 from __future__ import annotations
@@ -24,14 +27,11 @@ from backend.providers.base import (
     RevocationUnsupported,
     TokenSet,
 )
-from backend.providers.http import request_with_retries
+from backend.providers.http import HttpContext, bearer, json_of, request_with_retries
 from backend.providers.oauth.oidc_id_token import JwksCache, verify_id_token
-from backend.providers.oauth.rfc6749_token import (
-    ClientCredentials,
-    parse_token_response,
-    token_error,
-)
-from backend.providers.reports.adapter import HttpContext, ReportAdapter, bearer, json_of
+from backend.providers.oauth.rfc6749_token import ClientCredentials, parse_token_response
+from backend.providers.oauth.rfc7009_revocation import revoke_token
+from backend.providers.reports.adapter import ReportAdapter
 from backend.secret import Secret
 
 
@@ -165,27 +165,13 @@ class OAuth2Provider(Provider):
                 f"{where}.",
                 manage_access_url=self.manage_access_url,
             )
-        # RFC 7009 §2.1: the refresh token; revoking it also ends its access tokens.
-        form = {"token": token.reveal(), "token_type_hint": "refresh_token"}
-        headers = {"Accept": "application/json"}
-        self._credentials.apply(form, headers)
-        response = await request_with_retries(
-            self._ctx.client,
-            "POST",
+        await revoke_token(
+            self._ctx,
             self.endpoints.revocation,
+            token,
+            credentials=self._credentials,
             provider=self.display_name,
-            action="revoke access",
-            policy=self._ctx.policy,
-            data=form,
-            headers=headers,
         )
-        if response.status_code == 200:
-            return  # RFC 7009 §2.2: 200 also for a token that was already invalid
-        if response.status_code == 400 and _wire_error(response) == "invalid_token":
-            # Google (and others) say 400 invalid_token for a token already dead: the goal
-            # of revocation — the token no longer works — is met.
-            return
-        raise token_error(response, self.display_name)
 
     # -- identity and reports -----------------------------------------------------------------
 
@@ -217,7 +203,7 @@ class OAuth2Provider(Provider):
         self, id_token: Secret, *, nonce: str | None = None
     ) -> dict[str, Any]:
         """Claims of an id_token whose signature (the provider's JWKS), iss, aud, exp and
-        nonce (when given) all hold (OIDC Core §3.1.3.7; see id_token.py)."""
+        nonce (when given) all hold (OIDC Core §3.1.3.7; see oidc_id_token.py)."""
         return await verify_id_token(
             id_token,
             provider=self.display_name,
@@ -294,14 +280,6 @@ def check_range(provider: Provider, query: ReportQuery) -> None:
 
 def _has_name(claims: dict[str, Any]) -> bool:
     return bool(claims.get("sub") and (claims.get("name") or claims.get("email")))
-
-
-def _wire_error(response: Any) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return ""
-    return str(body.get("error") or "") if isinstance(body, dict) else ""
 
 
 def _add_query(url: str, params: dict[str, str]) -> str:

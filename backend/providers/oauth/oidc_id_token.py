@@ -19,8 +19,7 @@ import jwt
 from jwt.exceptions import PyJWKError
 
 from backend.providers.base import ProviderRequestError
-from backend.providers.http import request_with_retries
-from backend.providers.reports.adapter import HttpContext, json_of
+from backend.providers.http import HttpContext, json_of, request_with_retries
 from backend.secret import Secret
 
 log = logging.getLogger(__name__)

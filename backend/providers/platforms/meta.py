@@ -28,11 +28,10 @@ from backend.providers.base import (
     ProviderRequestError,
     TokenSet,
 )
-from backend.providers.http import request_with_retries
+from backend.providers.http import HttpContext, bearer, json_of, request_with_retries
 from backend.providers.oauth.oauth2 import Endpoints, OAuth2Provider, ProviderSettings
 from backend.providers.oauth.rfc6749_token import ClientCredentials
 from backend.providers.reasons import meta_reason
-from backend.providers.reports.adapter import HttpContext, bearer, json_of
 from backend.providers.reports.meta_insights import TOKEN_CODES, MetaInsightsAdapter, graph_error
 from backend.secret import Secret
 

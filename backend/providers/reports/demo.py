@@ -24,13 +24,8 @@ from backend.providers.base import (
     RawSummary,
     ReportQuery,
 )
-from backend.providers.reports.adapter import (
-    HttpContext,
-    Me,
-    ReportAdapter,
-    to_decimal,
-    to_int,
-)
+from backend.providers.http import HttpContext
+from backend.providers.reports.adapter import Me, ReportAdapter, to_decimal, to_int
 from backend.secret import Secret
 
 # The report's breakdown names -> the sandbox's (Meta's Insights names).

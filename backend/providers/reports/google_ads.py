@@ -26,16 +26,8 @@ from backend.providers.base import (
     RawRow,
     ReportQuery,
 )
-from backend.providers.http import request_with_retries
-from backend.providers.reports.adapter import (
-    HttpContext,
-    Me,
-    ReportAdapter,
-    bearer,
-    json_of,
-    to_decimal,
-    to_int,
-)
+from backend.providers.http import HttpContext, bearer, json_of, request_with_retries
+from backend.providers.reports.adapter import Me, ReportAdapter, to_decimal, to_int
 from backend.providers.reports.google_gaql import (
     NO_REACH,
     dimension_value,

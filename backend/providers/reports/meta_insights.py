@@ -23,17 +23,9 @@ from backend.providers.base import (
     RawSummary,
     ReportQuery,
 )
-from backend.providers.http import request_with_retries
+from backend.providers.http import HttpContext, bearer, json_of, request_with_retries
 from backend.providers.reasons import meta_reason
-from backend.providers.reports.adapter import (
-    HttpContext,
-    Me,
-    ReportAdapter,
-    bearer,
-    json_of,
-    to_decimal,
-    to_int,
-)
+from backend.providers.reports.adapter import Me, ReportAdapter, to_decimal, to_int
 from backend.providers.reports.meta_async import (
     DONE,
     FAILED,

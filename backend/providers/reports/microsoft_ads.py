@@ -34,15 +34,8 @@ from backend.providers.base import (
     RawRow,
     ReportQuery,
 )
-from backend.providers.http import request_with_retries
-from backend.providers.reports.adapter import (
-    HttpContext,
-    Me,
-    ReportAdapter,
-    json_of,
-    to_decimal,
-    to_int,
-)
+from backend.providers.http import HttpContext, json_of, request_with_retries
+from backend.providers.reports.adapter import Me, ReportAdapter, to_decimal, to_int
 from backend.secret import Secret
 
 # AdApiError codes (learn.microsoft.com/advertising/guides/operation-error-codes).
