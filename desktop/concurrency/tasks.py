@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import shiboken6
@@ -155,104 +154,6 @@ def run_in_background(
         go()
     else:
         start(go)
-    return task
-
-
-STEP_BUDGET_S = 0.008
-"""How long all `run_in_steps` work together per pass of the event loop, before it may paint
-and handle input again."""
-
-
-class _Stepper:
-    """One generator run by `run_in_steps`; dropped, unfinished, once its parent is gone."""
-
-    def __init__(
-        self,
-        parent: QObject,
-        steps: Generator[None, None, Any],
-        deliver: Callable[[object, object], None],
-        task: Task[Any],
-    ) -> None:
-        self.parent = parent
-        self.steps = steps
-        self.deliver = deliver
-        self.task = task
-        self.finished = False
-
-    def finish(self, result: object, error: object) -> None:
-        self.finished = True
-        self.steps.close()
-        self.deliver(result, error)  # drops the outcome itself if cancelled or parent gone
-
-
-class _Steps(QObject):
-    """Runs every stepper round-robin from one zero-interval timer, all of them together for at
-    most STEP_BUDGET_S per pass: three reports' worth of work is no longer stall than one."""
-
-    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
-        super().__init__()
-        self.clock = clock  # a fake one in tests: a budget is a rule, not a race
-        self.active: list[_Stepper] = []
-        self.timer = QTimer(self)
-        self.timer.setInterval(0)
-        self.timer.timeout.connect(self._run)
-
-    def add(self, stepper: _Stepper) -> None:
-        self.active.append(stepper)
-        self.timer.start()
-
-    def _run(self) -> None:
-        deadline = self.clock() + STEP_BUDGET_S
-        while self.active and self.clock() < deadline:
-            for stepper in list(self.active):
-                self._step(stepper)
-                if self.clock() >= deadline:
-                    break
-            self.active = [s for s in self.active if not s.finished]
-        if not self.active:
-            self.timer.stop()
-
-    @staticmethod
-    def _step(stepper: _Stepper) -> None:
-        if stepper.task.cancelled or not shiboken6.isValid(stepper.parent):
-            stepper.finish(None, None)
-            return
-        try:
-            next(stepper.steps)
-        except StopIteration as done:
-            stepper.finish(done.value, None)
-        except Exception as exc:  # handed to the failure callback
-            stepper.finish(None, exc)
-
-
-_steps: _Steps | None = None
-
-
-def run_in_steps(
-    parent: QObject,
-    steps: Generator[None, None, T],
-    *,
-    success: Callable[[T], None],
-    failure: Callable[[Exception], None] | None = None,
-) -> Task[T]:
-    """Run the generator `steps` on the UI thread, a few ms at a time, between paints and input;
-    then call `success(its return value)` or `failure(exc)`.
-
-    For CPU work over data the UI already holds (a 100,000-row report's chart sums, its text
-    for the cache). On a worker thread such work shares the GIL with the UI thread, and every
-    C++ call into Python during a paint (each cell's data(), each Python widget's handlers)
-    waits for the worker to let go: paints of hundreds of ms (bench/ui_stall.py). Here the UI
-    thread is never made to wait longer than one step (STEP_BUDGET_S). Same cancellation and
-    parent rules as `run_in_background`."""
-    task: Task[T] = Task(threading.Event())
-    _running.add(task)
-
-    deliver = _deliverer(task, parent, success, failure)
-
-    global _steps
-    if _steps is None:
-        _steps = _Steps()
-    _steps.add(_Stepper(parent, steps, deliver, task))
     return task
 
 

@@ -10,6 +10,8 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import Qt
 
 from desktop.concurrency import columnar
@@ -204,3 +206,33 @@ def test_a_report_that_is_not_json_fails_in_words_and_keeps_the_last_one(qtbot) 
     last = loader.last("c1")
     assert last is not None
     assert last[1][1].count == 3
+
+
+ODD_MONEY = [
+    *("1.5", "1.505", "+1.50", "1e3", "12", "-", ".50", "1.-5", "1..5", "x", "01.50"),
+    *("-0.00", "-.50", "0.50", "-0.50", "00.00", "1|2.00", "", " 1.00", "1.00 "),
+]
+_decimal_texts = st.one_of(
+    st.none(),
+    st.decimals(
+        min_value=-(10**12), max_value=10**12, places=2, allow_nan=False, allow_infinity=False
+    ).map(lambda d: f"{d:.2f}"),
+    st.sampled_from(ODD_MONEY),
+    st.integers(min_value=-5, max_value=5),  # a number, not a string
+)
+
+
+@given(st.lists(_decimal_texts, min_size=1, max_size=40), st.sampled_from([1, 3, 1000]))
+@settings(max_examples=300, deadline=None)
+def test_any_money_column_comes_back_exactly_as_sent(values, rows_per_window) -> None:
+    """Whatever a money column holds, each cell comes back as the JSON had it: as whole units
+    when every value has two decimals, else (the whole column) as text."""
+    report = data.report(len(values))
+    spend = [c["key"] for c in report["columns"]].index("spend")
+    for row, value in zip(report["rows"], values, strict=True):
+        row[spend] = value
+    builder = columnar._Builder(report["columns"])
+    for at in range(0, len(values), rows_per_window):
+        builder.add(report["rows"][at : at + rows_per_window])
+    rows = builder.finish()
+    assert [rows.cell(r, spend) for r in range(rows.count)] == values

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from PySide6.QtCore import Qt
 
-from desktop.models.chart import series_by_date
 from desktop.models.report import RawValueRole, ReportTableModel, ReportTotalsModel
 from tests.desktop.support import data
 
@@ -120,15 +119,3 @@ def test_project_keeps_view_order_and_chosen_columns() -> None:
     assert order is not None
     projected = rows.rows(order.tolist(), [0, 3])
     assert [r[1] for r in projected] == sorted((r[3] for r in report["rows"]), reverse=True)
-
-
-def test_chart_series_adds_up_campaigns_per_date_and_recomputes_ratios() -> None:
-    report = data.report(14, campaigns=2)  # 7 dates x 2 campaigns
-    clicks = series_by_date(report, "clicks")
-    assert len(clicks) == 7
-    first_day = [r for r in report["rows"] if r[0] == report["since"]]
-    assert clicks[0][1] == sum(r[4] for r in first_day)
-    ctr = series_by_date(report, "ctr")
-    impressions = sum(r[3] for r in first_day)
-    expected = (Decimal(clicks[0][1]) / impressions * 100).quantize(Decimal("0.01"))
-    assert ctr[0][1] == expected
