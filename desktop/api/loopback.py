@@ -29,6 +29,12 @@ class _Body(httpx.SyncByteStream):
             raise httpx.ReadTimeout("the local service did not answer in time") from None
         except (OSError, http.client.HTTPException) as exc:
             raise httpx.ReadError(f"reading the answer failed ({type(exc).__name__})") from None
+        except (AttributeError, ValueError):
+            # Hung up by another thread (the live updates' stop, a cancelled report):
+            # http.client then trips over its own closed file in the middle of a read.
+            if self._response.fp is None or self._response.isclosed():
+                raise httpx.ReadError("the answer was hung up while it was read") from None
+            raise
 
     def close(self) -> None:
         self._response.close()

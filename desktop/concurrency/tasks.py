@@ -79,6 +79,10 @@ class Task(Generic[T]):
         self.cancel_event.set()
 
 
+def _done() -> None:
+    """What a `_Runnable` holds once its operation has run."""
+
+
 class _Runnable(QRunnable):
     def __init__(self, op: Callable[[], Any], relay: _Relay) -> None:
         super().__init__()
@@ -87,12 +91,16 @@ class _Runnable(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        # Let go of the operation (and all it holds: a report's columns) once it has run: the
+        # pool may keep this wrapper long after.
+        op, self._op = self._op, _done
+        relay = self._relay
         try:
-            result = self._op()
+            result = op()
         except Exception as exc:  # every failure is handed to the UI thread
-            self._relay.finished.emit(None, exc)
+            relay.finished.emit(None, exc)
         else:
-            self._relay.finished.emit(result, None)
+            relay.finished.emit(result, None)
 
 
 def _deliverer(
