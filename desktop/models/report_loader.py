@@ -49,11 +49,15 @@ class ReportLoader(QObject):
         parent: QObject | None = None,
         *,
         start: Start | None = None,
+        save_start: Start | None = None,
     ) -> None:
+        """`start`: when a fetch goes on the pool; `save_start`: when the cache write does
+        (once the new report has painted: a worker beside that paint slows it down)."""
         super().__init__(parent)
         self.fetch = fetch
         self.cache = cache
         self._start = start
+        self._save_start = save_start
         self._reports: dict[str, tuple[str | None, Decoded]] = {}
         self._task: Task[tuple[bytes, Decoded]] | None = None
         self._saving: Task[None] | None = None
@@ -121,7 +125,7 @@ class ReportLoader(QObject):
             lambda: cache.save_report_bytes(connection_id, body, key),
             success=self._on_saved,
             failure=self._on_saved,
-            start=self._start,  # after the new rows have painted
+            start=self._save_start,
         )
 
     def _on_saved(self, result: object) -> None:

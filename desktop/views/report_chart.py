@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, time
 from typing import Any
 
@@ -36,8 +36,15 @@ Plot = tuple[list[tuple[str, list[QPointF]]], Frame | None]
 class ReportChart(QWidget):
     """Shows the chosen metric per date, one line per top entity of the current report."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        *,
+        start: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
+        """`start`: when the sums go on the pool (by default after the window's next paint)."""
         super().__init__(parent)
+        self._start = start or (lambda go: after_next_paint(self.window(), go))
         self._report: dict[str, Any] | None = None  # all but the rows
         self._rows: ColumnarRows | None = None
         self._pending: Task[Plot] | None = None
@@ -142,7 +149,7 @@ class ReportChart(QWidget):
             lambda: _plot(columns, rows, metric),
             success=self._draw,
             failure=self._failed,
-            start=lambda go: after_next_paint(self.window(), go),
+            start=self._start,
         )
 
     def _failed(self, error: Exception) -> None:

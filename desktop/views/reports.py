@@ -61,7 +61,9 @@ class ReportsView(QWidget):
         super().__init__(parent)
         self.connections = connections
         # Decoding is CPU work: the busy state paints first, without competing for the GIL.
-        self.loader = ReportLoader(fetch, cache, self, start=self._after_paint)
+        self.loader = ReportLoader(
+            fetch, cache, self, start=self._after_paint, save_start=self._after_table_paint
+        )
         self.loader.fetched.connect(self._on_report_fetched)
         self.loader.fetch_failed.connect(self._on_report_failed)
         self.cached = False
@@ -116,7 +118,7 @@ class ReportsView(QWidget):
         layout.addWidget(self.filter_edit)
         self.summary = ReportSummary()
         layout.addWidget(self.summary)
-        self.chart = ReportChart()
+        self.chart = ReportChart(start=self._after_table_paint)
         for index, (part, stretch) in enumerate(((self.table, 3), (self.chart, 2))):
             splitter.addWidget(part)
             splitter.setStretchFactor(index, stretch)
@@ -284,6 +286,11 @@ class ReportsView(QWidget):
 
     def _after_paint(self, go: Callable[[], None]) -> None:
         after_next_paint(self.window(), go)
+
+    def _after_table_paint(self, go: Callable[[], None]) -> None:
+        """Once the rows have painted: the table lays out a new report one pass after the
+        window's first paint, and a worker running beside that paint slows it down."""
+        after_next_paint(self.table.table.viewport(), go)
 
     def _on_report_failed(self, error: Exception) -> None:
         self._busy(False)
