@@ -55,7 +55,11 @@ async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
     status, headers, body = 404, JSON, b'{"error":"not_found"}'
     if path == "/authorize":
         q = {k: v[0] for k, v in parse_qs(scope["query_string"].decode()).items()}
-        answer = urlencode({"code": secrets.token_urlsafe(16), "state": q["state"]})
+        # RFC 9207: the Demo Ads preset expects `iss` (the sandbox always sends it), so does
+        # this stand-in: its own origin, the issuer the benchmark configures.
+        host = dict(scope["headers"]).get(b"host", b"").decode()
+        issuer = f"{scope.get('scheme', 'http')}://{host}"
+        answer = urlencode({"code": secrets.token_urlsafe(16), "state": q["state"], "iss": issuer})
         location = f"{q['redirect_uri']}?{answer}"
         status, headers, body = 302, [(b"location", location.encode())], b""
     elif path == "/token":

@@ -174,7 +174,8 @@ def connect_one(backend: str, headers: dict[str, str], person: str | None = None
             f"/v1/flows/{flow.json()['flow_id']}/complete",
             json={"state": query["state"], "code": query["code"], "iss": query.get("iss")},
         )
-        done.raise_for_status()
+        if done.is_error:
+            raise RuntimeError(f"the connect flow failed: {done.status_code} {done.text[:300]}")
         body: dict[str, Any] = done.json()
         return body
 
