@@ -51,21 +51,35 @@ def entity_key(keys: list[str]) -> str | None:
     return next((k for k in ENTITY_KEYS if k in keys), None)
 
 
+def _layout(
+    columns: list[dict[str, Any]], metric: str
+) -> tuple[int, list[int], int | None, int | None] | None:
+    """(the date column, the columns `metric` needs, the entity column, the ranking column),
+    or None when the report cannot chart `metric` (no date, a needed column missing)."""
+    keys = [str(c["key"]) for c in columns]
+    if "date" not in keys or metric not in NEEDS:
+        return None
+    at = {k: i for i, k in enumerate(keys)}
+    needed = [at[k] for k in NEEDS[metric] if k in at]
+    if len(needed) != len(NEEDS[metric]):
+        return None
+    return (
+        at["date"],
+        needed,
+        at.get(entity_key(keys) or ""),
+        at.get("spend", at.get("impressions")),
+    )
+
+
 def top_series_steps(
     report: dict[str, Any], metric: str, top_n: int = TOP_N
 ) -> Generator[None, None, list[Series]]:
     """Series for the top `top_n` entities by spend (then impressions), then "Other"; one
     "Total" series when the report has no entity column. Empty without a date column."""
-    keys = [str(c["key"]) for c in report.get("columns", [])]
-    if "date" not in keys or metric not in NEEDS:
+    found = _layout(list(report.get("columns", [])), metric)
+    if found is None:
         return []
-    at = {k: i for i, k in enumerate(keys)}
-    needed = [at[k] for k in NEEDS[metric] if k in at]
-    if len(needed) != len(NEEDS[metric]):
-        return []
-    who_at = at.get(entity_key(keys) or "")
-    rank_at = at.get("spend", at.get("impressions"))
-    day_at = at["date"]
+    day_at, needed, who_at, rank_at = found
     sums: dict[str, dict[str, list[Any]]] = {}
     rank: dict[str, float] = {}  # only orders the series: floats are exact enough for that
     for count, row in enumerate(report.get("rows", []), 1):
@@ -114,26 +128,21 @@ def top_series(
     Grouped with numpy over the column arrays (one stable sort of (entity, day) pairs, then
     sums per run): a million rows take a fraction of a second on a worker, and the sort lets go
     of the GIL. Sums are exact: integers in each column's smallest unit."""
-    keys = [str(c["key"]) for c in columns]
-    if "date" not in keys or metric not in NEEDS:
+    found = _layout(columns, metric)
+    if found is None:
         return []
-    at = {k: i for i, k in enumerate(keys)}
-    needed = [at[k] for k in NEEDS[metric] if k in at]
-    if len(needed) != len(NEEDS[metric]):
-        return []
-    who_at = at.get(entity_key(keys) or "")
-    rank_at = at.get("spend", at.get("impressions"))
+    day_at, needed, who_at, rank_at = found
     cols = rows.columns
-    grouping = [at["date"]] + ([who_at] if who_at is not None else [])
+    grouping = [day_at] + ([who_at] if who_at is not None else [])
     summed = needed + ([rank_at] if rank_at is not None else [])
     if any(cols[i].kind != "text" for i in grouping) or any(cols[i].kind != "int" for i in summed):
         # A column that fell back to text (desktop/concurrency/columnar.py): sum its cells.
-        report = {"columns": columns, "rows": rows.rows(range(rows.count), list(range(len(keys))))}
+        report = {"columns": columns, "rows": rows.rows(range(rows.count), list(range(len(cols))))}
         return drain(top_series_steps(report, metric, top_n))
     if rows.count == 0:
         return []
     base = len(rows.strings) + 1  # codes + 1: 0 is null
-    day = cols[at["date"]].data.astype(np.int64) + 1
+    day = cols[day_at].data.astype(np.int64) + 1
     who = cols[who_at].data.astype(np.int64) + 1 if who_at is not None else np.zeros_like(day)
     order = np.argsort(who * base + day, kind="stable")
     pair = (who * base + day)[order]
