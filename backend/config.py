@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     access_token_ttl_s: int = 900
     # Refresh an access token once this fraction of its lifetime has passed.
     refresh_lead_fraction: float = 0.1
-    # The refresh lease (DESIGN "Token refresh rules"): its owner renews it every third of
+    # The refresh lease (design: "Token refresh rules"): its owner renews it every third of
     # this while the provider call runs, so only a dead owner's lease lapses; then another
     # process takes over after at most this long. It must outlast the 30 s the owner keeps
     # retrying to store rotated tokens while the database is away (vault/lease.py).
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str | None = None
     # Serve plain HTTP beyond loopback without a TLS proxy (backend/transport.py).
     insecure_http: bool = False
-    # Backend relay (DESIGN "Backend-relayed redirect"): how long the one-time ticket and the
+    # Backend relay (design: "Backend-relayed redirect"): how long the one-time ticket and the
     # parked grant live, and how often each process looks for unclaimed grants to revoke.
     relay_ticket_ttl_s: float = Field(default=120.0, gt=0)
     relay_sweep_interval_s: float = Field(default=30.0, gt=0)

@@ -9,7 +9,7 @@ Two shapes, one table (`usage_slots`), so every backend process counts the same 
 
 Each admission is one short write-locked transaction: `BEGIN IMMEDIATE` on SQLite, the user's
 row locked `FOR UPDATE` on PostgreSQL, so two processes never both take the last slot. Past a
-limit: 429 `rate_limited` with Retry-After (DESIGN "HTTP API").
+limit: 429 `rate_limited` with Retry-After (design: "HTTP API").
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The backend's own ES256 signing key for access JWTs: environment, key file, or made once.
 
 Order: `CONNECTED_ACCOUNTS_SIGNING_KEY` (PEM), then `settings.signing_key_file`, then
-`<data_dir>/signing-key.pem`, created (mode 0600) on first start (DESIGN "Command line").
+`<data_dir>/signing-key.pem`, created (mode 0600) on first start (design: "Command line").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Hand-over of a refresh token obtained elsewhere (DESIGN "Connect flow", last paragraph).
+"""Hand-over of a refresh token obtained elsewhere (design: "Connect flow", last paragraph).
 
 The token is proven by one refresh at the provider before anything is stored: a token the
 provider refuses leaves no trace in the database.

@@ -1,6 +1,6 @@
 """Disconnect: revoke at the provider (RFC 7009), then crypto-shred the stored tokens.
 
-DESIGN "Revocation": 200 for an already-invalid token is success (RFC 7009 §2.2). On 503 or
+design rule "Revocation": 200 for an already-invalid token is success (RFC 7009 §2.2). On 503 or
 a timeout the token still exists at the provider (§2.2.1): the connection shows "revocation
 pending", the refresh-token ciphertext is kept only to retry revocation (never for reports:
 `vault.refresh.ensure_usable` refuses a pending connection), retries back off, and the user

@@ -120,7 +120,7 @@ class DisconnectOut(BaseModel):
 
 
 class ImportRequest(BaseModel):
-    """Hand-over of a refresh token obtained elsewhere (DESIGN "Connect flow")."""
+    """Hand-over of a refresh token obtained elsewhere (design: "Connect flow")."""
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 

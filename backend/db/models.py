@@ -150,7 +150,7 @@ class Connection(Base):
     access_lifetime_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Bumped by every write of token material: a version check makes rotation writes safe.
     token_version: Mapped[int] = mapped_column(Integer, default=0)
-    # The refresh lease (DESIGN "Token refresh rules"): who is refreshing now, and until when
+    # The refresh lease (design: "Token refresh rules"): who is refreshing now, and until when
     # the others wait. Taken and released in short transactions, never held across the call.
     lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -179,7 +179,7 @@ class UsageSlot(Base):
 class ConnectionEvent(Base):
     """One change of a connection, as `GET /v1/events` announces it to the owner's streams.
 
-    Rows are how every backend process learns of changes made by the others (DESIGN: nothing
+    Rows are how every backend process learns of changes made by the others (design: nothing
     only one process knows): SQLite streams poll for ids above the last one seen; on
     PostgreSQL a NOTIFY carrying the id is sent in the same transaction. `payload` is the
     connection as `GET /v1/connections/{id}` shows it: status and accounts, never a token.

@@ -1,4 +1,4 @@
-"""One process's open event streams, fed from the database (DESIGN: nothing only one process
+"""One process's open event streams, fed from the database (design: nothing only one process
 knows). SQLite: one poller per process reads the events table for ids above the last one seen
 (cheap: a primary-key range scan, and only while a stream is open). PostgreSQL: one psycopg 3
 async connection per process LISTENs; each NOTIFY names a committed event row.

@@ -70,7 +70,7 @@ async def complete_flow(
     now = datetime.now(UTC)
 
     def _claim(session: Session) -> Claimed | Settled:
-        # Another user's flow is 404 whatever they present (DESIGN: only the device that
+        # Another user's flow is 404 whatever they present (design: only the device that
         # started the flow can own its grant).
         flow = owned_flow(session, user_id, flow_id, body.state)
         provider = state.provider(flow.provider)

@@ -1,4 +1,4 @@
-"""Connect-flow endpoints: start, complete, and the backend relay (DESIGN "Connect flow")."""
+"""Connect-flow endpoints: start, complete, and the backend relay (design: "Connect flow")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Backend relay: the grant redeemed at the callback waits, sealed, for its flow's owner.
 
-DESIGN "Backend-relayed redirect": whoever's browser comes back from the provider, the grant
+design rule "Backend-relayed redirect": whoever's browser comes back from the provider, the grant
 belongs to nobody until the device that started the flow presents the flow's `state` and the
 one-time `relay_ticket` the browser carried home. The grant is sealed with the vault, its AAD
 bound to the flow; the ticket (256 random bits, short-lived) is kept only as a SHA-256 hash.
@@ -27,7 +27,7 @@ from backend.providers.base import AdAccount, Identity, Provider, TokenSet
 from backend.secret import Secret
 from backend.vault import Vault, aad
 
-# DESIGN: the relay ticket carries at least 128 random bits; 32 octets give 256.
+# Design: the relay ticket carries at least 128 random bits; 32 octets give 256.
 TICKET_OCTETS = 32
 
 NO_TICKET = (

@@ -17,7 +17,7 @@ from backend.secret import Secret
 # RFC 7636 §4.1: "a high-entropy cryptographic random STRING ... 32-octet sequence ...
 # base64url-encoded to produce a 43-octet URL safe string".
 VERIFIER_OCTETS: Final = 32
-# DESIGN: state carries at least 128 random bits; 32 octets give 256.
+# Design: state carries at least 128 random bits; 32 octets give 256.
 STATE_OCTETS: Final = 32
 CHALLENGE_METHOD: Final = "S256"
 

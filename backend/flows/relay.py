@@ -1,4 +1,4 @@
-"""Backend-relayed redirect (DESIGN "Backend-relayed redirect", RFC 9700 §4.4).
+"""Backend-relayed redirect (design: "Backend-relayed redirect", RFC 9700 §4.4).
 
 The provider sends the browser to `{public_url}/v1/flows/callback`; the backend redeems the
 code at once but attaches the grant to nobody: it parks the sealed grant on the flow
@@ -33,7 +33,7 @@ from backend.state import AppState
 
 log = logging.getLogger(__name__)
 
-# DESIGN "Loopback receiver": pages echo no code, are not cached and leak no referrer.
+# design rule "Loopback receiver": pages echo no code, are not cached and leak no referrer.
 _PAGE_HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",

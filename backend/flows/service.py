@@ -26,7 +26,7 @@ from backend.providers.base import Identity, Provider, TokenSet
 from backend.secret import Secret
 from backend.vault import Vault, aad
 
-# DESIGN "Connect flow" step 2: a pending flow lives 10 minutes.
+# design rule "Connect flow" step 2: a pending flow lives 10 minutes.
 FLOW_TTL = timedelta(minutes=10)
 # Finished and expired flows are kept a day (a late complete still gets a clear answer).
 FLOW_RETENTION = timedelta(days=1)

@@ -1,4 +1,4 @@
-"""Revoke, at the provider, every parked grant nobody claimed in time (DESIGN "Backend-relayed
+"""Revoke, at the provider, every parked grant nobody claimed in time (design: "Backend-relayed
 redirect": "a parked grant nobody claims is revoked at the provider").
 
 Every backend process runs the sweeper (at start-up, then every `relay_sweep_interval_s`);

@@ -1,4 +1,4 @@
-"""One `[providers.<id>]` TOML table, validated (DESIGN.md "Provider configuration").
+"""One `[providers.<id>]` TOML table, validated (design "Provider configuration").
 
 Every field is optional here: a preset fills in the rest (backend/providers/presets.py) and the
 table overrides any of it, so a test can point a preset at a local server.

@@ -2,7 +2,7 @@
 
 `CONNECTED_ACCOUNTS_VAULT_KEYS="kid1:base64key,kid2:base64key"` (first is active) wins. Without
 it the keys live in ``<data_dir>/vault-keys.json`` (mode 0600), created on first start
-(DESIGN "Command line": "with none configured the backend makes a key file (mode 0600) in its
+(design: "Command line": "with none configured the backend makes a key file (mode 0600) in its
 data folder and says so in its log"). Running backends notice a rotated key file by themselves.
 The local companion service keeps them in the OS keyring instead, where there is one
 (backend/vault/os_keyring.py).

@@ -1,6 +1,6 @@
 """The refresh lease on a connection row: taken, renewed and released in short transactions.
 
-DESIGN "Token refresh rules": at most one refresh per connection in flight across all backend
+design rule "Token refresh rules": at most one refresh per connection in flight across all backend
 processes, and no transaction open across the provider call (on SQLite a held write lock stalls
 every writer of the whole database: logins, flows, other users' refreshes). The lease is two
 columns, `lease_owner` and `lease_expires_at`, next to `token_version`:
@@ -62,7 +62,7 @@ def take(
     """Re-read the row and, unless a usable token landed or a live lease is held, claim it.
 
     The short `BEGIN IMMEDIATE` (SQLite) / `SELECT … FOR UPDATE` (PostgreSQL) guards only this
-    read-and-claim, never the provider call (DESIGN "Refresh" lessons)."""
+    read-and-claim, never the provider call (design: "Refresh" lessons)."""
     with locked_transaction(state.engine) as session:
         conn = ensure_usable(state, lock_row(session, connection_id))
         now = datetime.now(UTC)
@@ -200,7 +200,7 @@ def mark_needs_reconnect(
     precise: str | None = None,
 ) -> tuple[Token | None, str | None]:
     """After `invalid_grant`, in one short transaction: (their token, None) if new tokens landed
-    since `version` (a loser re-reads, DESIGN "Refresh"); else mark the connection
+    since `version` (a loser re-reads, design rule "Refresh"); else mark the connection
     needs_reconnect once and return (None, the reason): `precise` when the provider said why
     (providers/reasons.py), else the general words. Ends `owner`'s lease in the same commit,
     so no waiter presents the dead refresh token again."""

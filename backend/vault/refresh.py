@@ -1,6 +1,6 @@
 """Reading and writing token material: what a usable access token is, and the row's columns.
 
-DESIGN "Token refresh rules": access tokens are reused until shortly before `expires_in` runs
+design rule "Token refresh rules": access tokens are reused until shortly before `expires_in` runs
 out (a lead time proportional to the lifetime); a rotated refresh token replaces the old one,
 and a response with no new refresh token keeps the old one. Single flight across processes is
 the row's lease (vault/lease.py) and, within a process, one shared task (vault/flight.py).
@@ -27,7 +27,7 @@ from backend.vault.errors import ConnectionGone, ReconnectRequired
 log = logging.getLogger(__name__)
 
 # Never refresh earlier than this many seconds before expiry, but at most half the lifetime:
-# a fixed 60 s margin would refresh a 30 s token on every call (DESIGN "Refresh" lessons).
+# a fixed 60 s margin would refresh a 30 s token on every call (design: "Refresh" lessons).
 LEAD_FLOOR_S = 5.0
 
 

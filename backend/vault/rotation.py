@@ -2,7 +2,7 @@
 
 Each row is rewritten with a compare-and-set on the ciphertexts it was read with (and on
 `token_version` for connections): a refresh that committed a rotated refresh token in between
-makes the update match nothing, so an old token is never written back (DESIGN "Refresh":
+makes the update match nothing, so an old token is never written back (design: "Refresh":
 "Write the rotated token with a column-scoped update or a version check"). Such rows are
 looked at again by the next pass. `token_version` itself is not bumped: re-sealing does not
 change the token, and a request waiting for a refresh compares versions.

@@ -3,7 +3,7 @@
 The connection's status follows provider failures here: `invalid_grant` -> needs_reconnect
 (never retried, raised as ReconnectRequired), 5xx / network / 429 -> error with the last
 error and when (the provider's error passes on), and any later success -> connected again
-(DESIGN "Connection status"). backend/errors.py says all of them to the API's caller.
+(design: "Connection status"). backend/errors.py says all of them to the API's caller.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ async def _acquire(
             f"{exc} Restore the key in {ENV_VAR} or the vault key file and restart the backend."
         ) from None
     except VaultDecryptError:
-        # Fail closed: a ciphertext that does not verify is never used (DESIGN "Storage").
+        # Fail closed: a ciphertext that does not verify is never used (design: "Storage").
         log.error("connection %s: a stored token failed its integrity check", connection_id)
         raise ReconnectRequired(
             "The stored sign-in for this connection failed its integrity check and was not "

@@ -271,7 +271,7 @@ class Session:
         pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),  # the OS keyring is the protection (DESIGN: secrets)
+            serialization.NoEncryption(),  # the OS keyring is the protection (design: secrets)
         ).decode()
         record = DeviceRecord(device_id, Secret(pem), self._token, self.user_email or "")
         try:

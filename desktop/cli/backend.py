@@ -93,9 +93,9 @@ def resolve_connection(client: ApiClient, text: str) -> Connection:
 
 
 def exit_code_for(exc: ApiError) -> int:
-    """DESIGN exit codes: 2 usage (the backend found the request itself wrong, e.g. a provider
-    it does not offer, or no such connection or device), 3 sign-in needed, 4 needs reconnect,
-    5 unavailable, 6 cancelled; 1 for any other refusal."""
+    """The exit codes the README lists: 2 usage (the backend found the request itself wrong,
+    e.g. a provider it does not offer, or no such connection or device), 3 sign-in needed,
+    4 needs reconnect, 5 unavailable, 6 cancelled; 1 for any other refusal."""
     if exc.code in ("invalid_request", "not_found"):
         return 2
     if exc.code == "unauthorized":

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Run one sub-command; errors become plain words on stderr and the DESIGN exit codes."""
+    """Run one sub-command; errors become plain words on stderr and the README's exit codes."""
     try:
         return int(COMMANDS[args.command](args))
     except CliError as exc:

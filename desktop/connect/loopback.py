@@ -307,7 +307,7 @@ class LoopbackReceiver:
             if not code and not params.get("error") and relayed not in ("success", "error"):
                 return 400, "invalid", "The answer from the sign-in page was incomplete."
             if relayed == "success" and not (ticket and params.get("flow_id")):
-                # DESIGN "Backend-relayed redirect": a relayed success carries the flow and
+                # design rule "Backend-relayed redirect": a relayed success carries the flow and
                 # the one-time ticket that lets this device claim the grant.
                 return 400, "invalid", "The answer from the sign-in page was incomplete."
             known = {"code", "state", "iss", "error", "error_description", "flow_id", "result",

@@ -1,6 +1,6 @@
 """The pages the loopback receiver shows the browser, and the HTTP answers that carry them.
 
-DESIGN "Loopback receiver": a page echoes no code, is not cached, leaks no referrer and loads
+design rule "Loopback receiver": a page echoes no code, is not cached, leaks no referrer and loads
 nothing from elsewhere.
 """
 
