@@ -1,6 +1,6 @@
 """The desktop's ApiClient against a tiny misbehaving real server (raw sockets on loopback).
 
-Rule: DESIGN "Lessons — a busy port, a closed browser, a cancel, a timeout: fail fast with
+Rule: design rule "Lessons — a busy port, a closed browser, a cancel, a timeout: fail fast with
 words, never hang" and STYLE "Errors are values a user can act on": whatever the backend does
 (down, silent, slow, garbage), the client raises ApiError with plain words within its timeout.
 """

@@ -1,6 +1,6 @@
 """A full disk under the SQLite file (a real 8 MiB tmpfs, filled up).
 
-Rule: DESIGN "Errors are values a user can act on" and "Storage" — when the database cannot be
+Rule: design rule "Errors are values a user can act on" and "Storage" — when the database cannot be
 written the API answers with a clear problem (never a hang, never a half-written token), nothing
 stored is corrupted, and it works again as soon as space returns.
 """

@@ -1,6 +1,6 @@
 """The desktop's secure store with no D-Bus and with a locked Secret Service, in real processes.
 
-Rule: DESIGN "Keyring: allow only real OS backends; refuse keyrings.alt plaintext and fail;
+Rule: design rule "Keyring: allow only real OS backends; refuse keyrings.alt plaintext and fail;
 keyring calls run off the UI thread with a timeout (a locked collection can prompt forever)" —
 the sign-in is then kept in memory for the session, the user is told why, nothing is written
 in plaintext, and nothing hangs.

@@ -1,7 +1,7 @@
 """No database transaction stays open across a provider call (issue 14 point 2), on real server
 processes, on SQLite and on PostgreSQL.
 
-Rule: DESIGN "Token refresh rules" — the refresh lease is taken and released in short
+Rule: design rule "Token refresh rules" — the refresh lease is taken and released in short
 transactions; the provider call runs with none open. Before the lease, a refresh held
 `BEGIN IMMEDIATE` on SQLite for as long as the provider took, so one slow refresh stalled every
 writer of the database: a second user's login and `POST /v1/flows` waited behind it.

@@ -3,7 +3,7 @@ and on PostgreSQL: one user cannot make the backend do unbounded work, and anoth
 requests go through meanwhile.
 
 Rules: reports in flight, 4 per user; provider calls for `?check=true` and imports, rate
-limited; past a limit, 429 `rate_limited` problem+json with Retry-After (DESIGN "HTTP API").
+limited; past a limit, 429 `rate_limited` problem+json with Retry-After (design: "HTTP API").
 The counters live in the database, so two backend processes share them.
 """
 

@@ -1,6 +1,6 @@
 """PostgreSQL restarted during a refresh storm (a real `pg_ctlcluster restart`).
 
-Rules: DESIGN "Token refresh rules" and "Errors are values a user can act on" — while the
+Rules: design rule "Token refresh rules" and "Errors are values a user can act on" — while the
 database is away the API never hangs, no connection is refreshed in a loop, and the backend
 works again on its own once the database is back.
 """

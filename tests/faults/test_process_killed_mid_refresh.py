@@ -1,6 +1,6 @@
 """A backend process killed (SIGKILL) while it holds the refresh lease, on SQLite and PostgreSQL.
 
-Rules: DESIGN "Token refresh rules" — at most one refresh per connection in flight across all
+Rules: design rule "Token refresh rules" — at most one refresh per connection in flight across all
 backend processes (a lease on the row); a crashed owner's lease expires and then another process
 refreshes, because the token was not rotated; exactly one refresh reaches the provider per
 rotation, and the connection keeps working.

@@ -1,6 +1,6 @@
 """Refresh under faults, through the real API, a real sandbox and a real lossy TCP proxy.
 
-Rules: DESIGN "Token refresh rules" — a refresh is never re-sent after it may have reached the
+Rules: design rule "Token refresh rules" — a refresh is never re-sent after it may have reached the
 provider; `invalid_grant` → needs_reconnect, never retried in a loop; 5xx / network errors get
 bounded retries; 429 honours Retry-After; the token is kept through transient faults.
 RFC 9700 §4.14.2 — a provider revokes the grant when a rotated-out refresh token comes back.

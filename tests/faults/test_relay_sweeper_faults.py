@@ -1,6 +1,6 @@
 """The sweeper of unclaimed relayed grants when the provider is down.
 
-Rule (DESIGN "Backend-relayed redirect", "lose nothing"): a parked grant whose revocation
+Rule (design: "Backend-relayed redirect", "lose nothing"): a parked grant whose revocation
 fails (503) is kept, sealed, and retried with a growing delay until the provider revokes it;
 it never becomes anybody's connection meanwhile. Against real `serve` processes.
 """

@@ -1,6 +1,6 @@
 """Disconnect under provider faults, through the real API and a real Demo Ads sandbox.
 
-Rules: DESIGN "Revocation" — RFC 7009 §2.2: 200 for an already-invalid token is success; on
+Rules: design rule "Revocation" — RFC 7009 §2.2: 200 for an already-invalid token is success; on
 503 or a timeout the token still exists at the provider: "revocation pending", the ciphertext
 kept only to retry revocation (never used for reports), and it can be forgotten.
 """

@@ -7,8 +7,8 @@ command runs as a process of its own. The Demo Ads sandbox revokes the whole gra
 refresh token comes back (RFC 9700 §4.14.2), so a re-encryption that wrote back a token a
 refresh had just replaced would show up as a reused token and a dead connection.
 
-Rules: issue #7 "rotate-key under load loses nothing"; DESIGN "Storage": "a key ring with key
-ids so keys can rotate (`connected-accounts-backend rotate-key`)"; DESIGN "Refresh": "Write the
+Rules: issue #7 "rotate-key under load loses nothing"; design rule "Storage": "a key ring with key
+ids so keys can rotate (`connected-accounts-backend rotate-key`)"; design rule "Refresh": "Write the
 rotated token with a column-scoped update or a version check, so an unrelated write can never
 put an old token back".
 """
@@ -207,7 +207,7 @@ async def rotate_under_load(
 def test_rotate_key_under_load_loses_nothing(
     keys_from: str, database: str, sandbox: str, tmp_path: Path
 ) -> None:
-    """Issue #7 "rotate-key under load loses nothing" and DESIGN "Storage: a key ring with key
+    """Issue #7 "rotate-key under load loses nothing" and design rule "Storage: a key ring with key
     ids so keys can rotate": with report requests and refreshes running on two processes, every
     request succeeds, every ciphertext ends up under the new key id, no refresh token is lost or
     reused, and once the old key is removed every connection still refreshes and serves reports.

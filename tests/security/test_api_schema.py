@@ -1,6 +1,6 @@
 """Schemathesis against the running backend's /openapi.json, signed in as a user.
 
-Rules: DESIGN "HTTP API" — errors are RFC 9457 problem+json with a stable code, never a 5xx for
+Rules: design rule "HTTP API" — errors are RFC 9457 problem+json with a stable code, never a 5xx for
 anything a client can send; every response fits the schema the backend publishes, with a status
 code and a media type the schema documents for that route.
 """
@@ -67,7 +67,7 @@ schema = schemathesis.pytest.from_fixture("api_schema").exclude(path="/v1/events
 def test_no_5xx_and_every_response_fits_the_published_schema(
     case: Any, signed_in_headers: dict[str, str]
 ) -> None:
-    """DESIGN "HTTP API": no 5xx for anything a client sends; every response has a status code
+    """design rule "HTTP API": no 5xx for anything a client sends; every response has a status code
     and a media type its route documents (problem+json for errors, HTML pages and a 303 for
     the browser-facing relay callback) and fits the documented schema."""
     case.call_and_validate(headers=signed_in_headers, checks=[not_a_server_error, *CONFORMANCE])
@@ -76,7 +76,7 @@ def test_no_5xx_and_every_response_fits_the_published_schema(
 def test_healthz_with_the_database_down_answers_as_documented(
     backend: ApiBackend, api_schema: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """DESIGN "HTTP API": every response fits the published schema — also the 503 `/healthz`
+    """design rule "HTTP API": every response fits the published schema — also the 503 `/healthz`
     gives while the database is unreachable (fuzzing never reaches it; a 503 is its answer)."""
     unreachable = create_engine(f"sqlite:///{tmp_path / 'missing-dir' / 'db.sqlite3'}")
     monkeypatch.setattr(backend.state, "engine", unreachable)
@@ -89,7 +89,7 @@ def test_healthz_with_the_database_down_answers_as_documented(
 def test_relay_callback_redirect_and_pages_are_documented(
     api_factory: ApiFactory, api_schema: Any
 ) -> None:
-    """DESIGN "HTTP API": every response fits the published schema — the browser-facing relay
+    """design rule "HTTP API": every response fits the published schema — the browser-facing relay
     callback's 303 to the loopback receiver, its "already finished" page (409) and its "unknown
     sign-in" page (400) are documented, as HTML, for that route (fuzzing reaches only the 400)."""
     relay = api_factory(redirect="backend")
@@ -233,7 +233,7 @@ def test_schema_conformance_catches_a_field_removed_from_an_answer(
 def test_event_stream_refusals_are_documented(
     api_schema: Any, signed_in_headers: dict[str, str]
 ) -> None:
-    """DESIGN "HTTP API": the event stream's refusals (no sign-in, a malformed Last-Event-ID)
+    """design rule "HTTP API": the event stream's refusals (no sign-in, a malformed Last-Event-ID)
     are problem+json answers its route documents."""
     events = api_schema["/v1/events"]["GET"]
     unsigned = events.Case().call_and_validate(checks=[not_a_server_error, *CONFORMANCE])

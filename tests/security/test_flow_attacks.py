@@ -2,7 +2,7 @@
 
 Rules: RFC 6749 §10.12 (CSRF: state binds the answer to one flow of one user), RFC 9700 §4.4
 (mix-up: a flow is bound to its provider and redirect URI), RFC 8252 §7.3/§8.3 (loopback IP
-literal redirects only: no open redirect), RFC 7636 §4.2 / DESIGN "PKCE S256 only, never a
+literal redirects only: no open redirect), RFC 7636 §4.2 / design rule "PKCE S256 only, never a
 fallback to plain".
 """
 
@@ -102,7 +102,7 @@ def test_replayed_code_in_a_new_flow_is_not_redeemed_twice(
 
 
 def test_never_a_plain_pkce_fallback(backend: ApiBackend, user: SignedIn) -> None:
-    """DESIGN: PKCE S256 only; a client asking for `plain` is refused, not obliged."""
+    """design: PKCE S256 only; a client asking for `plain` is refused, not obliged."""
     resp = user.client.post(
         "/v1/flows",
         json={

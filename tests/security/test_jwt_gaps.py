@@ -2,7 +2,7 @@
 HS256 keyed with the device's public key, missing aud/iss/sub and a wrong typ on RFC 7523
 assertions.
 
-Rules: DESIGN "Backend JWTs (PyJWT): always pass algorithms=[…] and
+Rules: design rule "Backend JWTs (PyJWT): always pass algorithms=[…] and
 options={"require": ["exp", "iat", "iss", "aud", "sub", "jti"]}; a distinct typ per kind of
 token"; RFC 7523 §3 (iss, sub, aud, exp required); RFC 8725 §3.1 (no alg none, no algorithm
 confusion).

@@ -1,6 +1,6 @@
 """The desktop's one-shot loopback receiver under attack, over real sockets.
 
-Rules: DESIGN "Lessons from others' incidents — Loopback receiver" (stray requests, HEAD,
+Rules: design rule "Lessons from others' incidents — Loopback receiver" (stray requests, HEAD,
 OPTIONS preflights and prefetches never consume the flow; a foreign Host is refused (DNS
 rebinding); a busy port, a closed browser, a cancel, a timeout fail fast and close the
 socket; a second, identical callback (IPv4 then IPv6) is answered "already completed" and
@@ -145,7 +145,7 @@ def test_no_stray_or_forged_request_consumes_the_flow() -> None:
 
 
 def test_browser_closing_mid_request_leaves_the_receiver_waiting() -> None:
-    """DESIGN: a closed browser never hangs or consumes the flow; the next redirect works."""
+    """design: a closed browser never hangs or consumes the flow; the next redirect works."""
     with LoopbackReceiver(timeout=10) as receiver:
         receiver.expect(STATE)
         for partial in (b"GET /callback?state=" + STATE.encode(), b"GET / HTTP/1.1\r\nHo", b""):
@@ -204,7 +204,7 @@ def test_no_second_process_can_bind_the_port_while_it_listens() -> None:
 
 @pytest.mark.parametrize("ending", ["timeout", "cancel"])
 def test_timeout_and_cancel_close_the_socket(ending: str) -> None:
-    """DESIGN: a cancel or a timeout fails fast with words and the sockets (127.0.0.1 and
+    """design: a cancel or a timeout fails fast with words and the sockets (127.0.0.1 and
     [::1]) are closed after."""
     receiver = LoopbackReceiver(timeout=0.3 if ending == "timeout" else 30)
     receiver.expect(STATE)
@@ -252,7 +252,7 @@ def callback_over(receiver: LoopbackReceiver, route: str) -> bytes:
 def test_second_identical_callback_over_the_other_ip_version_is_already_completed(
     first: str, second: str
 ) -> None:
-    """DESIGN "Loopback receiver": a second, identical callback (IPv4 then IPv6, or the other
+    """design rule "Loopback receiver": a second, identical callback (IPv4 then IPv6, or the other
     way round) is answered "already completed" and never forwarded twice — a second redemption
     makes the provider revoke the grant (RFC 9700 §4.14.2)."""
     with listening_on_both(LoopbackReceiver(timeout=10)) as receiver:
@@ -278,7 +278,7 @@ def test_second_identical_callback_over_the_other_ip_version_is_already_complete
 
 
 def test_no_second_process_can_bind_the_ipv6_side_while_it_listens() -> None:
-    """RFC 8252 §8.3 / Appendix B and DESIGN "no SO_REUSEADDR": the receiver holds [::1] on its
+    """RFC 8252 §8.3 / Appendix B and design rule "no SO_REUSEADDR": the receiver holds [::1] on its
     port too, so no other program can answer a browser that goes there over IPv6 (neither on
     [::1] nor with a dual-stack [::]); after close both are free."""
     receiver = listening_on_both(LoopbackReceiver(timeout=10))
@@ -293,7 +293,7 @@ def test_no_second_process_can_bind_the_ipv6_side_while_it_listens() -> None:
 
 
 def test_foreign_host_over_ipv6_is_refused_and_the_flow_goes_on() -> None:
-    """DESIGN "Reject a Host header other than 127.0.0.1:{port} (DNS rebinding)": over IPv6 only
+    """Design, "Reject a Host header other than 127.0.0.1:{port} (DNS rebinding)": over IPv6 only
     the literal [::1]:{port} is accepted besides it; a name, another port or another spelling
     gets a 400 that echoes no code and does not consume the flow."""
     with listening_on_both(LoopbackReceiver(timeout=10)) as receiver:

@@ -1,6 +1,6 @@
 """Backend-relayed redirect: only the device that started a flow can own its grant.
 
-Rules (DESIGN "Backend-relayed redirect"; issue 14 point 1): the callback redeems the code but
+Rules (design: "Backend-relayed redirect"; issue 14 point 1): the callback redeems the code but
 attaches the grant to nobody; the browser goes home with a one-time `relay_ticket`; the
 connection exists only once the flow OWNER's device presents the flow's state and that ticket
 (another user: 404; reused or expired ticket: refused); a parked grant nobody claims is revoked

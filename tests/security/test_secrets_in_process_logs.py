@@ -1,6 +1,6 @@
 """No secret in a real backend process's stdout/stderr at DEBUG, on happy and failing paths.
 
-Rule: DESIGN "Storage" — no token, code, verifier, password or secret in logs, error bodies,
+Rule: design rule "Storage" — no token, code, verifier, password or secret in logs, error bodies,
 API responses; STYLE "No secret ever reaches a log line, an exception message or a repr".
 The process runs `python -m backend.cli serve` (DEBUG logs, uvicorn's own logs and
 tracebacks go to its stderr); the provider is a real Demo Ads sandbox with fault knobs.

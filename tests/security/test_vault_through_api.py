@@ -1,6 +1,6 @@
 """Vault ciphertexts attacked in the database, observed through the API.
 
-Rules: DESIGN "Storage" — AES-256-GCM with associated data binding each ciphertext to its
+Rules: design rule "Storage" — AES-256-GCM with associated data binding each ciphertext to its
 connection and purpose; ARCHITECTURE "Vault" — AAD `connection:{id}:{purpose}`, errors
 `VaultKeyMissing` / `VaultDecryptError`; a ciphertext that does not verify is never used.
 """

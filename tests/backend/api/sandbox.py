@@ -1,7 +1,7 @@
 """The Demo Ads sandbox as the API tests use it: served alone, with its admin API on.
 
 The backend's `demo` provider is the demo preset pointed at that server (every preset field can
-be overridden, DESIGN "Provider configuration"); the admin API gives counters, fault knobs and
+be overridden, design rule "Provider configuration"); the admin API gives counters, fault knobs and
 provider-side revocation.
 """
 

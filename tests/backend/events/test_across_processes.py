@@ -1,7 +1,7 @@
 """Events reach the streams of EVERY backend process: two real `serve` processes on one
 database (SQLite file, PostgreSQL), a change made through one announced on the other's stream.
 
-Rules: DESIGN "HTTP API" (`GET /v1/events`, PostgreSQL LISTEN/NOTIFY across processes);
+Rules: design rule "HTTP API" (`GET /v1/events`, PostgreSQL LISTEN/NOTIFY across processes);
 nothing only one process knows.
 """
 

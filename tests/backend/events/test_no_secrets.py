@@ -1,6 +1,6 @@
 """No secret ever reaches an event: not the stream's bytes, not the stored event rows.
 
-Rules: DESIGN "Storage" and "Who holds what" — no token, code, verifier or ciphertext in API
+Rules: design rule "Storage" and "Who holds what" — no token, code, verifier or ciphertext in API
 answers or in the database in plaintext.
 """
 

@@ -1,7 +1,7 @@
 """GET /v1/events: each kind of connection change reaches the owner's open streams, as the
 connection object the API shows, with the reason in words, and nothing else reaches them.
 
-Rules: DESIGN "HTTP API" (`GET /v1/events`), "Connection status"; no secret in any answer.
+Rules: design rule "HTTP API" (`GET /v1/events`), "Connection status"; no secret in any answer.
 """
 
 from __future__ import annotations

@@ -341,7 +341,7 @@ async def test_tokens_never_reach_logs_errors_or_plaintext_columns(
     assert "refreshed the access token" in caplog.text  # the log did run at DEBUG
 
 
-# --- The refresh lease (DESIGN "Token refresh rules"): single flight across processes without a
+# --- The refresh lease (design: "Token refresh rules"): single flight across processes without a
 # transaction open across the provider call. A second AppState on the same database, with its
 # own engine and its own in-process flights, stands for another backend process.
 

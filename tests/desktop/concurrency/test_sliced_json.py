@@ -2,7 +2,7 @@
 by element.
 
 Rule: the UI thread never waits more than a frame (the brief's standards), and a garbled answer
-from the backend is a clear error, never a crash (DESIGN "HTTP API"; tests/faults covers the
+from the backend is a clear error, never a crash (design: "HTTP API"; tests/faults covers the
 client). Equivalence with `json` is what lets the client and the cache use it for every answer.
 """
 

@@ -92,7 +92,7 @@ def test_without_ipv6_loopback_it_listens_on_ipv4_alone(monkeypatch: pytest.Monk
 
 
 def test_a_busy_ipv6_port_means_a_fresh_port_for_both(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DESIGN "a busy port: fail fast with words, never hang": another program holding [::1] on
+    """design rule "a busy port: fail fast with words, never hang": another program holding [::1] on
     the port the OS gave for 127.0.0.1 makes the receiver try other ports, a few times, and
     every port it tried is free again afterwards."""
     real_listen = loopback._listen
@@ -264,7 +264,7 @@ def test_relayed_redirect_without_code(receiver: LoopbackReceiver) -> None:
 
 
 def test_relayed_success_without_its_ticket_does_not_complete(receiver: LoopbackReceiver) -> None:
-    """DESIGN "Backend-relayed redirect": a relayed success carries the flow id and the one-time
+    """Design, "Backend-relayed redirect": a relayed success carries the flow id and the one-time
     ticket; one without them (or a wrong state, or a foreign Host) is refused and the receiver
     keeps waiting for the real one."""
     for query in (

@@ -3,7 +3,7 @@
 Demo Ads is configured like Meta (`redirect = "backend"`): the person's browser consents, the
 backend's relay redeems the code, parks the grant and sends the browser to the app's real
 loopback receiver with a one-time ticket; the window's connect dialog claims the grant with
-it (DESIGN "Backend-relayed redirect").
+it (design: "Backend-relayed redirect").
 """
 
 from __future__ import annotations
