@@ -15,9 +15,13 @@ log = logging.getLogger(__name__)
 
 
 def server_name() -> str:
-    """Per-user name for the single-instance socket (users must not see each other's)."""
-    user = hashlib.sha256(getpass.getuser().encode()).hexdigest()[:12]
-    return f"connected-accounts-{user}"
+    """Name of the single-instance socket: per user and per data folder. Users must not see
+    each other's; and one user's separate profiles (another XDG_DATA_HOME, as each test run
+    and a portable setup has) are separate apps with separate windows."""
+    from desktop.config import data_dir
+
+    who = f"{getpass.getuser()}\0{data_dir()}"
+    return f"connected-accounts-{hashlib.sha256(who.encode()).hexdigest()[:12]}"
 
 
 class SingleInstance(QObject):

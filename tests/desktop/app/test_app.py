@@ -55,3 +55,13 @@ def test_app_follows_the_system_colour_scheme(qapp: QApplication) -> None:
 
 def test_about_names_the_version() -> None:
     assert f"Connected Accounts {__version__}" in about_text()
+
+
+def test_server_name_is_per_data_folder(monkeypatch, tmp_path) -> None:
+    """Two profiles of one user (another XDG_DATA_HOME: each test run has its own) are two
+    apps: one must not raise the other's window and exit."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "one"))
+    one = server_name()
+    assert server_name() == one
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "two"))
+    assert server_name() != one
