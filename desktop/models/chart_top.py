@@ -1,13 +1,12 @@
 """The chart's series: one per top-N entity of the report (by spend), the rest as "Other".
 
 Per date, each entity's parts are summed, and ratios (CTR, CPC, CPM, CPA, ROAS) are computed
-from those sums, never averaged (desktop/models/chart.py does the same for one series).
+from those sums, never averaged.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -17,12 +16,9 @@ import numpy.typing as npt
 from PySide6.QtCore import QLocale
 
 from desktop.concurrency.columnar import NULL, ColumnarRows
-from desktop.concurrency.steps import drain
 
 TOP_N = 5
 OTHER = "Other"
-ROWS_PER_STEP = 1000
-"""About 3 ms of summing per step on the UI thread (bench/ui_stall.py)."""
 ENTITY_KEYS = ("ad_name", "adset_name", "campaign_name", "account_id")
 """The deepest entity name present names a series (several accounts: the account)."""
 
@@ -71,18 +67,16 @@ def _layout(
     )
 
 
-def top_series_steps(
-    report: dict[str, Any], metric: str, top_n: int = TOP_N
-) -> Generator[None, None, list[Series]]:
-    """Series for the top `top_n` entities by spend (then impressions), then "Other"; one
-    "Total" series when the report has no entity column. Empty without a date column."""
+def series_of_rows(report: dict[str, Any], metric: str, top_n: int = TOP_N) -> list[Series]:
+    """`top_series` summed row by row over a report's rows as lists: for a column the decoder
+    kept as text (desktop/concurrency/columnar.py), and as the reference in tests."""
     found = _layout(list(report.get("columns", [])), metric)
     if found is None:
         return []
     day_at, needed, who_at, rank_at = found
     sums: dict[str, dict[str, list[Any]]] = {}
     rank: dict[str, float] = {}  # only orders the series: floats are exact enough for that
-    for count, row in enumerate(report.get("rows", []), 1):
+    for row in report.get("rows", []):
         who = "Total" if who_at is None else str(row[who_at])
         per_day = sums.get(who)
         if per_day is None:
@@ -98,24 +92,17 @@ def top_series_steps(
                 acc[n] += value if type(value) is int else Decimal(str(value))
         if rank_at is not None and row[rank_at] is not None:
             rank[who] += float(row[rank_at])
-        if count % ROWS_PER_STEP == 0:
-            yield
     order = sorted(sums, key=lambda w: (-rank[w], w))
     top, rest = order[:top_n], order[top_n:]
-    yield
-    out: list[Series] = []
-    for who in top:
-        out.append((who, (yield from _points(sums[who], metric))))
+    out: list[Series] = [(who, _points(sums[who], metric)) for who in top]
     if rest and metric not in _NOT_ADDITIVE:
         other: dict[str, list[Any]] = {}
-        for count, who in enumerate(rest, 1):
+        for who in rest:
             for day, parts in sums[who].items():
                 acc = other.setdefault(day, [0] * len(needed))
                 for n, value in enumerate(parts):
                     acc[n] += value
-            if count % 20 == 0:
-                yield
-        out.append((OTHER, (yield from _points(other, metric))))
+        out.append((OTHER, _points(other, metric)))
     return out
 
 
@@ -138,7 +125,7 @@ def top_series(
     if any(cols[i].kind != "text" for i in grouping) or any(cols[i].kind != "int" for i in summed):
         # A column that fell back to text (desktop/concurrency/columnar.py): sum its cells.
         report = {"columns": columns, "rows": rows.rows(range(rows.count), list(range(len(cols))))}
-        return drain(top_series_steps(report, metric, top_n))
+        return series_of_rows(report, metric, top_n)
     if rows.count == 0:
         return []
     base = len(rows.strings) + 1  # codes + 1: 0 is null
@@ -188,20 +175,16 @@ def top_series(
             for k, r in enumerate(runs.tolist())
         }
 
-    series: list[Series] = [(name(c), drain(_points(per_day(group_who == c), metric))) for c in top]
+    series: list[Series] = [(name(c), _points(per_day(group_who == c), metric)) for c in top]
     if rest and metric not in _NOT_ADDITIVE:
         others = np.isin(group_who, np.array(rest, np.int64))
-        series.append((OTHER, drain(_points(per_day(others), metric))))
+        series.append((OTHER, _points(per_day(others), metric)))
     return series
 
 
-def _points(
-    per_day: dict[str, list[Any]], metric: str
-) -> Generator[None, None, list[tuple[date, Decimal]]]:
+def _points(per_day: dict[str, list[Any]], metric: str) -> list[tuple[date, Decimal]]:
     points = []
-    for count, day in enumerate(sorted(per_day), 1):
-        if count % 500 == 0:
-            yield
+    for day in sorted(per_day):
         parts = [Decimal(v) for v in per_day[day]]
         value = _value(metric, parts)
         if value is not None:

@@ -9,14 +9,13 @@ import pytest
 from PySide6.QtCore import QLocale
 
 from desktop.concurrency import columnar
-from desktop.concurrency.steps import drain
 from desktop.models.chart_top import (
     NEEDS,
     OTHER,
     axis_label,
     nice_ticks,
+    series_of_rows,
     top_series,
-    top_series_steps,
 )
 from desktop.models.report_query import ReportQuery
 from desktop.models.report_summary import change_text, currency_totals
@@ -50,10 +49,10 @@ def _report(rows: list[list[object]]) -> dict[str, object]:
 def test_top_series_by_spend_then_other_with_ratios_from_sums() -> None:
     day = "2026-11-01"
     rows = [[day, f"C{i}", 100, i, str(Decimal(i * 10))] for i in range(1, 8)]
-    series = drain(top_series_steps(_report(rows), "spend", top_n=5))
+    series = series_of_rows(_report(rows), "spend", top_n=5)
     assert [name for name, _ in series] == ["C7", "C6", "C5", "C4", "C3", OTHER]
     assert series[-1][1] == [(date(2026, 11, 1), Decimal(30))]  # C1 + C2
-    ctr = dict(drain(top_series_steps(_report(rows), "ctr", top_n=5)))
+    ctr = dict(series_of_rows(_report(rows), "ctr", top_n=5))
     assert ctr[OTHER] == [(date(2026, 11, 1), Decimal("1.50"))]  # 3 clicks / 200 impressions
 
 
@@ -96,7 +95,7 @@ def test_series_from_the_columns_equal_the_series_summed_row_by_row(
         report["rows"][9][keys.index("spend")] = None
         report["rows"][11][keys.index("campaign_name")] = None
     head, decoded = columnar.from_report(report)
-    expected = drain(top_series_steps(report, metric, top_n=top_n))
+    expected = series_of_rows(report, metric, top_n=top_n)
     assert top_series(head["columns"], decoded, metric, top_n=top_n) == expected
 
 
@@ -106,5 +105,5 @@ def test_series_of_a_column_that_fell_back_to_text_are_summed_exactly() -> None:
     report["rows"][7][spend] = "1.5"  # not the column's scale: the column is kept as text
     head, decoded = columnar.from_report(report)
     assert decoded.columns[spend].kind == "text"
-    expected = drain(top_series_steps(report, "spend", top_n=2))
+    expected = series_of_rows(report, "spend", top_n=2)
     assert top_series(head["columns"], decoded, "spend", top_n=2) == expected
