@@ -172,17 +172,15 @@ class ReportsView(QWidget):
         if last is not None:
             self._autoload = None
             self._show(last[1], cached=False, key=last[0])
-        elif self.loader.cache is not None:
-            connection_id = item.id
-            self.loader.load_cached(
-                connection_id,
-                self.query().key(),
-                lambda key, report: self._on_cache_loaded(connection_id, key, report),
-                or_newest=True,
-            )
-        else:
-            self._show(None, cached=False)
-            self._load_if_asked(item.id)
+            return
+        # No cache: the loader answers (None, None) at once, and the view shows nothing yet.
+        connection_id = item.id
+        self.loader.load_cached(
+            connection_id,
+            self.query().key(),
+            lambda key, report: self._on_cache_loaded(connection_id, key, report),
+            or_newest=True,
+        )
 
     def _on_cache_loaded(self, connection_id: str, key: str | None, report: Decoded | None) -> None:
         selected = self.selected_connection()
