@@ -102,6 +102,7 @@ def create_app(
             async with sweeping(state):
                 yield
         finally:
+            await state.slot_leases.aclose()  # spare in-flight slots go back to the pool now
             state.events.close()
             for provider in state.providers.values():
                 await provider.aclose()

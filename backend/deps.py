@@ -10,7 +10,9 @@ from backend.state import AppState
 from backend.vault import Vault
 
 
-def get_state(request: Request) -> AppState:
+# `async def`: FastAPI runs a plain `def` dependency on a worker thread, a thread hop per
+# request for a one-line lookup (bench/backend_overhead.py).
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.ca
     return state
 
@@ -18,8 +20,9 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_vault(request: Request) -> Vault:
-    return get_state(request).vault
+async def get_vault(request: Request) -> Vault:
+    state: AppState = request.app.state.ca
+    return state.vault
 
 
 VaultDep = Annotated[Vault, Depends(get_vault)]

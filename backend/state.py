@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from backend.auth.keys import SigningKey
     from backend.events.hub import EventHub
     from backend.providers.base import Provider
+    from backend.user_limits import SlotLeases
     from backend.vault import KeyRing, Vault
 
 T = TypeVar("T")
@@ -50,6 +51,13 @@ class AppState:
         from backend.vault import Vault
 
         return Vault(self)
+
+    @functools.cached_property
+    def slot_leases(self) -> SlotLeases:
+        """This process's leases of per-user in-flight slots (backend/user_limits.py)."""
+        from backend.user_limits import SlotLeases
+
+        return SlotLeases(self)
 
     def provider(self, provider_id: str) -> Provider:
         from backend.errors import InvalidRequest
