@@ -8,6 +8,7 @@ import weakref
 from typing import Any
 
 from PySide6.QtCore import QModelRoleData, Qt
+from PySide6.QtWidgets import QStyledItemDelegate, QStyleOptionViewItem
 
 from desktop.concurrency import columnar
 from desktop.models.connections import ConnectionsModel
@@ -29,6 +30,28 @@ def test_multi_data_answers_like_data() -> None:
         nothing = QModelRoleData(int(Qt.ItemDataRole.DecorationRole))
         model.multiData(index, nothing)
         assert nothing.data() is None
+
+
+def test_a_painted_cell_gets_the_text_and_alignment_data_gives(qtbot) -> None:
+    """The delegate asks a painted cell for its seven roles in one span; the model answers the
+    text and the alignment by their place in it, sorted or not, and leaves the rest unset."""
+    model = ReportTableModel()
+    model.set_report(data.report(6, campaigns=2))
+    delegate = QStyledItemDelegate()
+    for sort in (None, 3):
+        if sort is not None:
+            model.sort(sort, Qt.SortOrder.DescendingOrder)
+        for row in range(model.rowCount()):
+            for column in range(model.columnCount()):
+                index = model.index(row, column)
+                option = QStyleOptionViewItem()
+                delegate.initStyleOption(option, index)
+                assert option.text == model.data(index, Qt.ItemDataRole.DisplayRole)
+                alignment = model.data(index, Qt.ItemDataRole.TextAlignmentRole)
+                assert int(option.displayAlignment.value) == alignment
+                assert option.backgroundBrush.style() == Qt.BrushStyle.NoBrush
+                assert option.checkState == Qt.CheckState.Unchecked
+                assert option.icon.isNull()
 
 
 def _view(qtbot, api: FakeApi) -> ReportsView:
