@@ -42,21 +42,19 @@ def child(url: str) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     import httpx
     from PySide6.QtCore import QEventLoop
-    from PySide6.QtWidgets import QApplication, QHeaderView, QTableView
+    from PySide6.QtWidgets import QApplication
 
     from bench.ui_stall import Heartbeat
     from desktop.models.report import ReportTableModel
     from desktop.models.report_loader import ReportLoader
     from desktop.models.report_query import ReportQuery
+    from desktop.views.report_table import rows_view
 
     app = QApplication.instance() or QApplication([])
-    view = QTableView()
-    # As desktop/views/report_table.py sets up its table: fixed row height, no row numbers.
-    view.verticalHeader().setVisible(False)
-    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    view.verticalHeader().setDefaultSectionSize(26)
+    # The Reports view's table of rows as desktop/views/report_table.py makes it (fixed row
+    # height, no row numbers, its cell delegate), with Qt's default column widths.
     model = ReportTableModel()
-    view.setModel(model)
+    view = rows_view(model)
     view.resize(1100, 800)
     view.show()
     loop = QEventLoop()

@@ -166,6 +166,10 @@ class ReportTableModel(_OneCallPerCell):
             elif role == RawValueRole:
                 role_data.setData(rows.cell(self._source(row), column))
 
+    def is_numeric(self, column: int) -> bool:
+        """Is the column a number (shown right-aligned)?"""
+        return self._numeric[column]
+
     def display_text(self, row: int, column: int) -> str:
         """What the cell at (view row, column) shows: format_cell of its JSON value, worked
         out from the column's integers directly (a paint asks for every visible cell)."""

@@ -21,11 +21,25 @@ from desktop.models.report import (
     ReportTotalsModel,
 )
 from desktop.models.row_filter import RowFilterProxy
+from desktop.views.report_cells import ReportCells
 
 FIT_ROWS = 50
 MIN_COLUMN_WIDTH = 90
 CELL_PADDING = 20  # the item's margins and focus frame (Fusion)
 HEADER_PADDING = 28  # room for the sort arrow
+
+
+def rows_view(model: ReportTableModel) -> QTableView:
+    """A table of `model`'s rows, painted as the Reports view paints them (bench/report_scale.py
+    measures one): fixed row heights (no per-row size hints, which keeps a million rows
+    responsive), no row numbers, cells by ReportCells (desktop/views/report_cells.py)."""
+    view = QTableView()
+    view.setModel(model)  # the Reports view's proxy only while a filter is typed
+    view.setItemDelegate(ReportCells(model, view))
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    view.verticalHeader().setDefaultSectionSize(26)
+    return view
 
 
 class _FooterView(QTableView):
@@ -47,20 +61,15 @@ class ReportTable(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
 
-        self.table = QTableView()
+        self.table = rows_view(self.model)
         self.table.setObjectName("reportTable")
         self.table.setAccessibleName("Report rows")
-        self.table.setModel(self.model)  # the proxy only while a filter is typed
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSortIndicatorShown(True)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setAlternatingRowColors(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        # Fixed row heights: no per-row size hints, which keeps 100,000 rows responsive.
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.table.verticalHeader().setDefaultSectionSize(26)
         self.table.horizontalHeader().setStretchLastSection(False)
         self.table.horizontalHeader().setHighlightSections(False)
         layout.addWidget(self.table, 1)
