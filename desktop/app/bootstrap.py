@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 from desktop import __version__
 from desktop.app.backend_link import BackendLink
+from desktop.app.color_scheme import system_is_dark
 from desktop.app.controller import Controller
 from desktop.app.expiry_watch import ExpiryWatcher
 from desktop.app.notify import Notifier
@@ -37,6 +38,8 @@ from desktop.views.main_window import MainWindow
 from desktop.views.widgets import icon
 
 if TYPE_CHECKING:
+    from PySide6.QtCore import Qt
+
     from desktop.api.client import ApiClient
     from desktop.views.devices_dialog import DevicesDialog
 
@@ -72,14 +75,19 @@ def dark_palette() -> QPalette:
 
 
 def apply_color_scheme(app: QApplication, scheme: Qt.ColorScheme | None = None) -> None:
-    """Follow the system's light or dark setting (Qt 6 style hints), now and when it changes."""
+    """Follow the system's light or dark setting (Qt 6 style hints), now and when it changes
+    (`scheme`: the one colorSchemeChanged hands in; None: ask the system)."""
     if scheme is None:
-        scheme = QGuiApplication.styleHints().colorScheme()
-    if scheme == Qt.ColorScheme.Dark:
+        dark = system_is_dark()  # without PySide6's `Qt` enums (desktop/app/color_scheme.py)
+    else:
+        from PySide6.QtCore import Qt
+
+        dark = scheme == Qt.ColorScheme.Dark
+    if dark:
         app.setPalette(dark_palette())
     else:
         app.setPalette(app.style().standardPalette())
-    app.setProperty("colorScheme", "dark" if scheme == Qt.ColorScheme.Dark else "light")
+    app.setProperty("colorScheme", "dark" if dark else "light")
     load_styles(app)
 
 

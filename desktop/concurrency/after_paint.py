@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QAbstractEventDispatcher, QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QAbstractEventDispatcher, QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 PAINT_WAIT_MS = 500
@@ -36,8 +36,16 @@ class _NextPaint(QObject):
             if dispatcher is None:
                 QTimer.singleShot(0, self._fire)
             else:
-                dispatcher.aboutToBlock.connect(self._fire, Qt.ConnectionType.SingleShotConnection)
+                # Once, like Qt.ConnectionType.SingleShotConnection, which would make PySide6
+                # build all of `Qt`'s enums inside the window's first paint (bench/cold_start.py).
+                dispatcher.aboutToBlock.connect(self._fire_when_idle)
         return False
+
+    def _fire_when_idle(self) -> None:
+        dispatcher = QAbstractEventDispatcher.instance()
+        if dispatcher is not None:
+            dispatcher.aboutToBlock.disconnect(self._fire_when_idle)
+        self._fire()
 
     def _fire(self) -> None:
         callback, self.callback = self.callback, None

@@ -10,7 +10,6 @@ from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
     QPersistentModelIndex,
-    Qt,
     Signal,
 )
 
@@ -19,7 +18,15 @@ from desktop.models.format import parse_time, rich_safe
 
 __all__ = ["AdAccount", "Connection", "ConnectionRole", "ConnectionsModel"]
 
-ConnectionRole = Qt.ItemDataRole.UserRole + 1
+# Qt.ItemDataRole's values as plain ints (Qt passes roles as ints either way): the first use of
+# `Qt` makes PySide6 build all 93 of its enums, ~20 ms the window's first paint does not need
+# (bench/cold_start.py). tests/desktop/models/test_connections_model.py checks them against Qt.
+DISPLAY_ROLE = 0
+"""Qt.ItemDataRole.DisplayRole"""
+TOOLTIP_ROLE = 3
+"""Qt.ItemDataRole.ToolTipRole"""
+ConnectionRole = 0x0100 + 1
+"""Qt.ItemDataRole.UserRole + 1: the row's Connection."""
 
 _Index = QModelIndex | QPersistentModelIndex
 
@@ -38,13 +45,13 @@ class ConnectionsModel(QAbstractListModel):
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._items)
 
-    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: _Index, role: int = DISPLAY_ROLE) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._items):
             return None
         item = self._items[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == DISPLAY_ROLE:
             return f"{item.display_name} — {item.provider_name}"
-        if role == Qt.ItemDataRole.ToolTipRole:  # tooltips read markup: escape provider words
+        if role == TOOLTIP_ROLE:  # tooltips read markup: escape provider words
             return rich_safe(item.detail() or item.badge)
         if role == ConnectionRole:
             return item

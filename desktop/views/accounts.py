@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -40,7 +40,14 @@ class ConnectionRow(QFrame):
         outer = QHBoxLayout(self)
         outer.setContentsMargins(16, 12, 16, 12)
         outer.setSpacing(14)
-        outer.addWidget(icon_label(provider_icon(item.provider), 36), 0, Qt.AlignmentFlag.AlignTop)
+        # At the top of the row: a column of the icon over a stretch (the row is built before
+        # the first paint, without Qt.AlignmentFlag.AlignTop: see PlainLabel).
+        icon_column = QVBoxLayout()
+        icon_column.setContentsMargins(0, 0, 0, 0)
+        icon_column.setSpacing(0)
+        icon_column.addWidget(icon_label(provider_icon(item.provider), 36))
+        icon_column.addStretch(1)
+        outer.addLayout(icon_column)
 
         text = QVBoxLayout()
         text.setSpacing(3)
@@ -49,8 +56,7 @@ class ConnectionRow(QFrame):
         self.title = PlainLabel(item.display_name)
         self.title.setObjectName("rowTitle")
         title_line.addWidget(self.title)
-        self.badge = Badge()
-        self.badge.set_status(item.badge, item.badge_kind)
+        self.badge = Badge(item.badge, item.badge_kind)
         title_line.addWidget(self.badge)
         title_line.addStretch(1)
         text.addLayout(title_line)
@@ -63,14 +69,12 @@ class ConnectionRow(QFrame):
             self.subtitle.setText(item.provider_name)
             self.tree = PlainLabel(_tree_text(item))
             self.tree.setObjectName("rowSubtitle")
-            self.tree.setTextFormat(Qt.TextFormat.PlainText)
             self.tree.setAccessibleName(f"Ad accounts of {item.display_name}")
             text.addWidget(self.tree)
         self.detail = PlainLabel(item.detail())
         self.detail.setObjectName("rowDetail")
         self.detail.setProperty("kind", item.badge_kind)
-        # The reason comes from the provider's own words: never read it as markup.
-        self.detail.setTextFormat(Qt.TextFormat.PlainText)
+        # The reason comes from the provider's own words: never read as markup (PlainLabel).
         self.detail.setWordWrap(True)
         self.detail.setVisible(bool(item.detail()))
         text.addWidget(self.detail)
@@ -78,7 +82,6 @@ class ConnectionRow(QFrame):
         self.expiry = PlainLabel(warning or "")
         self.expiry.setObjectName("rowDetail")
         self.expiry.setProperty("kind", "warning")
-        self.expiry.setTextFormat(Qt.TextFormat.PlainText)
         self.expiry.setWordWrap(True)
         self.expiry.setVisible(warning is not None)
         text.addWidget(self.expiry)
@@ -119,6 +122,16 @@ class ConnectionRow(QFrame):
         button = QPushButton(text)
         button.setAccessibleName(accessible)
         return button
+
+
+def _centred(widget: QWidget) -> QHBoxLayout:
+    """`widget` centred across a row: what addWidget(widget, 0, Qt.AlignHCenter) does."""
+    row = QHBoxLayout()
+    row.setContentsMargins(0, 0, 0, 0)
+    row.addStretch(1)
+    row.addWidget(widget)
+    row.addStretch(1)
+    return row
 
 
 def _tree_text(item: Connection) -> str:
@@ -176,7 +189,9 @@ class AccountsView(QWidget):
 
         self.stack = QStackedWidget()
         layout.addWidget(self.stack, 1)
-        self.stack.addWidget(self._build_empty())
+        # The empty state ("Connect your first ad account") is built the first time there is
+        # nothing to list, at index 0 (with saved connections, not before the first paint).
+        self._empty: QWidget | None = None
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -188,6 +203,7 @@ class AccountsView(QWidget):
         self._list_layout.setSpacing(10)
         self._list_layout.addStretch(1)
         scroll.setWidget(self._list)
+        self._scroll = scroll
         self.stack.addWidget(scroll)
 
         model.modelReset.connect(self._rebuild)
@@ -201,28 +217,36 @@ class AccountsView(QWidget):
         self._clock.start()
         self._rebuild()
 
+    def _empty_page(self) -> QWidget:
+        if self._empty is None:
+            self._empty = self._build_empty()
+            self.stack.insertWidget(0, self._empty)
+        return self._empty
+
     def _build_empty(self) -> QWidget:
+        """The empty state, centred by stretches (no `Qt` alignment flags: the view is built
+        before the first paint, see PlainLabel)."""
         page = QWidget()
         box = QVBoxLayout(page)
         box.addStretch(1)
         art = icon_label(icon("connected-accounts"), 72)
-        box.addWidget(art, 0, Qt.AlignmentFlag.AlignHCenter)
+        box.addLayout(_centred(art))
         heading = PlainLabel("Connect your first ad account")
         heading.setObjectName("emptyTitle")
-        box.addWidget(heading, 0, Qt.AlignmentFlag.AlignHCenter)
+        box.addLayout(_centred(heading))
         words = PlainLabel(
             "Sign in at your ad platform in the browser. Your provider keys stay with the\n"
             "companion service; this app only sees status and reports."
         )
         words.setObjectName("rowSubtitle")
-        words.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        box.addWidget(words, 0, Qt.AlignmentFlag.AlignHCenter)
+        words.setProperty("alignment", "AlignCenter")  # setAlignment(Qt.AlignCenter)
+        box.addLayout(_centred(words))
         self.empty_connect_button = QPushButton("Connect an ad account")
         self.empty_connect_button.setObjectName("primary")
         self.empty_connect_button.setAccessibleName("Connect your first ad account")
         self.empty_connect_button.clicked.connect(self.connect_requested)
         box.addSpacing(8)
-        box.addWidget(self.empty_connect_button, 0, Qt.AlignmentFlag.AlignHCenter)
+        box.addLayout(_centred(self.empty_connect_button))
         box.addStretch(2)
         return page
 
@@ -246,7 +270,7 @@ class AccountsView(QWidget):
             row.disconnect_requested.connect(self.disconnect_requested)
             self._list_layout.insertWidget(self._list_layout.count() - 1, row)
             self.rows.append(row)
-        self.stack.setCurrentIndex(1 if self.rows else 0)
+        self.stack.setCurrentWidget(self._scroll if self.rows else self._empty_page())
         self.check_button.setEnabled(bool(self.rows))
 
     def row_for(self, connection_id: str) -> ConnectionRow | None:

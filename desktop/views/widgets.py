@@ -6,7 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QSize, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -41,6 +41,8 @@ def restyle(widget: QWidget) -> None:
     """Re-apply the style sheet after a dynamic property (e.g. `kind`) changed. A widget not
     polished yet (still being built) needs nothing: it is polished with its properties as they
     are when it is first shown, so polishing it here would be done twice (bench/cold_start.py)."""
+    from PySide6.QtCore import Qt  # not before the first paint (see PlainLabel)
+
     if not widget.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
         return
     style: QStyle = widget.style()
@@ -51,11 +53,16 @@ def restyle(widget: QWidget) -> None:
 class PlainLabel(QLabel):
     """A QLabel that never reads its text as HTML. QLabel's default (Qt.AutoText) renders
     anything that looks like markup, so a provider's campaign called `<h1>x</h1>` would show
-    as a heading; every label in this app shows text from somewhere, so all of them are plain."""
+    as a heading; every label in this app shows text from somewhere, so all of them are plain.
+
+    The widgets on show before the window's first paint set their enum properties by name
+    (`setProperty("textFormat", "PlainText")` is `setTextFormat(Qt.TextFormat.PlainText)`):
+    the first use of PySide6's `Qt` namespace builds all 93 of its enums, ~20 ms that the first
+    paint does not need (bench/cold_start.py)."""
 
     def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
         super().__init__(text, parent)
-        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setProperty("textFormat", "PlainText")
 
 
 class Banner(QFrame):
@@ -79,7 +86,8 @@ class Banner(QFrame):
         layout.setContentsMargins(12, 8, 8, 8)
         self._label = PlainLabel(text)
         self._label.setWordWrap(True)
-        self._label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse), see PlainLabel
+        self._label.setProperty("textInteractionFlags", "TextSelectableByMouse")
         layout.addWidget(self._label, 1)
         self._button: QPushButton | None = None
         if action:
@@ -102,10 +110,16 @@ class Banner(QFrame):
 class Badge(PlainLabel):
     """A coloured status pill; `kind` is ok, warning, error or busy."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, text: str = "", kind: str | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__("", parent)
         self.setObjectName("badge")
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setProperty("alignment", "AlignCenter")  # setAlignment(Qt.AlignCenter), see PlainLabel
+        if kind is not None:  # not polished yet: no restyle() needed
+            self.setText(text)
+            self.setAccessibleName(f"Status: {text}")
+            self.setProperty("kind", kind)
 
     def set_status(self, text: str, kind: str) -> None:
         self.setText(text)

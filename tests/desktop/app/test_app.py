@@ -53,6 +53,41 @@ def test_app_follows_the_system_colour_scheme(qapp: QApplication) -> None:
         apply_color_scheme(app)
 
 
+def test_the_scheme_read_from_the_qt_library_is_the_style_hints_one(qapp: QApplication) -> None:
+    """desktop/app/color_scheme.py reads QStyleHints::colorScheme() without PySide6's `Qt`
+    enums; on Linux with PySide6's own Qt it must give what colorScheme() gives."""
+    import sys
+
+    from PySide6.QtGui import QGuiApplication
+
+    from desktop.app import color_scheme
+
+    value = color_scheme._scheme_from_qt_library()
+    if sys.platform.startswith("linux"):
+        assert value is not None
+    expected = QGuiApplication.styleHints().colorScheme()
+    assert value is None or value == expected.value
+    assert color_scheme.system_is_dark() == (expected == Qt.ColorScheme.Dark)
+    assert Qt.ColorScheme.Dark.value == color_scheme.DARK
+
+
+def test_a_dark_system_gets_the_dark_palette_at_start(qapp: QApplication, monkeypatch) -> None:
+    from desktop.app import color_scheme
+
+    app = build_app()
+    try:
+        monkeypatch.setattr(color_scheme, "_scheme_from_qt_library", lambda: color_scheme.DARK)
+        apply_color_scheme(app)
+        assert app.property("colorScheme") == "dark"
+        assert app.palette().color(QPalette.ColorRole.Window).lightness() < 80
+        monkeypatch.setattr(color_scheme, "_scheme_from_qt_library", lambda: 1)  # Light
+        apply_color_scheme(app)
+        assert app.property("colorScheme") == "light"
+    finally:
+        monkeypatch.undo()
+        apply_color_scheme(app)
+
+
 def test_about_names_the_version() -> None:
     assert f"Connected Accounts {__version__}" in about_text()
 

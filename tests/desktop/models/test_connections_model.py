@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from desktop.models.connections import Connection, ConnectionRole, ConnectionsModel
+from PySide6.QtCore import Qt
+
+from desktop.models.connections import (
+    DISPLAY_ROLE,
+    TOOLTIP_ROLE,
+    Connection,
+    ConnectionRole,
+    ConnectionsModel,
+)
 from desktop.models.format import format_decimal, relative_time
 from tests.desktop.support import data
 
@@ -13,6 +21,18 @@ def test_connections_model_passes_the_qt_model_tester(qtmodeltester) -> None:
     model = ConnectionsModel()
     model.set_connections([data.parsed("a"), data.parsed("b", status="needs_reconnect")])
     qtmodeltester.check(model)
+
+
+def test_the_plain_int_roles_are_qts() -> None:
+    """The model names Qt's roles as ints (no `Qt` enums before the first paint)."""
+    assert Qt.ItemDataRole.DisplayRole.value == DISPLAY_ROLE
+    assert Qt.ItemDataRole.ToolTipRole.value == TOOLTIP_ROLE
+    assert ConnectionRole == Qt.ItemDataRole.UserRole.value + 1
+    model = ConnectionsModel()
+    model.set_connections([data.parsed("a")])
+    index = model.index(0)
+    assert index.data(Qt.ItemDataRole.DisplayRole) == index.data(DISPLAY_ROLE)
+    assert index.data(Qt.ItemDataRole.ToolTipRole) == index.data(TOOLTIP_ROLE)
 
 
 def test_disconnected_connections_are_not_listed() -> None:
