@@ -8,6 +8,7 @@ is `http.disconnect`, which the server sends when the client closes the connecti
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable
 from typing import TypeVar
@@ -21,32 +22,21 @@ T = TypeVar("T")
 
 
 async def until_gone(request: Request, work: Awaitable[T]) -> T | None:
-    """`await work`, cancelled (None) if the client goes away first; its errors pass unchanged."""
-    done: list[T] = []
-    failed: list[Exception] = []
-    gone = False
-    async with anyio.create_task_group() as group:
+    """`await work`, cancelled (None) if the client goes away first; its errors pass unchanged.
 
-        async def run() -> None:
-            try:
-                done.append(await work)
-            except Exception as exc:  # re-raised below, not wrapped in an exception group
-                failed.append(exc)
-            finally:
-                group.cancel_scope.cancel()
+    The work runs in the request's own task, with one watcher task beside it (a task group of
+    two cost a task more per report; bench/backend_overhead.py)."""
+    with anyio.CancelScope() as scope:
+        watcher = asyncio.get_running_loop().create_task(_watch(request, scope))
+        try:
+            return await work
+        finally:
+            watcher.cancel()
+    log.info("the client went away: its report was abandoned")
+    return None
 
-        async def watch() -> None:
-            nonlocal gone
-            while (await request.receive())["type"] != "http.disconnect":
-                pass
-            gone = True
-            group.cancel_scope.cancel()
 
-        group.start_soon(watch)
-        group.start_soon(run)
-    if failed:
-        raise failed[0]
-    if gone and not done:
-        log.info("the client went away: its report was abandoned")
-        return None
-    return done[0]
+async def _watch(request: Request, scope: anyio.CancelScope) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()

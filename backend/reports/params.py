@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Final, get_args
@@ -122,4 +123,43 @@ def parse_params(
         accounts=accounts, all_accounts=all_accounts,
         preset=None if first else (preset or DEFAULT_PRESET), breakdowns=tuple(dims),
         time=grain, compare=compare or None,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+# The query string's parameters: (name, repeatable, most characters a value may have).
+QUERY: Final = (
+    ("account", True, 200), ("all_accounts", False, 5), ("since", False, 200),
+    ("until", False, 200), ("preset", False, 200), ("level", False, 200),
+    ("breakdowns", True, 200), ("time", False, 200), ("metrics", False, 500),
+    ("compare", False, 200),
+)  # fmt: skip
+# The most values a repeatable parameter may carry, and the most ad accounts one report asks for.
+MAX_VALUES: Final = 200
+MAX_ACCOUNTS: Final = 50
+_TRUE: Final = frozenset({"1", "true", "on", "yes", "t", "y"})
+_FALSE: Final = frozenset({"0", "false", "off", "no", "f", "n"})
+
+
+def params_from_query(
+    query: Mapping[str, str], getlist: Callable[[str], list[str]]
+) -> ReportParams:
+    """The reports endpoint's query string (`query.get` reads a value, the last one when
+    repeated; `getlist` all of them), checked in words: lengths, then `parse_params`."""
+    for name, repeatable, longest in QUERY:
+        values = getlist(name) if repeatable else [query[name]] if name in query else []
+        if len(values) > MAX_VALUES:
+            raise InvalidRequest(f"'{name}' is given too often: at most {MAX_VALUES} values.")
+        if any(len(v) > longest for v in values):
+            raise InvalidRequest(f"'{name}' is too long: at most {longest} characters.")
+    account = getlist("account") or None
+    if account is not None and len(account) > MAX_ACCOUNTS:
+        raise InvalidRequest(f"Ask for at most {MAX_ACCOUNTS} ad accounts at a time.")
+    flag = query.get("all_accounts", "false").lower()
+    if flag not in _TRUE | _FALSE:
+        raise InvalidRequest("'all_accounts' must be true or false.")
+    return parse_params(
+        account=account, all_accounts=flag in _TRUE, since=query.get("since"),
+        until=query.get("until"), preset=query.get("preset"), level=query.get("level"),
+        breakdowns=getlist("breakdowns") or None, time=query.get("time"),
+        metrics=query.get("metrics"), compare=query.get("compare"),
     )  # fmt: skip
