@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -134,6 +133,8 @@ def raise_window(window: MainWindow) -> None:
 
 def quit_on_signals(app: QApplication) -> QTimer:
     """SIGTERM and Ctrl+C quit cleanly, so the built-in backend is stopped, not orphaned."""
+    import signal  # here, not before the window (bench/cold_start.py)
+
     for number in (signal.SIGINT, signal.SIGTERM):
         signal.signal(number, lambda *_: app.quit())
     # Python runs signal handlers only between bytecodes; a periodic no-op lets it in.

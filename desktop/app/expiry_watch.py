@@ -9,11 +9,24 @@ from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject, Signal
 
-from desktop.app.desktop_notify import NotificationUnavailable, send_notification
 from desktop.app.notify import Notifier
 from desktop.concurrency.tasks import run_in_background
 from desktop.models.cache import Cache
 from desktop.models.connection import Connection
+
+
+def _send_notification(title: str, message: str) -> int:
+    """desktop_notify.send_notification, imported on the worker that sends (not before the
+    window's first paint)."""
+    from desktop.app.desktop_notify import send_notification
+
+    return send_notification(title, message)
+
+
+def _unavailable() -> type[Exception]:
+    from desktop.app.desktop_notify import NotificationUnavailable
+
+    return NotificationUnavailable
 
 
 @dataclass(frozen=True)
@@ -35,13 +48,13 @@ class ExpiryWatcher(QObject):
         cache: Callable[[], Cache | None],
         parent: QObject | None = None,
         *,
-        send: Callable[[str, str], int] = send_notification,
+        send: Callable[[str, str], int] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         super().__init__(parent)
         self._fallback = fallback
         self._cache = cache
-        self._send = send
+        self._send = send or _send_notification
         self.now = now
         # Keys claimed in this process: without a cache (or before it answers) a lapse is
         # still announced once, and a quick second check does not race the first.
@@ -63,7 +76,7 @@ class ExpiryWatcher(QObject):
                 try:
                     send(notice.title, notice.message)
                     out.append((notice, True))
-                except NotificationUnavailable:
+                except _unavailable():
                     out.append((notice, False))
             return out
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: the window's first paint formats no money
+    from decimal import Decimal
 
 
 def parse_time(value: object) -> datetime | None:
@@ -49,6 +52,8 @@ def format_decimal(value: object, suffix: str = "") -> str:
     """Money and percentages arrive as decimal strings: show them as sent, grouped, never floats."""
     if value is None:
         return "—"
+    from decimal import Decimal, InvalidOperation
+
     text = str(value)
     try:
         number = Decimal(text)
@@ -66,6 +71,8 @@ def format_decimal(value: object, suffix: str = "") -> str:
 def to_decimal(value: object) -> Decimal | None:
     if value is None or isinstance(value, bool):
         return None
+    from decimal import Decimal, InvalidOperation
+
     try:
         return Decimal(str(value))
     except InvalidOperation:

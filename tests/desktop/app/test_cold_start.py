@@ -76,6 +76,8 @@ NOT_BEFORE_FIRST_PAINT = (
     "desktop.account.session",
     "desktop.views.connect_dialog",
     "desktop.views.settings_dialog",
+    "desktop.app.desktop_notify",
+    "decimal",
 )
 
 
