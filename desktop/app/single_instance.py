@@ -5,7 +5,7 @@ Its own module so that building the window (and bench/cold_start.py) does not lo
 from __future__ import annotations
 
 import getpass
-import hashlib
+import importlib
 import logging
 
 from PySide6.QtCore import QObject, Signal
@@ -21,7 +21,22 @@ def server_name() -> str:
     from desktop.config import data_dir
 
     who = f"{getpass.getuser()}\0{data_dir()}"
-    return f"connected-accounts-{hashlib.sha256(who.encode()).hexdigest()[:12]}"
+    return f"connected-accounts-{sha256_hex(who.encode())[:12]}"
+
+
+def sha256_hex(data: bytes) -> str:
+    """SHA-256 from CPython's own module (`_sha2`, `_sha256` before 3.12), else hashlib: the
+    same digest, without hashlib loading OpenSSL's libcrypto (3.5 MiB resident) before the
+    window's first paint."""
+    for name in ("_sha2", "_sha256"):
+        try:
+            sha256 = importlib.import_module(name).sha256
+        except (ImportError, AttributeError):
+            continue
+        return str(sha256(data).hexdigest())
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 class SingleInstance(QObject):

@@ -92,6 +92,17 @@ def test_about_names_the_version() -> None:
     assert f"Connected Accounts {__version__}" in about_text()
 
 
+def test_server_name_hash_is_sha256_without_hashlib() -> None:
+    """single_instance hashes with CPython's own SHA-256 (no OpenSSL before the window): the
+    digest, and so the socket's name, is hashlib's."""
+    import hashlib
+
+    from desktop.app.single_instance import sha256_hex
+
+    for data in (b"", b"abc", b"user\0/home/user/.local/share"):
+        assert sha256_hex(data) == hashlib.sha256(data).hexdigest()
+
+
 def test_server_name_is_per_data_folder(monkeypatch, tmp_path) -> None:
     """Two profiles of one user (another XDG_DATA_HOME: each test run has its own) are two
     apps: one must not raise the other's window and exit."""

@@ -78,6 +78,7 @@ NOT_BEFORE_FIRST_PAINT = (
     "desktop.views.settings_dialog",
     "desktop.app.desktop_notify",
     "decimal",
+    "hashlib",
 )
 
 
