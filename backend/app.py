@@ -133,11 +133,13 @@ def create_app(
     # Document the problem+json answers every route may give (RFC 9457), so clients and
     # schema checkers see them; declaring 422 also replaces FastAPI's default body for it.
     problems = problem_responses()
+    # Reports first: a request is matched against the routes in order, and reports are the
+    # busiest route (bench/backend_overhead.py); no other path overlaps theirs.
+    app.include_router(reports_router, responses=problems)
     app.include_router(meta_router, responses=problems)
     app.include_router(auth_router, responses=problems)
     app.include_router(flows_router, responses=problems)
     app.include_router(connections_router, responses=problems)
-    app.include_router(reports_router, responses=problems)
     app.include_router(events_router, responses=problems)
     if settings.local_service:
         from backend.localsvc.endpoints import router as local_router

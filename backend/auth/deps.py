@@ -18,6 +18,7 @@ from backend.auth.tokens import LEEWAY_S, AccessClaims, TokenRejected, verify_ac
 from backend.db.models import Device, utcnow
 from backend.deps import StateDep
 from backend.errors import Unauthorized
+from backend.state import AppState
 
 # How long a "this device is still signed in" answer is reused. A sign-out through this
 # process takes effect at once; one through another process within this many seconds.
@@ -146,8 +147,12 @@ def _load_status(
     return None if row is None else (row.user_id, refusal(row, lifetime, utcnow()))
 
 
-async def current_principal(request: Request, state: StateDep) -> Principal:
-    """The user and device of a valid access token of a device that is still signed in."""
+async def current_principal(request: Request) -> Principal:
+    """The user and device of a valid access token of a device that is still signed in.
+
+    (The state is read from the app rather than as a sub-dependency: each one FastAPI solves
+    per request shows in bench/backend_overhead.py.)"""
+    state: AppState = request.app.state.ca
     token = _bearer_token(request)
     verified = verified_tokens(request)
     claims = verified.get(token)

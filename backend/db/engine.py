@@ -53,7 +53,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             mode = conn.info.pop("sqlite_begin", "BEGIN")
-            conn.exec_driver_sql(mode)
+            if mode:  # "": one statement that is its own transaction (see `read_one`)
+                conn.exec_driver_sql(mode)
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -76,6 +77,16 @@ def locked_transaction(engine: Engine) -> Iterator[Session]:
         with conn.begin(), Session(bind=conn, expire_on_commit=False) as session:
             yield session
             session.flush()
+
+
+def read_one(engine: Engine, statement: Any, params: dict[str, Any]) -> Any:
+    """The one row (or None) of a single SELECT. On SQLite it runs without BEGIN/ROLLBACK
+    around it: one statement reads one consistent snapshot by itself (autocommit), and the
+    two extra statements cost as much as the read (bench/backend_overhead.py)."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.info["sqlite_begin"] = ""
+        return conn.execute(statement, params).one_or_none()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from backend.auth.deps import CurrentUser
-from backend.deps import StateDep
 from backend.reports.gone import until_gone
 from backend.reports.params import MAX_VALUES, QUERY, params_from_query
 from backend.reports.schemas import ReportOut
 from backend.reports.service import build_report
+from backend.state import AppState
 
 router = APIRouter(prefix="/v1/connections", tags=["reports"])
 
@@ -40,11 +40,10 @@ def _documented(name: str, repeatable: bool, longest: int) -> dict[str, Any]:
     response_model=ReportOut,
     openapi_extra={"parameters": [_documented(*q) for q in QUERY]},
 )
-async def get_report(
-    request: Request, connection_id: str, user: CurrentUser, state: StateDep
-) -> JSONResponse:
+async def get_report(request: Request, connection_id: str, user: CurrentUser) -> JSONResponse:
     """`account (repeatable) | all_accounts, since+until | preset (default last_30d), level,
     breakdowns, time (daily|total), metrics, compare` -> the normalized report (plain JSON)."""
+    state: AppState = request.app.state.ca
     query = request.query_params
     params = params_from_query(query, query.getlist)
     body = await until_gone(request, build_report(state, user.user_id, connection_id, params))

@@ -16,6 +16,7 @@ import anyio.to_thread
 from sqlalchemy import bindparam
 
 from backend import user_limits
+from backend.db.engine import read_one
 from backend.db.models import Connection
 from backend.errors import InvalidRequest, NeedsReconnect, NotFound
 from backend.events.record import record_progress
@@ -64,8 +65,7 @@ _OWNED: Final = TOKEN_COLUMNS.add_columns(Connection.accounts).where(
 
 def _owned_row(state: AppState, connection_id: str, user_id: str) -> tuple[Any, Token | None]:
     """(the user's connection or None, its stored access token if usable as it is)."""
-    with state.engine.connect() as db:
-        row = db.execute(_OWNED, {"cid": connection_id, "uid": user_id}).one_or_none()
+    row = read_one(state.engine, _OWNED, {"cid": connection_id, "uid": user_id})
     if row is None or row.status != "connected" or row.revocation_pending:
         return row, None
     return row, state.vault.peek(row, now=datetime.now(UTC))
