@@ -79,6 +79,7 @@ NOT_BEFORE_FIRST_PAINT = (
     "desktop.app.desktop_notify",
     "decimal",
     "hashlib",
+    "platformdirs",
 )
 
 
