@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
@@ -19,6 +20,9 @@ from PySide6.QtWidgets import (
 from desktop.models.connections import Connection, ConnectionRole, ConnectionsModel
 from desktop.models.format import relative_time, rich_safe
 from desktop.views.widgets import Badge, PlainLabel, icon, icon_label, provider_icon
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QShowEvent
 
 
 class ConnectionRow(QFrame):
@@ -186,9 +190,19 @@ class AccountsView(QWidget):
     disconnect_requested = Signal(str)
     """Disconnect a connection: (connection id)."""
 
-    def __init__(self, model: ConnectionsModel, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        model: ConnectionsModel,
+        parent: QWidget | None = None,
+        *,
+        empty_state_on_show: bool = False,
+    ) -> None:
         super().__init__(parent)
         self.model = model
+        # The main window's view: its list usually arrives (from the cache) before the window
+        # is shown, so the empty state is built when it is to be seen, not when the still empty
+        # model is first listed (bench/cold_start.py).
+        self._empty_state_on_show = empty_state_on_show
         self.rows: list[ConnectionRow] = []
         # The clock the expiry warnings count from (tests set a fixed one).
         self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
@@ -280,6 +294,11 @@ class AccountsView(QWidget):
         box.addStretch(2)
         return page
 
+    def showEvent(self, event: QShowEvent) -> None:
+        if not self.rows and self._empty is None:
+            self.stack.setCurrentWidget(self._empty_page())
+        super().showEvent(event)
+
     def set_note(self, text: str) -> None:
         """A quiet line under the title, e.g. that the list is from the last run."""
         self.note.setText(text)
@@ -300,7 +319,11 @@ class AccountsView(QWidget):
             row.disconnect_requested.connect(self.disconnect_requested)
             self._list_layout.insertWidget(self._list_layout.count() - 1, row)
             self.rows.append(row)
-        self.stack.setCurrentWidget(self._scroll if self.rows else self._empty_page())
+        if self.rows:
+            self.stack.setCurrentWidget(self._scroll)
+        elif self._empty is not None or not self._empty_state_on_show or self.isVisible():
+            self.stack.setCurrentWidget(self._empty_page())
+        # else: showEvent shows it, if the list is still empty then.
         self.check_button.setEnabled(bool(self.rows))
 
     def row_for(self, connection_id: str) -> ConnectionRow | None:

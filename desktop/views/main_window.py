@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         main.addLayout(self.banners)
 
         self.stack = QStackedWidget()
-        self.accounts = AccountsView(model)
+        self.accounts = AccountsView(model, empty_state_on_show=True)
         self.stack.addWidget(self.accounts)
         self._reports: ReportsView | None = None
         self._report_cache: Cache | None = None

@@ -94,6 +94,31 @@ def test_empty_state_says_what_to_do_first(qtbot) -> None:
         qtbot.mouseClick(view.empty_connect_button, Qt.MouseButton.LeftButton)
 
 
+def test_the_windows_empty_state_is_built_when_shown_with_nothing_to_list(qtbot) -> None:
+    """The main window's Accounts view builds its empty state only to show it: not while the
+    saved list is on its way, nor when the list arrives before the window is shown."""
+    model = ConnectionsModel()
+    view = AccountsView(model, empty_state_on_show=True)
+    qtbot.addWidget(view)
+    assert view._empty is None
+    model.set_connections([data.parsed("a")])
+    view.show()
+    qtbot.waitExposed(view)
+    assert view._empty is None
+    assert view.stack.currentWidget() is view._scroll
+    model.set_connections([])  # shown, and nothing left to list
+    assert view.stack.currentIndex() == 0
+    assert view.empty_connect_button.isVisible()
+
+    empty = AccountsView(ConnectionsModel(), empty_state_on_show=True)
+    qtbot.addWidget(empty)
+    assert empty._empty is None
+    empty.show()
+    qtbot.waitExposed(empty)
+    assert empty.stack.currentIndex() == 0
+    assert empty.empty_connect_button.isVisible()
+
+
 def _reports_view(qtbot, model: ConnectionsModel, api: FakeApi, cache: Cache | None) -> ReportsView:
     def fetch(cid: str, query: Any, cancel: Any) -> Any:
         return api.report_bytes(
