@@ -20,18 +20,28 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# How long a report runs before its client's hang-up is watched for.
+WATCH_AFTER_S = 0.1
+
 
 async def until_gone(request: Request, work: Awaitable[T]) -> T | None:
     """`await work`, cancelled (None) if the client goes away first; its errors pass unchanged.
 
-    The work runs in the request's own task, with one watcher task beside it (a task group of
-    two cost a task more per report; bench/backend_overhead.py)."""
+    The work runs in the request's own task. A watcher task joins it only once the work has
+    taken WATCH_AFTER_S: most reports are done sooner, and a task per report showed in
+    bench/backend_overhead.py. A client gone earlier is noticed then (its disconnect waits)."""
+    loop = asyncio.get_running_loop()
+    watcher: list[asyncio.Task[None]] = []
     with anyio.CancelScope() as scope:
-        watcher = asyncio.get_running_loop().create_task(_watch(request, scope))
+        timer = loop.call_later(
+            WATCH_AFTER_S, lambda: watcher.append(loop.create_task(_watch(request, scope)))
+        )
         try:
             return await work
         finally:
-            watcher.cancel()
+            timer.cancel()
+            for task in watcher:
+                task.cancel()
     log.info("the client went away: its report was abandoned")
     return None
 
