@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sqlite3
+import threading
+from collections import namedtuple
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Select, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -53,8 +58,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
             mode = conn.info.pop("sqlite_begin", "BEGIN")
-            if mode:  # "": one statement that is its own transaction (see `read_one`)
-                conn.exec_driver_sql(mode)
+            conn.exec_driver_sql(mode)
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -79,14 +83,89 @@ def locked_transaction(engine: Engine) -> Iterator[Session]:
             session.flush()
 
 
-def read_one(engine: Engine, statement: Any, params: dict[str, Any]) -> Any:
-    """The one row (or None) of a single SELECT. On SQLite it runs without BEGIN/ROLLBACK
-    around it: one statement reads one consistent snapshot by itself (autocommit), and the
-    two extra statements cost as much as the read (bench/backend_overhead.py)."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.info["sqlite_begin"] = ""
-        return conn.execute(statement, params).one_or_none()
+def read_one(engine: Engine, statement: Select[Any], params: dict[str, Any]) -> Any:
+    """The one row (or None) of a single SELECT, with the attributes of a Core row.
+
+    On SQLite (the hot path: the report's owner check, bench/backend_overhead.py) it runs
+    on a connection the calling thread keeps, compiled once, in autocommit: one statement
+    reads one consistent snapshot by itself. The BEGIN/ROLLBACK around it, the pool checkout
+    and SQLAlchemy's execution cost several times the read. Errors are SQLAlchemy's."""
+    if engine.dialect.name != "sqlite":
+        with engine.connect() as conn:
+            return conn.execute(statement, params).one_or_none()
+    readers = engine.__dict__.get("_ca_readers")
+    if readers is None:
+        readers = engine.__dict__.setdefault("_ca_readers", _Readers(engine))
+    return readers.read_one(statement, params)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    sql: str
+    order: tuple[str, ...]
+    row: Callable[..., Any]
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+
+class _Readers:
+    """Per engine: one raw connection per thread that reads, and the statements compiled."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._held: list[Any] = []
+        # id -> (the statement, kept alive so that its id is not reused; compiled)
+        self._prepared: dict[int, tuple[Select[Any], _Prepared]] = {}
+        event.listen(engine, "engine_disposed", lambda _: self.close())
+
+    def _prepare(self, statement: Select[Any]) -> _Prepared:
+        known = self._prepared.get(id(statement))
+        if known is not None and known[0] is statement:
+            return known[1]
+        dialect = self._engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        columns = list(statement.selected_columns)
+        prepared = _Prepared(
+            str(compiled),
+            tuple(compiled.positiontup or ()),
+            namedtuple("Row", [c.key for c in columns], rename=True),  # type: ignore[misc]
+            tuple(c.type._cached_result_processor(dialect, None) for c in columns),
+        )
+        self._prepared[id(statement)] = (statement, prepared)
+        return prepared
+
+    def read_one(self, statement: Select[Any], params: dict[str, Any]) -> Any:
+        prepared = self._prepare(statement)
+        values = [params[k] for k in prepared.order]
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._engine.raw_connection()
+            with self._lock:
+                self._held.append(conn)
+            self._local.conn = conn
+        driver = conn.driver_connection
+        assert driver is not None
+        try:
+            # fetchall: the statement runs to its end, so its read snapshot ends with it.
+            rows = driver.execute(prepared.sql, values).fetchall()
+        except sqlite3.Error as exc:
+            self._local.conn = None  # a fresh connection next time
+            with self._lock:
+                self._held.remove(conn)
+            conn.invalidate()
+            raise DBAPIError.instance(prepared.sql, values, exc, sqlite3.Error) from exc
+        if not rows:
+            return None
+        return prepared.row(
+            *(v if f is None else f(v) for f, v in zip(prepared.processors, rows[0], strict=True))
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            held, self._held = self._held, []
+        for conn in held:
+            conn.close()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
