@@ -136,6 +136,7 @@ QUERY: Final = (
 # The most values a repeatable parameter may carry, and the most ad accounts one report asks for.
 MAX_VALUES: Final = 200
 MAX_ACCOUNTS: Final = 50
+_LIMITS: Final = {name: (repeatable, longest) for name, repeatable, longest in QUERY}
 _TRUE: Final = frozenset({"1", "true", "on", "yes", "t", "y"})
 _FALSE: Final = frozenset({"0", "false", "off", "no", "f", "n"})
 
@@ -145,8 +146,12 @@ def params_from_query(
 ) -> ReportParams:
     """The reports endpoint's query string (`query.get` reads a value, the last one when
     repeated; `getlist` all of them), checked in words: lengths, then `parse_params`."""
-    for name, repeatable, longest in QUERY:
-        values = getlist(name) if repeatable else [query[name]] if name in query else []
+    for name in query:  # only what was given: a report asks with four or five of them
+        limits = _LIMITS.get(name)
+        if limits is None:
+            continue  # unknown parameters are ignored, as they always were
+        repeatable, longest = limits
+        values = getlist(name) if repeatable else [query[name]]
         if len(values) > MAX_VALUES:
             raise InvalidRequest(f"'{name}' is given too often: at most {MAX_VALUES} values.")
         if any(len(v) > longest for v in values):
@@ -155,7 +160,7 @@ def params_from_query(
     if account is not None and len(account) > MAX_ACCOUNTS:
         raise InvalidRequest(f"Ask for at most {MAX_ACCOUNTS} ad accounts at a time.")
     flag = query.get("all_accounts", "false").lower()
-    if flag not in _TRUE | _FALSE:
+    if flag not in _TRUE and flag not in _FALSE:
         raise InvalidRequest("'all_accounts' must be true or false.")
     return parse_params(
         account=account, all_accounts=flag in _TRUE, since=query.get("since"),
