@@ -66,7 +66,9 @@ def main() -> None:
         chart.set_report(report)
         loop = QEventLoop()  # not the static one: PySide6 6.12 unrefs None there
         while chart.busy:
-            loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents, 50)
+            # Sleep until the next event, as the app's loop does: the (flags, maxTime) overload
+            # ignores WaitForMoreEvents and would spin here (see bench/report_scale.py).
+            loop.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
         views_s.append(time.perf_counter() - t0)
         table.set_report(None)
         chart.set_report(None)
