@@ -14,6 +14,7 @@ from typing import Any
 from backend import __version__
 from backend.config import Settings
 from backend.files import prepare_storage, use_private_umask
+from backend.heap import settle_heap
 from backend.logging_setup import setup_logging
 
 log = logging.getLogger("connected_accounts.backend")
@@ -172,6 +173,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:
+                settle_heap()
                 print(f"READY http://{host}:{port}", flush=True)
                 log.info(
                     "listening on http://%s:%d (database: %s)",

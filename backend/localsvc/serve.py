@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from backend.heap import settle_heap
 from backend.localsvc.paths import (
     INSTANCE_LOCK,
     UnsafeFolder,
@@ -213,6 +214,7 @@ def _serve(folder: Path) -> int:
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:
+                settle_heap()
                 write_runtime(folder, info)
                 print(f"READY {url}", flush=True)
                 _release_stdout()
