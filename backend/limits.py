@@ -30,23 +30,20 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_READ_TIMEOUT_S = 15.0
 
 
-def _declared_length(scope: Scope) -> int | None:
-    """The Content-Length header's value; -1 when it is present but not a number."""
+def _body_headers(scope: Scope) -> tuple[int | None, bool]:
+    """(the Content-Length header's value, -1 when it is present but not a number; whether
+    the request has a body at all: a length or Transfer-Encoding), in one pass."""
+    length: int | None = None
+    chunked = False
     for name, value in scope.get("headers", ()):
-        if name == b"content-length":
+        if name == b"content-length" and length is None:
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return -1
-    return None
-
-
-def _no_body(scope: Scope) -> bool:
-    """True when the request has no body at all (neither a length nor chunks): the server has
-    its whole (empty) body once the head is in, so reading it cannot stall."""
-    return not any(
-        name in (b"content-length", b"transfer-encoding") for name, _ in scope.get("headers", ())
-    )
+                length = -1
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, length is not None or chunked
 
 
 class BoundedRequests:
@@ -85,12 +82,13 @@ class BoundedRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _declared_length(scope)
+        declared, has_body = _body_headers(scope)
         if declared is not None and (declared < 0 or declared > self.max_body_bytes):
             await self._refuse(scope, receive, send, self._too_large())
             return
-        if _no_body(scope):
-            # Nothing to cap or time out (most GETs): no wrapper, no timer per request
+        if not has_body:
+            # Nothing to cap or time out (most GETs): the server has the whole (empty) body
+            # once the head is in, so no wrapper and no timer per request
             # (bench/backend_overhead.py).
             await self.app(scope, receive, send)
             return

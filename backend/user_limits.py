@@ -274,10 +274,3 @@ class SlotLeases:
 _MAX_SPARE = 64
 # Limits below this are counted exactly, a row per report (see SlotLeases).
 LEASE_FROM = 16
-
-
-@asynccontextmanager
-async def in_flight(state: AppState, user_id: str, rule: Limit) -> AsyncIterator[None]:
-    """Hold one in-flight slot for the duration of the block (429 when none is free)."""
-    async with state.slot_leases.hold(user_id, rule):
-        yield

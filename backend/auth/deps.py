@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session
 from backend.auth.expiry import SIGNED_OUT, DeviceLifetime, refusal, revoked_message
 from backend.auth.tokens import LEEWAY_S, AccessClaims, TokenRejected, verify_access_token
 from backend.db.models import Device, utcnow
-from backend.deps import StateDep
+from backend.deps import StateDep, app_state
 from backend.errors import Unauthorized
-from backend.state import AppState
 
 # How long a "this device is still signed in" answer is reused. A sign-out through this
 # process takes effect at once; one through another process within this many seconds.
@@ -152,7 +151,7 @@ async def current_principal(request: Request) -> Principal:
 
     (The state is read from the app rather than as a sub-dependency: each one FastAPI solves
     per request shows in bench/backend_overhead.py.)"""
-    state: AppState = request.app.state.ca
+    state = app_state(request)
     token = _bearer_token(request)
     verified = verified_tokens(request)
     claims = verified.get(token)

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from backend.auth.deps import current_principal
+from backend.deps import app_state
 from backend.reports.gone import until_gone
 from backend.reports.params import MAX_VALUES, QUERY, params_from_query
 from backend.reports.schemas import ReportOut
 from backend.reports.service import build_report
-from backend.state import AppState
 
 router = APIRouter(prefix="/v1/connections", tags=["reports"])
 
@@ -45,7 +45,7 @@ async def get_report(request: Request, connection_id: str) -> JSONResponse:
     breakdowns, time (daily|total), metrics, compare` -> the normalized report (plain JSON)."""
     # Called, not declared as a dependency: one solved per request showed in the profile.
     user = await current_principal(request)
-    state: AppState = request.app.state.ca
+    state = app_state(request)
     query = request.query_params
     params = params_from_query(query, query.getlist)
     body = await until_gone(request, build_report(state, user.user_id, connection_id, params))

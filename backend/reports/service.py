@@ -167,7 +167,7 @@ async def build_report(
             record_progress, state.engine, user_id, connection_id, percent, status
         )
 
-    async with user_limits.in_flight(state, user_id, user_limits.report_limit(state)):
+    async with state.slot_leases.hold(user_id, user_limits.report_limit(state)):
         with progress.reporting(tell):
             body = await _fetch_and_shape(
                 state, connection_id, provider, accounts, params, now, token
