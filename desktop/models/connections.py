@@ -31,6 +31,15 @@ ConnectionRole = 0x0100 + 1
 _Index = QModelIndex | QPersistentModelIndex
 
 
+def _newer(held: Connection | None, listed: Connection) -> Connection:
+    """`held` when it is a later state of the same connection than `listed`, else `listed`."""
+    if held is None:
+        return listed
+    ours = parse_time(held.body.get("updated_at"))
+    theirs = parse_time(listed.body.get("updated_at"))
+    return held if ours is not None and theirs is not None and theirs < ours else listed
+
+
 class ConnectionsModel(QAbstractListModel):
     """Connections in the order the backend lists them."""
 
@@ -64,8 +73,14 @@ class ConnectionsModel(QAbstractListModel):
         return next((c for c in self._items if c.id == connection_id), None)
 
     def set_connections(self, items: Sequence[Connection], *, cached: bool = False) -> None:
-        """Replace the list (from the API or the cache); reports status changes of known ones."""
+        """Replace the list (from the API or the cache); reports status changes of known ones.
+
+        A connection held in a newer state (`updated_at`) than the list's copy keeps it: a list
+        read before a check or a live change can arrive after it and must not undo it."""
+        held = {c.id: c for c in self._items}
         old = {c.id: c.status for c in self._items}
+        if not cached:
+            items = [_newer(held.get(c.id), c) for c in items]
         self.beginResetModel()
         self._items = [c for c in items if c.status != "disconnected"]
         self.cached = cached
@@ -98,11 +113,8 @@ class ConnectionsModel(QAbstractListModel):
         """A connection as a live update announced it: "removed", "updated", or None when
         what the list holds is newer (`updated_at`), e.g. a list read after the change."""
         held = self.get(item.id)
-        if held is not None:
-            ours = parse_time(held.body.get("updated_at"))
-            theirs = parse_time(item.body.get("updated_at"))
-            if ours is not None and theirs is not None and theirs < ours:
-                return None
+        if held is not None and _newer(held, item) is held:
+            return None
         if item.status == "disconnected" and not item.revocation_pending:
             if held is None:
                 return None

@@ -53,6 +53,25 @@ def test_status_change_is_signalled_on_upsert(qtbot) -> None:
     assert item.detail() == "Revoked at Demo Ads."
 
 
+def test_a_list_read_before_a_newer_state_does_not_undo_it(qtbot) -> None:
+    """A list read that started before a check can arrive after it: the newer state stays."""
+    model = ConnectionsModel()
+    def at(ms: int) -> str:  # the backend's timestamps carry microseconds
+        return (datetime(2026, 12, 7, 12, 0, tzinfo=UTC) + timedelta(milliseconds=ms)).isoformat()
+
+    model.set_connections([data.parsed("a", status="needs_reconnect", reason="Revoked.")])
+    model.upsert(Connection.from_api({**data.connection("a"), "updated_at": at(5)}))
+    stale = {**data.connection("a", status="needs_reconnect"), "updated_at": at(0)}
+    fresh_b = data.parsed("b")
+    with qtbot.assertNotEmitted(model.status_changed):
+        model.set_connections([Connection.from_api(stale), fresh_b])
+    assert [(c.id, c.status) for c in model.items()] == [("a", "connected"), ("b", "connected")]
+    newer = {**data.connection("a", status="error"), "updated_at": at(10)}
+    with qtbot.waitSignal(model.status_changed) as changed:
+        model.set_connections([Connection.from_api(newer)])
+    assert changed.args == ["a", "connected", "error"]
+
+
 def test_cached_list_does_not_signal_status_changes(qtbot) -> None:
     model = ConnectionsModel()
     model.set_connections([data.parsed("a")])
