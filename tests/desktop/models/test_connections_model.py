@@ -56,6 +56,7 @@ def test_status_change_is_signalled_on_upsert(qtbot) -> None:
 def test_a_list_read_before_a_newer_state_does_not_undo_it(qtbot) -> None:
     """A list read that started before a check can arrive after it: the newer state stays."""
     model = ConnectionsModel()
+
     def at(ms: int) -> str:  # the backend's timestamps carry microseconds
         return (datetime(2026, 12, 7, 12, 0, tzinfo=UTC) + timedelta(milliseconds=ms)).isoformat()
 
