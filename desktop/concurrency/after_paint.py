@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QAbstractEventDispatcher, QEvent, QObject, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 
 PAINT_WAIT_MS = 500
 """No paint comes while a window is hidden or minimised: the callback runs after this anyway."""
 
 
 class _NextPaint(QObject):
-    """Calls `callback` once, as soon as `window` or one of its widgets has painted."""
+    """Calls `callback` once, as soon as `window` has painted (its children paint with it)."""
 
     def __init__(self, window: QWidget, callback: Callable[[], None]) -> None:
         super().__init__(window)
@@ -24,14 +24,12 @@ class _NextPaint(QObject):
         QTimer.singleShot(PAINT_WAIT_MS, self._fire)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if event.type() != QEvent.Type.Paint or not isinstance(watched, QWidget):
+        if event.type() != QEvent.Type.Paint:
             return False
-        if self.callback is not None and (
-            watched is self.window or self.window.isAncestorOf(watched)
-        ):
+        if self.callback is not None and watched is self.window:
             # Not inside the paint, nor right after it: once the event loop has nothing left to
             # do (the layouts and paints the new content set off are done) and would wait.
-            app.removeEventFilter(self) if (app := QApplication.instance()) else None
+            self.window.removeEventFilter(self)
             dispatcher = QAbstractEventDispatcher.instance()
             if dispatcher is None:
                 QTimer.singleShot(0, self._fire)
@@ -51,9 +49,7 @@ class _NextPaint(QObject):
         callback, self.callback = self.callback, None
         if callback is None:
             return
-        app = QApplication.instance()
-        if app is not None:
-            app.removeEventFilter(self)
+        self.window.removeEventFilter(self)
         self.deleteLater()
         callback()
 
@@ -71,7 +67,9 @@ def after_next_paint(window: QWidget, callback: Callable[[], None]) -> None:
 
     watcher = _NextPaint(window, run)
     window.destroyed.connect(lambda *_: QTimer.singleShot(0, run))
-    app = QApplication.instance()
-    if app is not None:
-        app.installEventFilter(watcher)
+    # On the widget, not the application: the widget painted is all it needs to see, and an
+    # application-wide Python filter would see every event of every object until then (some
+    # 1,100 before the main window's first paint, each wrapped for Python: bench/cold_start.py).
+    # update() paints the widget itself, not only whichever child changed.
+    window.installEventFilter(watcher)
     window.update()

@@ -163,6 +163,23 @@ def test_after_next_paint_runs_once_after_the_paint(qtbot, qapp: QApplication) -
     assert len(painted) == 1
 
 
+def test_after_next_paint_waits_for_its_own_widget(qtbot, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another window's paint does not count; the widget's own does (it is repainted whole)."""
+    monkeypatch.setattr(after_paint, "PAINT_WAIT_MS", 60_000)
+    window, other = QWidget(), QWidget()
+    for w in (window, other):
+        qtbot.addWidget(w)
+    other.show()
+    qtbot.waitExposed(other)
+    ran: list[str] = []
+    after_paint.after_next_paint(window, lambda: ran.append("ran"))
+    other.repaint()
+    qtbot.wait(50)  # the event loop goes idle: what runs "when idle after the paint" would
+    assert ran == []
+    window.show()
+    qtbot.waitUntil(lambda: ran == ["ran"], timeout=2000)
+
+
 def test_reports_view_is_built_on_first_visit_with_what_the_window_was_given(
     qtbot, tmp_cache_path: Path
 ) -> None:
