@@ -48,6 +48,55 @@ STYLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "styles"
 APP_NAME = "Connected Accounts"
 
 
+# Fusion's own light palette (QFusionStyle::standardPalette(), Qt 6), as (active, inactive,
+# disabled) colours; "#rrggbb/a" has alpha a. Written out so the app never hands a QStyle to
+# Python before its first paint: the first one makes PySide6 build all of QStyle's enums,
+# ~5 ms (bench/cold_start.py). tests/desktop/app/test_app.py checks it against Fusion's.
+_FUSION_LIGHT = {
+    "WindowText": ("#000000", "#000000", "#bebebe"),
+    "Button": ("#efefef", "#efefef", "#efefef"),
+    "Light": ("#ffffff", "#ffffff", "#ffffff"),
+    "Midlight": ("#cacaca", "#cacaca", "#cacaca"),
+    "Dark": ("#9f9f9f", "#9f9f9f", "#bebebe"),
+    "Mid": ("#b8b8b8", "#b8b8b8", "#b8b8b8"),
+    "Text": ("#000000", "#000000", "#bebebe"),
+    "BrightText": ("#ffffff", "#ffffff", "#ffffff"),
+    "ButtonText": ("#000000", "#000000", "#bebebe"),
+    "Base": ("#ffffff", "#ffffff", "#efefef"),
+    "Window": ("#efefef", "#efefef", "#efefef"),
+    "Shadow": ("#767676", "#767676", "#b1b1b1"),
+    "Highlight": ("#308cc6", "#308cc6", "#919191"),
+    "HighlightedText": ("#ffffff", "#ffffff", "#ffffff"),
+    "Link": ("#0000ff", "#0000ff", "#0000ff"),
+    "LinkVisited": ("#ff00ff", "#ff00ff", "#ff00ff"),
+    "AlternateBase": ("#f7f7f7", "#f7f7f7", "#f7f7f7"),
+    "NoRole": ("#000000", "#000000", "#000000"),
+    "ToolTipBase": ("#ffffdc", "#ffffdc", "#ffffdc"),
+    "ToolTipText": ("#000000", "#000000", "#000000"),
+    "PlaceholderText": ("#000000/128", "#000000/128", "#000000/128"),
+    "Accent": ("#308cc6", "#308cc6", "#919191"),
+}
+
+
+def light_palette() -> QPalette:
+    """The Fusion style's standard light palette: what the app shows in light mode on every
+    desktop, whatever palette the desktop's theme would give."""
+    palette = QPalette()
+    groups = (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive)
+    disabled = QPalette.ColorGroup.Disabled
+    for name, (active, inactive, off) in _FUSION_LIGHT.items():
+        role = getattr(QPalette.ColorRole, name, None)
+        if role is None:  # a role this Qt does not have (Accent is Qt 6.6+)
+            continue
+        for group, value in zip((*groups, disabled), (active, inactive, off), strict=True):
+            hex_value, _, alpha = value.partition("/")
+            colour = QColor(hex_value)
+            if alpha:
+                colour.setAlpha(int(alpha))
+            palette.setColor(group, role, colour)
+    return palette
+
+
 def dark_palette() -> QPalette:
     palette = QPalette()
     colours = {
@@ -82,10 +131,7 @@ def apply_color_scheme(app: QApplication, scheme: Qt.ColorScheme | None = None) 
         from PySide6.QtCore import Qt
 
         dark = scheme == Qt.ColorScheme.Dark
-    if dark:
-        app.setPalette(dark_palette())
-    else:
-        app.setPalette(app.style().standardPalette())
+    app.setPalette(dark_palette() if dark else light_palette())
     app.setProperty("colorScheme", "dark" if dark else "light")
     load_styles(app)
 
@@ -105,13 +151,19 @@ def load_styles(app: QApplication) -> None:
 
 def build_app() -> QApplication:
     existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
+    if isinstance(existing, QApplication):
+        app = existing
+        app.setStyle("Fusion")
+    else:
+        # The same look on every desktop; colours still follow the system. Named on the
+        # command line Qt reads, not by setStyle(), which would build the platform's default
+        # style first and hand the new one to Python (see _FUSION_LIGHT).
+        app = QApplication([*sys.argv[:1], "-style", "Fusion"])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName("connected-accounts")
     app.setWindowIcon(icon("connected-accounts"))
-    app.setStyle("Fusion")  # the same look on every desktop; colours still follow the system
     apply_color_scheme(app)
     QGuiApplication.styleHints().colorSchemeChanged.connect(lambda s: apply_color_scheme(app, s))
     return app

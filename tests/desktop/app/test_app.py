@@ -53,6 +53,53 @@ def test_app_follows_the_system_colour_scheme(qapp: QApplication) -> None:
         apply_color_scheme(app)
 
 
+def test_the_light_palette_is_fusions_own(qapp: QApplication) -> None:
+    """bootstrap writes Fusion's standard palette out (no QStyle before the first paint)."""
+    from PySide6.QtWidgets import QStyleFactory
+
+    from desktop.app.bootstrap import light_palette
+
+    fusion = QStyleFactory.create("Fusion")
+    expected, ours = fusion.standardPalette(), light_palette()
+    groups = [
+        QPalette.ColorGroup.Active,
+        QPalette.ColorGroup.Inactive,
+        QPalette.ColorGroup.Disabled,
+    ]
+    roles = [r for r in QPalette.ColorRole if r != QPalette.ColorRole.NColorRoles]
+    differ = [
+        (g.name, role.name, ours.color(g, role).name(), expected.color(g, role).name())
+        for g in groups
+        for role in roles
+        if ours.color(g, role).rgba() != expected.color(g, role).rgba()
+    ]
+    assert differ == []
+    app = build_app()
+    assert app.palette().color(QPalette.ColorRole.Highlight) == expected.color(
+        QPalette.ColorRole.Highlight
+    )
+
+
+def test_the_app_starts_in_fusion_without_setstyle(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A new QApplication gets Fusion from its command line (`-style Fusion`), over the
+    environment's choice. Under the style sheet the style's name is not readable; the standard
+    palette tells Fusion (#308cc6 highlight) from Windows (#000080)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from desktop.app.bootstrap import build_app; app = build_app();"
+        "role = app.palette().ColorRole.Highlight;"
+        "print(app.style().standardPalette().color(role).name(), app.palette().color(role).name())"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QT_STYLE_OVERRIDE": "Windows"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["#308cc6", "#308cc6"]
+
+
 def test_the_scheme_read_from_the_qt_library_is_the_style_hints_one(qapp: QApplication) -> None:
     """desktop/app/color_scheme.py reads QStyleHints::colorScheme() without PySide6's `Qt`
     enums; on Linux with PySide6's own Qt it must give what colorScheme() gives."""
