@@ -69,7 +69,9 @@ def connection(
         ],
         "revocation_pending": False,
         "created_at": iso(now - timedelta(days=3)),
-        "updated_at": iso(now),
+        # With microseconds, as the backend sends it: a later state is always a newer one
+        # (ConnectionsModel keeps the newer of a late list read and a check or live change).
+        "updated_at": now.isoformat().replace("+00:00", "Z"),
     }
 
 
