@@ -59,6 +59,23 @@ def keyring_lead(reason: str | None) -> str:
     return f"{NO_KEYRING} ({why})" if why else NO_KEYRING
 
 
+FIRST_SIZE = ((1100, 720), (1320, 900))
+"""The window's first size (no saved one): 85 % of the screen's free area, within these."""
+
+
+def first_size(window: QWidget) -> tuple[int, int]:
+    """Room for a report's rows and chart on a large screen, and no more than fits a small one
+    (never under the smallest size, which the window's layout needs)."""
+    (low_w, low_h), (high_w, high_h) = FIRST_SIZE
+    screen = window.screen()
+    if screen is None:
+        return low_w, low_h
+    free = screen.availableGeometry()
+    width = min(high_w, max(low_w, int(free.width() * 0.85)))
+    height = min(high_h, max(low_h, int(free.height() * 0.85)))
+    return width, height
+
+
 class MainWindow(QMainWindow):
     """Layout and commands only; `desktop.app.bootstrap` wires the commands to the backend."""
 
@@ -273,6 +290,7 @@ class MainWindow(QMainWindow):
             self.reports  # noqa: B018 - built on first view
         if row >= 0:
             self.stack.setCurrentIndex(row)
+            self._sync_vault_banner()
 
     def _on_accounts_reports_requested(self, connection_id: str) -> None:
         self.reports.show_connection(connection_id)
@@ -294,7 +312,12 @@ class MainWindow(QMainWindow):
         self.remote = remote
         self.sign_in_action.setVisible(remote and not signed_in)
         self.sign_out_action.setVisible(remote and signed_in)
-        self.vault_banner.setVisible(not remote)
+        self._sync_vault_banner()
+
+    def _sync_vault_banner(self) -> None:
+        """Where this computer keeps the provider tokens: said on the Accounts page, where the
+        connections are. On the Reports page the table needs the room more."""
+        self.vault_banner.setVisible(not self.remote and self.stack.currentIndex() != REPORTS)
 
     def set_vault_key_place(self, kind: str, reason: str | None) -> None:
         """Say where the local vault key lives: the keyring, or (plainly) a file."""
@@ -365,7 +388,7 @@ class MainWindow(QMainWindow):
         if isinstance(saved, QByteArray) and not saved.isEmpty():
             self.restoreGeometry(saved)
         else:
-            self.resize(1100, 720)
+            self.resize(*first_size(self))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         QSettings().setValue("window/geometry", self.saveGeometry())

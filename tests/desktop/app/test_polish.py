@@ -387,3 +387,48 @@ def test_empty_reports_page_offers_a_connect_and_draws_no_fake_axes(
     qtbot.waitUntil(lambda: not reports.chart.busy)
     assert reports.chart.x_axis.isVisible()
     assert reports.chart.y_axis.isVisible()
+
+
+def test_the_vault_banner_is_said_on_the_accounts_page_not_over_the_report(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    from desktop.views.main_window import ACCOUNTS, REPORTS
+
+    parts = Parts(qtbot, tmp_path)
+    window = parts.window
+    window.set_vault_key_place("keyring", None)
+    assert window.vault_banner.isVisibleTo(window)
+    window.show_view(REPORTS)
+    assert not window.vault_banner.isVisibleTo(window)
+    assert window.stack.currentWidget() is window.reports
+    window.show_view(ACCOUNTS)
+    assert window.vault_banner.isVisibleTo(window)
+    window.set_remote(True, signed_in=True)  # a remote service keeps no vault here
+    assert not window.vault_banner.isVisibleTo(window)
+
+
+def test_the_first_window_size_follows_the_screen_within_bounds() -> None:
+    from PySide6.QtCore import QRect
+
+    from desktop.views.main_window import FIRST_SIZE, first_size
+
+    class Screen:
+        def __init__(self, w: int, h: int) -> None:
+            self.free = QRect(0, 0, w, h)
+
+        def availableGeometry(self) -> QRect:
+            return self.free
+
+    class Window:
+        def __init__(self, screen: Screen | None) -> None:
+            self._screen = screen
+
+        def screen(self) -> Screen | None:
+            return self._screen
+
+    (low_w, low_h), (high_w, high_h) = FIRST_SIZE
+    assert first_size(Window(Screen(1366, 728))) == (1161, low_h)  # a small laptop
+    assert first_size(Window(Screen(1920, 1040))) == (high_w, 884)  # full HD with a panel
+    assert first_size(Window(Screen(3840, 2100))) == (high_w, high_h)
+    assert first_size(Window(Screen(800, 600))) == (low_w, low_h)  # never under the layout's
+    assert first_size(Window(None)) == (low_w, low_h)
