@@ -17,17 +17,19 @@ from backend.reports.service import build_report
 router = APIRouter(prefix="/v1/connections", tags=["reports"])
 
 
-def _documented(name: str, repeatable: bool, longest: int) -> dict[str, Any]:
-    """The OpenAPI entry of one query parameter, as FastAPI would write it from a signature."""
-    if repeatable:
-        value: dict[str, Any] = {"type": "array", "items": {"type": "string"},
-                                 "maxItems": MAX_VALUES}  # fmt: skip
-    elif name == "all_accounts":
-        flag = {"type": "boolean", "default": False, "title": "All Accounts"}
-        return {"name": name, "in": "query", "required": False, "schema": flag}
-    else:
-        value = {"type": "string", "maxLength": longest}
+def _documented(name: str, kind: str, longest: int) -> dict[str, Any]:
+    """The OpenAPI entry of one query parameter (QUERY), as FastAPI would write it from a
+    signature: `list[str] | None`, `bool = False` or `str | None` with its length limits
+    (tests/backend/reports/test_params.py compares them)."""
     title = name.replace("_", " ").title()
+    if kind == "flag":
+        flag = {"type": "boolean", "default": False, "title": title}
+        return {"name": name, "in": "query", "required": False, "schema": flag}
+    value: dict[str, Any] = (
+        {"type": "array", "items": {"type": "string"}, "maxItems": MAX_VALUES}
+        if kind == "list"
+        else {"type": "string", "maxLength": longest}
+    )
     return {"name": name, "in": "query", "required": False,
             "schema": {"anyOf": [value, {"type": "null"}], "title": title}}  # fmt: skip
 

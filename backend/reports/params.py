@@ -128,15 +128,18 @@ def parse_params(
 
 # The query string's parameters: (name, repeatable, most characters a value may have).
 QUERY: Final = (
-    ("account", True, 200), ("all_accounts", False, 5), ("since", False, 200),
-    ("until", False, 200), ("preset", False, 200), ("level", False, 200),
-    ("breakdowns", True, 200), ("time", False, 200), ("metrics", False, 500),
-    ("compare", False, 200),
+    ("account", "list", 200), ("all_accounts", "flag", 5), ("since", "text", 200),
+    ("until", "text", 200), ("preset", "text", 200), ("level", "text", 200),
+    ("breakdowns", "list", 200), ("time", "text", 200), ("metrics", "text", 500),
+    ("compare", "text", 200),
 )  # fmt: skip
+"""The reports endpoint's query parameters: (name, kind, longest value). A "list" may be
+repeated (up to MAX_VALUES times); a "flag" is true or false (_TRUE, _FALSE); "text" is one
+value. Read by params_from_query, documented in OpenAPI by backend/reports/endpoints.py."""
 # The most values a repeatable parameter may carry, and the most ad accounts one report asks for.
 MAX_VALUES: Final = 200
 MAX_ACCOUNTS: Final = 50
-_LIMITS: Final = {name: (repeatable, longest) for name, repeatable, longest in QUERY}
+_LIMITS: Final = {name: (kind == "list", longest) for name, kind, longest in QUERY}
 _TRUE: Final = frozenset({"1", "true", "on", "yes", "t", "y"})
 _FALSE: Final = frozenset({"0", "false", "off", "no", "f", "n"})
 

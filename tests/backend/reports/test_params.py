@@ -4,11 +4,15 @@ parse_params as FastAPI handed them before (the last of a repeated single value)
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import pytest
+from fastapi import FastAPI, Query
 from starlette.datastructures import QueryParams
 
 from backend.errors import InvalidRequest
-from backend.reports.params import params_from_query
+from backend.reports.endpoints import router
+from backend.reports.params import MAX_VALUES, QUERY, params_from_query
 
 
 def read(query: str):  # type: ignore[no-untyped-def]
@@ -50,3 +54,35 @@ def test_bad_queries_are_refused_in_words(query: str, words: str) -> None:
     with pytest.raises(InvalidRequest) as refused:
         read(query)
     assert words in str(refused.value)
+
+
+# The annotations below are strings (PEP 563): FastAPI resolves them in this module's globals.
+_LONGEST = {name: size for name, _kind, size in QUERY}
+
+
+def test_the_openapi_entries_are_what_fastapi_writes_for_the_same_signature() -> None:
+    """The endpoint reads its query itself (params_from_query) but documents each parameter
+    as FastAPI would from a declared signature with the same limits."""
+    reference = FastAPI()
+
+    @reference.get("/r")
+    def declared(
+        account: Annotated[list[str] | None, Query(max_length=MAX_VALUES)] = None,
+        all_accounts: bool = False,
+        since: Annotated[str | None, Query(max_length=_LONGEST["since"])] = None,
+        until: Annotated[str | None, Query(max_length=_LONGEST["until"])] = None,
+        preset: Annotated[str | None, Query(max_length=_LONGEST["preset"])] = None,
+        level: Annotated[str | None, Query(max_length=_LONGEST["level"])] = None,
+        breakdowns: Annotated[list[str] | None, Query(max_length=MAX_VALUES)] = None,
+        time: Annotated[str | None, Query(max_length=_LONGEST["time"])] = None,
+        metrics: Annotated[str | None, Query(max_length=_LONGEST["metrics"])] = None,
+        compare: Annotated[str | None, Query(max_length=_LONGEST["compare"])] = None,
+    ) -> None:
+        return None
+
+    ours = FastAPI()
+    ours.include_router(router)
+    documented = ours.openapi()["paths"]["/v1/connections/{connection_id}/reports"]["get"]
+    expected = reference.openapi()["paths"]["/r"]["get"]["parameters"]
+    query = [p for p in documented["parameters"] if p["in"] == "query"]
+    assert query == expected
