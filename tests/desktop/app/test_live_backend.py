@@ -287,10 +287,19 @@ def test_remote_backend_sign_in_and_sign_out(
     assert f"signed in as {email}" in gui.window.backend_text.text()
     assert not gui.window.session_banner.isVisibleTo(gui.window)
     assert gui.model.rowCount() == 0  # this user has no connections of their own
+    session = link.session
+    assert session is not None
+    old_token = session.access_token()
     link.sign_out()
     assert gui.controller.client is None
     assert gui.window.session_banner.isVisibleTo(gui.window)
     assert "signed out" in gui.window.session_banner.text()
+    # The backend is told on a worker; once it has been, the device's token opens nothing.
+    qtbot.waitUntil(lambda: not session.signed_in, timeout=20_000)
+    refused = httpx.get(
+        f"{gui.url}/v1/connections", headers={"Authorization": f"Bearer {old_token}"}, timeout=10
+    )
+    assert refused.status_code == 401
 
 
 class socket_nobody_listens_on:  # reads as a phrase at the call site
