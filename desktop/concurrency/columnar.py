@@ -188,9 +188,10 @@ class _Builder:
             out = np.empty(self.count, dtype)
             at = 0
             for first in range(0, len(parts), PARTS_PER_STEP):
-                for part in parts[first : first + PARTS_PER_STEP]:
-                    out[at : at + len(part)] = part
-                    at += len(part)
+                group = parts[first : first + PARTS_PER_STEP]
+                size = sum(map(len, group))
+                np.concatenate(group, out=out[at : at + size])
+                at += size
                 yield
             assert at == self.count, (col.key, at, self.count)
             col.data = out
