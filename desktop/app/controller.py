@@ -195,7 +195,7 @@ class Controller(QObject):
         )
 
     def _on_check_finished(self, connection: Connection) -> None:
-        self.model.upsert(connection)
+        self.model.upsert(connection, answers_check=True)
         self._after_check(connection.id)
 
     def _on_check_failed(self, connection_id: str, error: Exception) -> None:

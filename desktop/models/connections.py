@@ -32,12 +32,15 @@ _Index = QModelIndex | QPersistentModelIndex
 
 
 def _newer(held: Connection | None, listed: Connection) -> Connection:
-    """`held` when it is a later state of the same connection than `listed`, else `listed`."""
+    """`held` when it is a later state of the same connection than `listed`, else `listed`
+    (still marked as being checked when `held` was: its check has not answered yet)."""
     if held is None:
         return listed
     ours = parse_time(held.body.get("updated_at"))
     theirs = parse_time(listed.body.get("updated_at"))
-    return held if ours is not None and theirs is not None and theirs < ours else listed
+    if ours is not None and theirs is not None and theirs < ours:
+        return held
+    return replace(listed, checking=True) if held.checking and not listed.checking else listed
 
 
 class ConnectionsModel(QAbstractListModel):
@@ -90,10 +93,17 @@ class ConnectionsModel(QAbstractListModel):
                 if item.id in old and old[item.id] != item.status:
                     self.status_changed.emit(item.id, old[item.id], item.status)
 
-    def upsert(self, item: Connection) -> Connection:
-        """Add or update one connection from the API (e.g. after connect or a check)."""
+    def upsert(self, item: Connection, *, answers_check: bool = False) -> Connection:
+        """Add or update one connection from the API (e.g. after connect or a check); a copy
+        older (`updated_at`) than the one held does not replace it: an answer that was on its
+        way while a live change came in. `answers_check`: this is the answer of its check, so
+        the connection is no longer being checked whichever copy stays."""
         for row, existing in enumerate(self._items):
             if existing.id == item.id:
+                kept = _newer(existing, item)
+                if kept is existing and not (answers_check and existing.checking):
+                    return existing
+                item = replace(kept, checking=False) if answers_check else kept
                 self._items[row] = item
                 index = self.index(row)
                 self.dataChanged.emit(index, index)

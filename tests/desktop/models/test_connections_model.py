@@ -60,7 +60,8 @@ def test_a_list_read_before_a_newer_state_does_not_undo_it(qtbot) -> None:
     def at(ms: int) -> str:  # the backend's timestamps carry microseconds
         return (datetime(2026, 12, 7, 12, 0, tzinfo=UTC) + timedelta(milliseconds=ms)).isoformat()
 
-    model.set_connections([data.parsed("a", status="needs_reconnect", reason="Revoked.")])
+    first = data.connection("a", status="needs_reconnect", reason="Revoked.")
+    model.set_connections([Connection.from_api({**first, "updated_at": at(0)})])
     model.upsert(Connection.from_api({**data.connection("a"), "updated_at": at(5)}))
     stale = {**data.connection("a", status="needs_reconnect"), "updated_at": at(0)}
     fresh_b = data.parsed("b")
@@ -71,6 +72,30 @@ def test_a_list_read_before_a_newer_state_does_not_undo_it(qtbot) -> None:
     with qtbot.waitSignal(model.status_changed) as changed:
         model.set_connections([Connection.from_api(newer)])
     assert changed.args == ["a", "connected", "error"]
+
+
+def test_a_check_answered_after_a_newer_change_keeps_the_change(qtbot) -> None:
+    """A check's answer on its way while a live change came in is older than the change."""
+
+    def at(ms: int) -> str:
+        return (datetime(2026, 12, 7, 12, 0, tzinfo=UTC) + timedelta(milliseconds=ms)).isoformat()
+
+    model = ConnectionsModel()
+    model.set_connections([Connection.from_api({**data.connection("a"), "updated_at": at(0)})])
+    model.set_checking("a", True)
+    # The list is read again meanwhile (the stream opened): the check is still on its way.
+    model.set_connections([Connection.from_api({**data.connection("a"), "updated_at": at(0)})])
+    assert model.get("a").checking  # type: ignore[union-attr]
+    pending = {**data.connection("a", status="disconnected"), "revocation_pending": True}
+    assert model.apply_change(Connection.from_api({**pending, "updated_at": at(9)})) == "updated"
+    answer = Connection.from_api({**data.connection("a"), "updated_at": at(5)})
+    with qtbot.assertNotEmitted(model.status_changed):
+        kept = model.upsert(answer, answers_check=True)
+    assert kept.revocation_pending
+    assert not kept.checking
+    assert model.get("a") == kept
+    newer = Connection.from_api({**data.connection("a", status="error"), "updated_at": at(20)})
+    assert model.upsert(newer).status == "error"
 
 
 def test_cached_list_does_not_signal_status_changes(qtbot) -> None:
