@@ -126,7 +126,6 @@ def parse_params(
     )  # fmt: skip
 
 
-# The query string's parameters: (name, repeatable, most characters a value may have).
 QUERY: Final = (
     ("account", "list", 200), ("all_accounts", "flag", 5), ("since", "text", 200),
     ("until", "text", 200), ("preset", "text", 200), ("level", "text", 200),

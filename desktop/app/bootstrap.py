@@ -82,13 +82,13 @@ def light_palette() -> QPalette:
     """The Fusion style's standard light palette: what the app shows in light mode on every
     desktop, whatever palette the desktop's theme would give."""
     palette = QPalette()
-    groups = (QPalette.ColorGroup.Active, QPalette.ColorGroup.Inactive)
-    disabled = QPalette.ColorGroup.Disabled
-    for name, (active, inactive, off) in _FUSION_LIGHT.items():
+    kind = QPalette.ColorGroup
+    groups = (kind.Active, kind.Inactive, kind.Disabled)  # the order of _FUSION_LIGHT's values
+    for name, values in _FUSION_LIGHT.items():
         role = getattr(QPalette.ColorRole, name, None)
         if role is None:  # a role this Qt does not have (Accent is Qt 6.6+)
             continue
-        for group, value in zip((*groups, disabled), (active, inactive, off), strict=True):
+        for group, value in zip(groups, values, strict=True):
             hex_value, _, alpha = value.partition("/")
             colour = QColor(hex_value)
             if alpha:

@@ -81,7 +81,6 @@ class ConnectionsModel(QAbstractListModel):
         A connection held in a newer state (`updated_at`) than the list's copy keeps it: a list
         read before a check or a live change can arrive after it and must not undo it."""
         held = {c.id: c for c in self._items}
-        old = {c.id: c.status for c in self._items}
         if not cached:
             items = [_newer(held.get(c.id), c) for c in items]
         self.beginResetModel()
@@ -90,8 +89,9 @@ class ConnectionsModel(QAbstractListModel):
         self.endResetModel()
         if not cached:
             for item in self._items:
-                if item.id in old and old[item.id] != item.status:
-                    self.status_changed.emit(item.id, old[item.id], item.status)
+                before = held.get(item.id)
+                if before is not None and before.status != item.status:
+                    self.status_changed.emit(item.id, before.status, item.status)
 
     def upsert(self, item: Connection, *, answers_check: bool = False) -> Connection:
         """Add or update one connection from the API (e.g. after connect or a check); a copy
